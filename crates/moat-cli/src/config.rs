@@ -1,0 +1,340 @@
+//! The one configuration of `moat serve`: a TOML file, `MOAT_*` environment
+//! variables and command-line flags, in rising precedence, with one default
+//! per field. Unknown keys in the file are errors naming the key and file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+
+/// Flags shared by `serve` and `models`; each can also come from the
+/// environment (`MOAT_*`) or the configuration file.
+#[derive(Debug, Default, Clone, Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file; see docs/configuration.md.
+    #[arg(long, env = "MOAT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory searched for *.gguf models (repeat for several).
+    /// Default: models
+    #[arg(long, env = "MOAT_MODELS_DIR", value_name = "DIR", value_delimiter = ',')]
+    pub models_dir: Vec<PathBuf>,
+}
+
+/// Flags of `moat serve`.
+#[derive(Debug, Default, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: ConfigArgs,
+    /// Address to listen on; port 0 picks a free port. Default: 127.0.0.1:8080
+    #[arg(long, env = "MOAT_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Sequences each embedded model decodes together. Default: 4
+    #[arg(long, env = "MOAT_PARALLEL", value_name = "N")]
+    pub parallel: Option<u32>,
+    /// CPU threads for inference. Default: all cores
+    #[arg(long, env = "MOAT_THREADS", value_name = "N")]
+    pub threads: Option<u32>,
+    /// KV cache size in tokens per embedded model, shared by its sequences;
+    /// also the longest request. Default: the model's context, at most 4096
+    #[arg(long, env = "MOAT_CTX_SIZE", value_name = "N")]
+    pub ctx_size: Option<u32>,
+    /// Requests that may wait for a free slot before new ones get 503. Default: 64
+    #[arg(long, env = "MOAT_QUEUE_SIZE", value_name = "N")]
+    pub queue_size: Option<u32>,
+    /// Most tokens decoded in one step (prompt chunk size). Default: 512
+    #[arg(long, env = "MOAT_BATCH_SIZE", value_name = "N")]
+    pub batch_size: Option<u32>,
+}
+
+/// The TOML file, exactly as written; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub models_dir: Option<OneOrMany>,
+    pub parallel: Option<u32>,
+    pub threads: Option<u32>,
+    pub ctx_size: Option<u32>,
+    pub queue_size: Option<u32>,
+    pub batch_size: Option<u32>,
+    /// Largest request body in bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Seconds running streams get to finish on shutdown.
+    pub shutdown_grace_secs: Option<u64>,
+    #[serde(default)]
+    pub models: Vec<ModelConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(PathBuf),
+    Many(Vec<PathBuf>),
+}
+
+/// Where a model runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    #[default]
+    Embedded,
+    Upstream,
+}
+
+/// One `[[models]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The id clients use; default: the file stem (embedded) — required for upstream.
+    pub id: Option<String>,
+    #[serde(default)]
+    pub backend: BackendKind,
+    /// Embedded: the GGUF file, inside one of the model directories.
+    pub path: Option<PathBuf>,
+    /// Upstream: base URL of an OpenAI-compatible API, e.g. http://10.0.0.5:8000/v1
+    pub base_url: Option<String>,
+    /// Upstream: name of the environment variable holding its API key.
+    pub api_key_env: Option<String>,
+    /// Upstream: the model name the upstream knows; default: `id`.
+    pub upstream_model: Option<String>,
+    /// Upstream: seconds to wait for the first byte. Default: 60
+    pub timeout_secs: Option<u64>,
+    /// Upstream: context length to advertise in /v1/models.
+    pub context_length: Option<u32>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub models_dirs: Vec<PathBuf>,
+    pub parallel: u32,
+    pub threads: Option<u32>,
+    pub ctx_size: Option<u32>,
+    pub queue_size: u32,
+    pub batch_size: u32,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+    pub models: Vec<ModelConfigResolved>,
+}
+
+/// A `[[models]]` entry after checks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelConfigResolved {
+    Embedded {
+        id: Option<String>,
+        path: PathBuf,
+    },
+    Upstream {
+        id: String,
+        base_url: String,
+        api_key_env: Option<String>,
+        upstream_model: Option<String>,
+        timeout: Duration,
+        context_length: Option<u32>,
+    },
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_models_dirs() -> Vec<PathBuf> {
+    vec![PathBuf::from("models")]
+}
+const fn default_parallel() -> u32 {
+    4
+}
+const fn default_queue_size() -> u32 {
+    64
+}
+const fn default_batch_size() -> u32 {
+    512
+}
+const fn default_max_body_bytes() -> usize {
+    8 << 20
+}
+const fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(30)
+}
+const fn default_upstream_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// Read the file named by `--config`/`MOAT_CONFIG`, if any.
+pub fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read configuration file {}: {e}", path.display()))?;
+    parse_file(&text, path)
+}
+
+pub fn parse_file(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
+    toml::from_str(text)
+        .map_err(|e| anyhow::anyhow!("configuration file {}: {}", path.display(), e.message_with_span(text)))
+}
+
+trait MessageWithSpan {
+    fn message_with_span(&self, text: &str) -> String;
+}
+
+impl MessageWithSpan for toml::de::Error {
+    fn message_with_span(&self, text: &str) -> String {
+        match self.span() {
+            Some(span) => {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}: {}", self.message())
+            }
+            None => self.message().to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Merge flags and environment (already in `args`) over the file.
+    pub fn resolve(args: &ServeArgs, file: FileConfig) -> anyhow::Result<Self> {
+        let models_dirs = if !args.common.models_dir.is_empty() {
+            args.common.models_dir.clone()
+        } else {
+            match file.models_dir {
+                Some(OneOrMany::One(p)) => vec![p],
+                Some(OneOrMany::Many(v)) if !v.is_empty() => v,
+                _ => default_models_dirs(),
+            }
+        };
+        let parallel = args.parallel.or(file.parallel).unwrap_or_else(default_parallel);
+        anyhow::ensure!((1..=256).contains(&parallel), "parallel must be between 1 and 256, not {parallel}");
+        let batch_size = args.batch_size.or(file.batch_size).unwrap_or_else(default_batch_size);
+        anyhow::ensure!((16..=8192).contains(&batch_size), "batch_size must be between 16 and 8192, not {batch_size}");
+        let ctx_size = args.ctx_size.or(file.ctx_size);
+        if let Some(c) = ctx_size {
+            anyhow::ensure!(c >= 128, "ctx_size must be at least 128, not {c}");
+        }
+        let threads = args.threads.or(file.threads);
+        if let Some(t) = threads {
+            anyhow::ensure!(t >= 1, "threads must be at least 1");
+        }
+        let models = file
+            .models
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| resolve_model(i, m))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self {
+            listen: args.listen.or(file.listen).unwrap_or_else(default_listen),
+            models_dirs,
+            parallel,
+            threads,
+            ctx_size,
+            queue_size: args.queue_size.or(file.queue_size).unwrap_or_else(default_queue_size),
+            batch_size,
+            max_body_bytes: file.max_body_bytes.unwrap_or_else(default_max_body_bytes),
+            shutdown_grace: file
+                .shutdown_grace_secs
+                .map_or_else(default_shutdown_grace, Duration::from_secs),
+            models,
+        })
+    }
+}
+
+fn resolve_model(index: usize, m: ModelConfig) -> anyhow::Result<ModelConfigResolved> {
+    let at = || format!("[[models]] entry {}", index + 1);
+    match m.backend {
+        BackendKind::Embedded => {
+            anyhow::ensure!(m.base_url.is_none() && m.api_key_env.is_none() && m.upstream_model.is_none(),
+                "{}: base_url, api_key_env and upstream_model are for backend = \"upstream\"", at());
+            let path = m
+                .path
+                .ok_or_else(|| anyhow::anyhow!("{}: an embedded model needs `path` to a .gguf file", at()))?;
+            Ok(ModelConfigResolved::Embedded { id: m.id, path })
+        }
+        BackendKind::Upstream => {
+            anyhow::ensure!(m.path.is_none(), "{}: `path` is for embedded models", at());
+            let id = m.id.ok_or_else(|| anyhow::anyhow!("{}: an upstream model needs an `id`", at()))?;
+            let base_url = m
+                .base_url
+                .ok_or_else(|| anyhow::anyhow!("{}: an upstream model needs `base_url`", at()))?;
+            anyhow::ensure!(
+                base_url.starts_with("http://") || base_url.starts_with("https://"),
+                "{}: base_url must start with http:// or https://",
+                at()
+            );
+            Ok(ModelConfigResolved::Upstream {
+                id,
+                base_url,
+                api_key_env: m.api_key_env,
+                upstream_model: m.upstream_model,
+                timeout: m
+                    .timeout_secs
+                    .map_or_else(default_upstream_timeout, Duration::from_secs),
+                context_length: m.context_length,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn file(text: &str) -> anyhow::Result<FileConfig> {
+        parse_file(text, Path::new("moat.toml"))
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::resolve(&ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.models_dirs, [PathBuf::from("models")]);
+        assert_eq!(c.parallel, 4);
+        assert_eq!(c.queue_size, 64);
+        assert_eq!(c.max_body_bytes, 8 << 20);
+        assert!(c.models.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_the_file() {
+        let err = file("listen = \"127.0.0.1:9\"\nparalel = 3\n").unwrap_err().to_string();
+        assert!(err.contains("moat.toml"), "{err}");
+        assert!(err.contains("paralel"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        let err = file("[[models]]\nid = \"x\"\npth = \"a.gguf\"\n").unwrap_err().to_string();
+        assert!(err.contains("pth"), "{err}");
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let f = file("listen = \"0.0.0.0:9000\"\nparallel = 2\nmodels_dir = [\"a\", \"b\"]\n").unwrap();
+        let args = ServeArgs {
+            parallel: Some(8),
+            ..Default::default()
+        };
+        let c = Config::resolve(&args, f).unwrap();
+        assert_eq!(c.parallel, 8);
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.models_dirs, [PathBuf::from("a"), PathBuf::from("b")]);
+    }
+
+    #[test]
+    fn upstream_models_need_id_and_url() {
+        let f = file("[[models]]\nbackend = \"upstream\"\nbase_url = \"http://h/v1\"\n").unwrap();
+        let err = Config::resolve(&ServeArgs::default(), f).unwrap_err().to_string();
+        assert!(err.contains("needs an `id`"), "{err}");
+        let f = file("[[models]]\nid = \"big\"\nbackend = \"upstream\"\nbase_url = \"http://h/v1\"\napi_key_env = \"VLLM_KEY\"\n").unwrap();
+        let c = Config::resolve(&ServeArgs::default(), f).unwrap();
+        assert!(matches!(&c.models[0], ModelConfigResolved::Upstream { id, .. } if id == "big"));
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        let args = ServeArgs {
+            parallel: Some(0),
+            ..Default::default()
+        };
+        assert!(Config::resolve(&args, FileConfig::default()).is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! The `moat` binary.
+
+mod config;
+mod models;
+mod output;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// moat serves language models inside your own network through the OpenAI
+/// API, from an embedded llama.cpp engine or from vLLM/SGLang/TGI/llama-server
+/// workers.
+#[derive(Debug, Parser)]
+#[command(name = "moat", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the configured models over the OpenAI-compatible HTTP API.
+    Serve(config::ServeArgs),
+    /// List the models `moat serve` would serve, without loading them.
+    Models(config::ConfigArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Models(args) => models::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::error(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `MOAT_LOG` (or `RUST_LOG`) sets the filter. Prompt and
+/// completion text is never logged at info level.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("MOAT_LOG")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info,llama-cpp-2=warn".to_owned());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,97 @@
+//! Which models a configuration serves: discovered and configured GGUF
+//! files, and upstream servers. Shared by `moat models` and `moat serve`.
+
+use std::path::PathBuf;
+
+use moat_engine::catalog::{self, ModelFile};
+
+use crate::config::{self, ConfigArgs, Config, ModelConfigResolved, ServeArgs};
+use crate::output::{human_size, say};
+
+/// A model to serve.
+pub enum Planned {
+    Embedded(ModelFile),
+    Upstream(ModelConfigResolved),
+}
+
+/// Embedded model files: every `*.gguf` under the model directories, with
+/// `[[models]]` entries overriding ids (and adding nothing outside them).
+pub fn plan(config: &Config) -> anyhow::Result<Vec<Planned>> {
+    let dirs = catalog::canonical_dirs(&config.models_dirs)?;
+    let mut files: Vec<(PathBuf, Option<String>)> = catalog::discover(&dirs)?
+        .into_iter()
+        .map(|p| (p, None))
+        .collect();
+    let mut upstream = Vec::new();
+    for m in &config.models {
+        match m {
+            ModelConfigResolved::Embedded { id, path } => {
+                let path = catalog::resolve_inside(path, &dirs)?;
+                match files.iter_mut().find(|(p, _)| *p == path) {
+                    Some(entry) => entry.1.clone_from(id),
+                    None => files.push((path, id.clone())),
+                }
+            }
+            ModelConfigResolved::Upstream { .. } => upstream.push(Planned::Upstream(m.clone())),
+        }
+    }
+    let mut planned = files
+        .into_iter()
+        .map(|(path, id)| ModelFile::open(path, id).map(Planned::Embedded))
+        .collect::<Result<Vec<_>, _>>()?;
+    planned.extend(upstream);
+    Ok(planned)
+}
+
+/// One line describing a model.
+pub fn describe(p: &Planned) -> String {
+    match p {
+        Planned::Embedded(f) => format!(
+            "{}  {}  {}  ctx {}  {}  {}",
+            f.id,
+            f.metadata.architecture(),
+            f.metadata.quantization(),
+            f.metadata
+                .context_length()
+                .map_or_else(|| "?".to_owned(), |c| c.to_string()),
+            human_size(f.size),
+            f.path.display()
+        ),
+        Planned::Upstream(ModelConfigResolved::Upstream { id, base_url, .. }) => {
+            format!("{id}  upstream  {base_url}")
+        }
+        Planned::Upstream(_) => String::new(),
+    }
+}
+
+/// `moat models`.
+pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
+    let file = config::read_file(args.config.as_deref())?;
+    let config = Config::resolve(
+        &ServeArgs {
+            common: args,
+            ..Default::default()
+        },
+        file,
+    )?;
+    let planned = plan(&config)?;
+    if planned.is_empty() {
+        anyhow::bail!("{}", no_models_hint(&config));
+    }
+    for p in &planned {
+        say(&describe(p));
+    }
+    Ok(())
+}
+
+pub fn no_models_hint(config: &Config) -> String {
+    let dirs: Vec<String> = config
+        .models_dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    format!(
+        "no models found: put a .gguf file in {} (scripts/fetch-model.sh fetches the default one), or configure [[models]]",
+        dirs.join(", ")
+    )
+}

@@ -1,0 +1,13 @@
+//! OpenAI wire types (serde), the error JSON every refusal is rendered in,
+//! generation events shared by all backends, and parsers of model output
+//! (`<think>` reasoning).
+
+pub mod chat;
+pub mod completion;
+pub mod error;
+pub mod event;
+pub mod models;
+pub mod reasoning;
+
+pub use error::{ApiError, ErrorKind};
+pub use event::{FinishReason, GenerationEvent, Usage};

@@ -1,0 +1,33 @@
+//! `GET /v1/models` and `GET /v1/models/{model}`.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::Json;
+use moat_protocol::models::{ModelCard, ModelList};
+use moat_protocol::{ApiError, ErrorKind};
+use moat_router::BackendInfo;
+
+use crate::error::ErrorResponse;
+use crate::state::AppState;
+
+fn card(info: BackendInfo) -> ModelCard {
+    ModelCard::new(info.id, info.created, info.context_length)
+}
+
+pub(crate) async fn list_models(State(state): State<AppState>) -> Json<ModelList> {
+    Json(ModelList {
+        object: "list".to_owned(),
+        data: state.models().infos().into_iter().map(card).collect(),
+    })
+}
+
+pub(crate) async fn get_model(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<ModelCard>, ErrorResponse> {
+    let Path(model) = path.map_err(|rejection| {
+        ApiError::new(ErrorKind::InvalidRequest, rejection.body_text()).with_param("model")
+    })?;
+    let backend = state.models().get(&model)?;
+    Ok(Json(card(backend.info())))
+}

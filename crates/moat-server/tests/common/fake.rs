@@ -1,0 +1,244 @@
+//! A fake backend behind the real `Backend` trait. The model name picks the
+//! behaviour:
+//! - `echo`: answers with the last user message (the prompt for text
+//!   completions), word by word, with usage;
+//! - `think`: `<think>` reasoning, then content, split into reasoning and
+//!   content deltas by `ReasoningSplitter`;
+//! - `error-before`: refuses with `overloaded` before streaming;
+//! - `error-midstream`: some content, then an internal error;
+//! - `slow`: one token every 50 ms until the stream is dropped; drops are
+//!   counted;
+//! - `tools`: two tool calls, in fragments, finish reason `tool_calls`;
+//! - `not-ready`: like `echo`, but `ready()` is false.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::{self, StreamExt};
+use moat_protocol::chat::{ChatCompletionRequest, FunctionCallDelta, Role, ToolCallDelta};
+use moat_protocol::completion::CompletionRequest;
+use moat_protocol::reasoning::ReasoningSplitter;
+use moat_protocol::{ApiError, FinishReason, GenerationEvent, Usage};
+use moat_router::{Backend, BackendInfo, EventStream, ModelRegistry};
+
+/// Every fake model name.
+pub const MODELS: [&str; 6] = [
+    "echo",
+    "think",
+    "error-before",
+    "error-midstream",
+    "slow",
+    "tools",
+];
+
+/// How many `slow` streams were started and dropped.
+#[derive(Debug, Default, Clone)]
+pub struct StreamCounters {
+    pub started: Arc<AtomicUsize>,
+    pub dropped: Arc<AtomicUsize>,
+}
+
+impl StreamCounters {
+    pub fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    pub fn dropped(&self) -> usize {
+        self.dropped.load(Ordering::SeqCst)
+    }
+}
+
+/// The fake models and the counters they share.
+#[derive(Default, Clone)]
+pub struct FakeModels {
+    pub counters: StreamCounters,
+}
+
+impl FakeModels {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A registry with every fake model.
+    pub fn registry(&self) -> ModelRegistry {
+        self.registry_of(&MODELS)
+    }
+
+    pub fn registry_of(&self, names: &[&str]) -> ModelRegistry {
+        let mut registry = ModelRegistry::new();
+        for name in names {
+            registry
+                .insert(Arc::new(FakeBackend {
+                    id: (*name).to_owned(),
+                    counters: self.counters.clone(),
+                }))
+                .unwrap();
+        }
+        registry
+    }
+}
+
+pub struct FakeBackend {
+    id: String,
+    counters: StreamCounters,
+}
+
+/// Counts a drop of the stream that owns it.
+struct DropGuard(Arc<AtomicUsize>);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, word) in text.split(' ').enumerate() {
+        out.push(if i == 0 {
+            word.to_owned()
+        } else {
+            format!(" {word}")
+        });
+    }
+    out
+}
+
+fn count_words(text: &str) -> u32 {
+    text.split_whitespace().count() as u32
+}
+
+fn from_events(events: Vec<Result<GenerationEvent, ApiError>>) -> EventStream {
+    stream::iter(events).boxed()
+}
+
+impl FakeBackend {
+    fn generate(&self, prompt: &str, prompt_tokens: u32) -> Result<EventStream, ApiError> {
+        match self.id.as_str() {
+            "echo" | "not-ready" => {
+                let mut events: Vec<_> = words(prompt)
+                    .into_iter()
+                    .map(|w| Ok(GenerationEvent::content(w)))
+                    .collect();
+                events.push(Ok(GenerationEvent::Finish {
+                    reason: FinishReason::Stop,
+                    usage: Usage::new(prompt_tokens, count_words(prompt), None),
+                }));
+                Ok(from_events(events))
+            }
+            "think" => {
+                let mut splitter = ReasoningSplitter::new(false);
+                let mut events = Vec::new();
+                for piece in [
+                    "<thi",
+                    "nk>Let me",
+                    " think.</th",
+                    "ink>The answer",
+                    " is 42.",
+                ] {
+                    let split = splitter.push(piece);
+                    events.push(Ok(GenerationEvent::Delta {
+                        content: split.content,
+                        reasoning: split.reasoning,
+                        tool_calls: Vec::new(),
+                    }));
+                }
+                events.push(Ok(GenerationEvent::Finish {
+                    reason: FinishReason::Stop,
+                    usage: Usage::new(prompt_tokens, 9, Some(2)),
+                }));
+                Ok(from_events(events))
+            }
+            "error-before" => Err(ApiError::overloaded()),
+            "error-midstream" => Ok(from_events(vec![
+                Ok(GenerationEvent::content("Hello")),
+                Ok(GenerationEvent::content(" world")),
+                Err(ApiError::internal()),
+                // Never reached: a stream ends after its error.
+                Ok(GenerationEvent::content(" unreachable")),
+            ])),
+            "slow" => {
+                self.counters.started.fetch_add(1, Ordering::SeqCst);
+                let guard = DropGuard(self.counters.dropped.clone());
+                Ok(stream::unfold((guard, 0u64), |(guard, n)| async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Some((
+                        Ok(GenerationEvent::content(format!("t{n} "))),
+                        (guard, n + 1),
+                    ))
+                })
+                .boxed())
+            }
+            "tools" => {
+                let call = |index, id: Option<&str>, name: Option<&str>, args: &str| {
+                    Ok(GenerationEvent::Delta {
+                        content: String::new(),
+                        reasoning: String::new(),
+                        tool_calls: vec![ToolCallDelta {
+                            index,
+                            id: id.map(str::to_owned),
+                            kind: id.map(|_| "function".to_owned()),
+                            function: Some(FunctionCallDelta {
+                                name: name.map(str::to_owned),
+                                arguments: Some(args.to_owned()),
+                            }),
+                        }],
+                    })
+                };
+                Ok(from_events(vec![
+                    call(0, Some("call_0"), Some("get_weather"), ""),
+                    call(0, None, None, "{\"city\":"),
+                    call(0, None, None, " \"Paris\"}"),
+                    call(1, Some("call_1"), Some("get_time"), "{\"tz\""),
+                    call(1, None, None, ": \"CET\"}"),
+                    Ok(GenerationEvent::Finish {
+                        reason: FinishReason::ToolCalls,
+                        usage: Usage::new(prompt_tokens, 20, None),
+                    }),
+                ]))
+            }
+            other => Err(ApiError::model_not_found(other)),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for FakeBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            id: self.id.clone(),
+            kind: "fake",
+            context_length: Some(4096),
+            created: 1_700_000_000,
+        }
+    }
+
+    async fn chat(&self, request: ChatCompletionRequest) -> Result<EventStream, ApiError> {
+        let prompt_tokens = request
+            .messages
+            .iter()
+            .filter_map(|m| m.content.as_ref())
+            .map(|c| count_words(&c.to_text()))
+            .sum();
+        let last_user = request
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .and_then(|m| m.content.as_ref())
+            .map(|c| c.to_text())
+            .unwrap_or_default();
+        self.generate(&last_user, prompt_tokens)
+    }
+
+    async fn complete(&self, request: CompletionRequest) -> Result<EventStream, ApiError> {
+        let prompt = request.prompt_text()?.to_owned();
+        self.generate(&prompt, count_words(&prompt))
+    }
+
+    async fn ready(&self) -> bool {
+        self.id != "not-ready"
+    }
+}

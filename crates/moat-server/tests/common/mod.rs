@@ -1,0 +1,102 @@
+//! Shared by the server's tests: a fake backend behind the real `Backend`
+//! trait, and helpers to call the app and read its answers.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod fake;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::response::Response;
+use http_body_util::BodyExt;
+use moat_server::{app, ServerOptions};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub use fake::FakeModels;
+
+/// One answer of the app: status, headers and the body as text.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+
+    /// The `data:` payloads of an SSE body, in order.
+    pub fn sse_data(&self) -> Vec<String> {
+        assert!(
+            self.body.ends_with("\n\n"),
+            "an SSE body ends with a blank line: {:?}",
+            self.body
+        );
+        self.body
+            .split("\n\n")
+            .filter(|frame| !frame.is_empty())
+            .map(|frame| {
+                frame
+                    .strip_prefix("data: ")
+                    .unwrap_or_else(|| panic!("not a data frame: {frame:?}"))
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// The SSE events parsed as JSON, checking that `[DONE]` comes exactly
+    /// once, last.
+    pub fn sse_events(&self) -> Vec<Value> {
+        let data = self.sse_data();
+        assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
+        assert_eq!(
+            data.iter().filter(|d| *d == "[DONE]").count(),
+            1,
+            "{data:?}"
+        );
+        data[..data.len() - 1]
+            .iter()
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect()
+    }
+}
+
+/// Send `request` to an app serving the fake models.
+pub async fn send(request: Request<Body>) -> Answer {
+    send_with(
+        FakeModels::new().registry(),
+        ServerOptions::default(),
+        request,
+    )
+    .await
+}
+
+pub async fn send_with(
+    models: moat_router::ModelRegistry,
+    options: ServerOptions,
+    request: Request<Body>,
+) -> Answer {
+    let response: Response = app(models, options).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+pub fn post_json(uri: &str, body: &str) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+pub fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}

@@ -1,0 +1,203 @@
+"""Chat and text completions against SmolLM2, through the official openai client."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from openai import OpenAI
+
+from support import SMOL_ID, chat_text, completion_text, finish_reasons, stream_events
+
+STORY = [{"role": "user", "content": "Write a short story about a cat who lives in a lighthouse."}]
+ESSAY = [{"role": "user", "content": "Write a long essay about the history of the Roman Empire."}]
+
+
+def greedy_chat(client: OpenAI, messages, **kwargs):
+    return client.chat.completions.create(
+        model=SMOL_ID, messages=messages, temperature=0, seed=7, **kwargs
+    )
+
+
+def test_models_lists_the_model(client: OpenAI):
+    ids = [m.id for m in client.models.list().data]
+    assert ids == [SMOL_ID]
+
+
+def test_chat_non_stream(client: OpenAI):
+    resp = client.chat.completions.create(
+        model=SMOL_ID,
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        max_tokens=32,
+    )
+    assert resp.object == "chat.completion"
+    assert resp.model == SMOL_ID
+    assert resp.id
+    assert len(resp.choices) == 1
+    choice = resp.choices[0]
+    assert choice.message.role == "assistant"
+    assert choice.message.content and choice.message.content.strip()
+    assert choice.finish_reason in ("stop", "length")
+    usage = resp.usage
+    assert usage.prompt_tokens > 0
+    assert usage.completion_tokens > 0
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+def test_chat_stream_matches_non_stream(client: OpenAI, http: httpx.Client):
+    body = {"model": SMOL_ID, "messages": STORY, "temperature": 0, "seed": 7, "max_tokens": 48}
+    whole = http.post("/v1/chat/completions", json=body)
+    assert whole.status_code == 200, whole.text
+    expected = whole.json()["choices"][0]["message"]["content"]
+    assert expected
+
+    status, events, done = stream_events(
+        http, "/v1/chat/completions", {**body, "stream_options": {"include_usage": True}}
+    )
+    assert status == 200, events
+    assert done == 1, "[DONE] must be sent exactly once"
+    assert all(e["object"] == "chat.completion.chunk" for e in events), events
+    assert len({e["id"] for e in events}) == 1, "every chunk carries the same id"
+    text = chat_text(events)
+    assert text == expected
+    assert finish_reasons(events) in (["stop"], ["length"])
+
+    # With include_usage the last chunk has usage and no choices.
+    usage_chunks = [e for e in events if e.get("usage")]
+    assert len(usage_chunks) == 1, events[-3:]
+    assert usage_chunks[0] is events[-1]
+    assert events[-1]["choices"] == []
+    usage = events[-1]["usage"]
+    assert usage["completion_tokens"] > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert usage == whole.json()["usage"]
+
+
+def test_chat_stream_with_sdk(client: OpenAI):
+    stream = client.chat.completions.create(
+        model=SMOL_ID,
+        messages=[{"role": "user", "content": "Say hello."}],
+        max_tokens=24,
+        stream=True,
+    )
+    parts, reasons = [], []
+    for chunk in stream:
+        for choice in chunk.choices:
+            parts.append(choice.delta.content or "")
+            if choice.finish_reason:
+                reasons.append(choice.finish_reason)
+    assert "".join(parts).strip()
+    assert len(reasons) == 1 and reasons[0] in ("stop", "length")
+
+
+def test_stream_without_include_usage_has_no_usage(http: httpx.Client):
+    status, events, done = stream_events(
+        http,
+        "/v1/chat/completions",
+        {"model": SMOL_ID, "messages": STORY, "max_tokens": 8},
+    )
+    assert status == 200 and done == 1
+    assert not any(e.get("usage") for e in events), events[-2:]
+
+
+def test_max_tokens_gives_length(client: OpenAI):
+    resp = greedy_chat(client, ESSAY, max_tokens=5)
+    assert resp.choices[0].finish_reason == "length"
+    assert resp.usage.completion_tokens == 5
+    assert resp.choices[0].message.content
+
+
+def test_max_completion_tokens_gives_length(client: OpenAI):
+    resp = greedy_chat(client, ESSAY, max_completion_tokens=5)
+    assert resp.choices[0].finish_reason == "length"
+    assert resp.usage.completion_tokens == 5
+
+
+def pick_stop_word(text: str) -> str:
+    """A word from the middle of `text` (at least 4 letters, not at the very start)."""
+    words = [m for m in re.finditer(r"[A-Za-z]{4,}", text) if m.start() > 0]
+    assert words, f"no usable word in {text!r}"
+    return words[len(words) // 2].group(0)
+
+
+def test_stop_string(client: OpenAI):
+    full = greedy_chat(client, STORY, max_tokens=64).choices[0].message.content
+    word = pick_stop_word(full)
+    prefix = full[: full.index(word)]
+
+    resp = greedy_chat(client, STORY, max_tokens=64, stop=word)
+    text = resp.choices[0].message.content or ""
+    assert word not in text
+    assert text == prefix, f"stop={word!r}\nfull={full!r}"
+    assert resp.choices[0].finish_reason == "stop"
+
+    # A list of stop strings: the earliest match wins.
+    resp = greedy_chat(client, STORY, max_tokens=64, stop=["zzzz-never", word])
+    assert (resp.choices[0].message.content or "") == prefix
+    assert resp.choices[0].finish_reason == "stop"
+
+
+def test_stop_string_in_stream(http: httpx.Client, client: OpenAI):
+    full = greedy_chat(client, STORY, max_tokens=64).choices[0].message.content
+    word = pick_stop_word(full)
+    status, events, done = stream_events(
+        http,
+        "/v1/chat/completions",
+        {"model": SMOL_ID, "messages": STORY, "temperature": 0, "seed": 7, "max_tokens": 64, "stop": [word]},
+    )
+    assert status == 200 and done == 1
+    assert chat_text(events) == full[: full.index(word)]
+    assert finish_reasons(events) == ["stop"]
+
+
+def test_seed_determinism(client: OpenAI):
+    def sample(seed: int) -> str:
+        resp = client.chat.completions.create(
+            model=SMOL_ID, messages=STORY, temperature=0.9, seed=seed, max_tokens=24
+        )
+        return resp.choices[0].message.content
+
+    first = sample(42)
+    assert first
+    assert sample(42) == first, "same seed, same sampling parameters: same text"
+    others = [sample(seed) for seed in (1, 2, 3)]
+    assert any(text != first for text in others), "different seeds never changed the text"
+
+
+def test_sampling_params_accepted(client: OpenAI):
+    resp = client.chat.completions.create(
+        model=SMOL_ID,
+        messages=STORY,
+        temperature=0.7,
+        top_p=0.9,
+        max_tokens=16,
+        presence_penalty=0.5,
+        frequency_penalty=0.5,
+        extra_body={"top_k": 40, "min_p": 0.05},
+    )
+    assert resp.choices[0].message.content
+    assert resp.usage.completion_tokens <= 16
+
+
+def test_completions_non_stream(client: OpenAI):
+    resp = client.completions.create(
+        model=SMOL_ID, prompt="The capital of France is", max_tokens=12, temperature=0
+    )
+    assert resp.object == "text_completion"
+    assert resp.model == SMOL_ID
+    assert resp.choices[0].text.strip()
+    assert resp.choices[0].finish_reason in ("stop", "length")
+    assert resp.usage.prompt_tokens > 0
+    assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
+
+
+def test_completions_stream(client: OpenAI, http: httpx.Client):
+    body = {"model": SMOL_ID, "prompt": "Once upon a time", "max_tokens": 16, "temperature": 0}
+    expected = client.completions.create(**body).choices[0].text
+    status, events, done = stream_events(http, "/v1/completions", body)
+    assert status == 200, events
+    assert done == 1
+    assert all(e["object"] == "text_completion" for e in events), events
+    assert completion_text(events) == expected
+    assert completion_text(events).strip()
+    assert finish_reasons(events) in (["stop"], ["length"])

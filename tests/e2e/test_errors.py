@@ -1,0 +1,140 @@
+"""Malformed and refused requests get OpenAI error JSON with the right status."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from urllib.parse import urlsplit
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+
+from support import SMOL_ID, MoatServer, error_of, sse_data
+
+HELLO = [{"role": "user", "content": "Hello"}]
+CHAT = "/v1/chat/completions"
+
+
+def test_health_and_ready(http: httpx.Client):
+    assert http.get("/health").status_code == 200
+    assert http.get("/ready").status_code == 200
+
+
+def test_invalid_json(http: httpx.Client):
+    resp = http.post(CHAT, content=b'{"model": "x", "messages": [', headers={"content-type": "application/json"})
+    assert resp.status_code == 400, resp.text
+    assert error_of(resp)["type"] == "invalid_request_error"
+
+
+def test_wrong_type_names_the_param(http: httpx.Client):
+    resp = http.post(CHAT, json={"model": SMOL_ID, "messages": HELLO, "temperature": "hot"})
+    assert resp.status_code == 400, resp.text
+    error = error_of(resp)
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == "temperature"
+
+
+def test_out_of_range_value_names_the_param(http: httpx.Client):
+    resp = http.post(CHAT, json={"model": SMOL_ID, "messages": HELLO, "top_p": 7})
+    assert resp.status_code == 400, resp.text
+    assert error_of(resp)["param"] == "top_p"
+
+
+def test_missing_messages(http: httpx.Client):
+    resp = http.post(CHAT, json={"model": SMOL_ID})
+    assert resp.status_code == 400, resp.text
+    assert error_of(resp)["type"] == "invalid_request_error"
+
+
+def test_unknown_model(http: httpx.Client, client: OpenAI):
+    resp = http.post(CHAT, json={"model": "no-such-model", "messages": HELLO})
+    assert resp.status_code == 404, resp.text
+    assert error_of(resp)["code"] == "model_not_found"
+
+    # The SDK maps it to its NotFoundError.
+    with pytest.raises(openai.NotFoundError) as info:
+        client.chat.completions.create(model="no-such-model", messages=HELLO)
+    assert info.value.code == "model_not_found"
+
+
+def test_context_length_exceeded(http: httpx.Client):
+    resp = http.post(CHAT, json={"model": SMOL_ID, "messages": HELLO, "max_tokens": 10_000_000})
+    assert resp.status_code == 400, resp.text
+    assert error_of(resp)["code"] == "context_length_exceeded"
+
+
+def test_context_length_exceeded_in_stream_request(http: httpx.Client):
+    """Refused before the stream starts: a plain 400, not an SSE body."""
+    body = {"model": SMOL_ID, "messages": HELLO, "max_tokens": 10_000_000, "stream": True}
+    with http.stream("POST", CHAT, json=body) as resp:
+        resp.read()
+    assert resp.status_code == 400, resp.text
+    assert error_of(resp)["code"] == "context_length_exceeded"
+
+
+def post_oversized(base_url: str, path: str, size: int, timeout: float = 60) -> bytes:
+    """POST a JSON body of `size` bytes over a raw socket; return the raw response.
+
+    The server may answer 413 and close before the whole body is sent, so the
+    body is written from a second thread while this one reads the answer.
+    """
+    url = urlsplit(base_url)
+    filler = b"a" * (size - 64)
+    body = b'{"model": "' + SMOL_ID.encode() + b'", "messages": [], "x": "' + filler + b'"}'
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    sock = socket.create_connection((url.hostname, url.port), timeout=timeout)
+
+    def send() -> None:
+        try:
+            sock.sendall(head)
+            view = memoryview(body)
+            for i in range(0, len(view), 1 << 16):
+                sock.sendall(view[i : i + (1 << 16)])
+        except OSError:
+            pass  # the server stopped reading: expected for an oversized body
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    received = b""
+    try:
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    except OSError:
+        pass
+    finally:
+        sock.close()
+        sender.join(timeout=5)
+    return received
+
+
+def test_body_too_large(server: MoatServer):
+    raw = post_oversized(server.base_url, CHAT, 9 * 1024 * 1024)
+    assert raw.startswith(b"HTTP/1.1 413"), raw[:300]
+
+
+def test_body_just_under_limit_is_not_413(http: httpx.Client):
+    """A 1 MiB body is parsed (and refused for its content, not its size)."""
+    resp = http.post(CHAT, json={"model": SMOL_ID, "messages": "x" * (1 << 20)})
+    assert resp.status_code == 400, resp.text[:300]
+
+
+def test_error_in_stream_request_for_unknown_model(http: httpx.Client):
+    body = {"model": "no-such-model", "messages": HELLO, "stream": True}
+    with http.stream("POST", CHAT, json=body) as resp:
+        if resp.status_code == 200:
+            # Accepted as a stream: the error must come as a JSON event, then [DONE].
+            payloads = list(sse_data(resp))
+            assert payloads[-1] == "[DONE]" and payloads.count("[DONE]") == 1, payloads
+            assert '"error"' in payloads[0], payloads
+        else:
+            resp.read()
+            assert resp.status_code == 404, resp.text
+            assert error_of(resp)["code"] == "model_not_found"

@@ -1,0 +1,67 @@
+"""The Qwen3 architecture and its chat template, on a tiny random-weight model.
+
+The model's words are noise; what is checked is that the qwen3 GGUF loads,
+is listed, generates, and that `chat_template_kwargs` reach the template.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+from openai import OpenAI
+
+from support import QWEN3_ID, MoatServer, qwen3_gguf, start_server
+
+HELLO = [{"role": "user", "content": "Hello, who are you?"}]
+
+
+@pytest.fixture(scope="module")
+def qwen3(tmp_path_factory) -> Iterator[MoatServer]:
+    srv = start_server(tmp_path_factory, "moat-qwen3", [qwen3_gguf()], ["--parallel", "2"])
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def qclient(qwen3: MoatServer) -> OpenAI:
+    return qwen3.client()
+
+
+def test_qwen3_is_served(qwen3: MoatServer, qclient: OpenAI):
+    assert any(f"moat serving model {QWEN3_ID}" in line for line in qwen3.stdout_lines), qwen3.stdout_lines
+    assert [m.id for m in qclient.models.list().data] == [QWEN3_ID]
+
+
+def test_qwen3_chat(qclient: OpenAI):
+    resp = qclient.chat.completions.create(model=QWEN3_ID, messages=HELLO, max_tokens=8, temperature=0)
+    assert resp.model == QWEN3_ID
+    assert resp.usage.completion_tokens > 0
+    assert resp.usage.completion_tokens <= 8
+    assert resp.choices[0].finish_reason in ("stop", "length")
+
+
+def test_qwen3_enable_thinking_false_reaches_the_template(qclient: OpenAI):
+    default = qclient.chat.completions.create(model=QWEN3_ID, messages=HELLO, max_tokens=8, temperature=0)
+    no_think = qclient.chat.completions.create(
+        model=QWEN3_ID,
+        messages=HELLO,
+        max_tokens=8,
+        temperature=0,
+        extra_body={"chat_template_kwargs": {"enable_thinking": False}},
+    )
+    assert no_think.usage.completion_tokens > 0
+    # Qwen3's template appends an empty "<think>\n\n</think>\n\n" when thinking is off.
+    assert no_think.usage.prompt_tokens > default.usage.prompt_tokens
+
+
+def test_qwen3_stream(qclient: OpenAI):
+    stream = qclient.chat.completions.create(
+        model=QWEN3_ID, messages=HELLO, max_tokens=8, temperature=0, stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    reasons = [c.finish_reason for ch in chunks for c in ch.choices if c.finish_reason]
+    assert reasons and reasons[0] in ("stop", "length")
+
