@@ -6,7 +6,7 @@ Environment:
   MOAT_QWEN3_GGUF   the tiny random-weight Qwen3 GGUF (tests/fixtures/make_tiny_qwen3.py)
 
 Each server runs in its own temporary working directory, with a models folder
-that holds only the model under test (a symlink), and with every MOAT_*
+that holds only the model under test (a hard link or a copy), and with every MOAT_*
 variable removed from its environment so that only the flags given here apply.
 """
 
@@ -16,6 +16,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -65,6 +66,19 @@ def qwen3_gguf() -> Path:
     return Path(value).resolve()
 
 
+def place_model(model: Path, folder: Path) -> Path:
+    """Put `model` in `folder`: a hard link when possible, else a copy.
+
+    Not a symlink: moat refuses links that lead outside its model folders.
+    """
+    dest = folder / model.name
+    try:
+        os.link(model, dest)
+    except OSError:
+        shutil.copyfile(model, dest)
+    return dest
+
+
 class MoatServer:
     """One running `moat serve` process."""
 
@@ -73,7 +87,7 @@ class MoatServer:
         self.models_dir = workdir / "models"
         self.models_dir.mkdir(parents=True)
         for model in models:
-            (self.models_dir / model.name).symlink_to(model)
+            place_model(model, self.models_dir)
         self.stderr_path = workdir / "moat.stderr.log"
         self.stdout_lines: list[str] = []
         self.base_url = ""

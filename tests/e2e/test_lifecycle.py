@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from support import SMOL_ID, MoatServer, moat_bin, smol_gguf, start_server
+from support import SMOL_ID, MoatServer, moat_bin, place_model, smol_gguf, start_server
 
 
 def test_startup_lines(server: MoatServer):
@@ -21,7 +21,7 @@ def test_startup_lines(server: MoatServer):
 
 
 def test_models_command(tmp_path):
-    (tmp_path / f"{SMOL_ID}.gguf").symlink_to(smol_gguf())
+    place_model(smol_gguf(), tmp_path)
     out = subprocess.run(
         [str(moat_bin()), "models", "--models-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,

@@ -18,7 +18,12 @@ pub struct ConfigArgs {
     pub config: Option<PathBuf>,
     /// Directory searched for *.gguf models (repeat for several).
     /// Default: models
-    #[arg(long, env = "MOAT_MODELS_DIR", value_name = "DIR", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "MOAT_MODELS_DIR",
+        value_name = "DIR",
+        value_delimiter = ','
+    )]
     pub models_dir: Vec<PathBuf>,
 }
 
@@ -173,8 +178,13 @@ pub fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
 }
 
 pub fn parse_file(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
-    toml::from_str(text)
-        .map_err(|e| anyhow::anyhow!("configuration file {}: {}", path.display(), e.message_with_span(text)))
+    toml::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "configuration file {}: {}",
+            path.display(),
+            e.message_with_span(text)
+        )
+    })
 }
 
 trait MessageWithSpan {
@@ -205,10 +215,22 @@ impl Config {
                 _ => default_models_dirs(),
             }
         };
-        let parallel = args.parallel.or(file.parallel).unwrap_or_else(default_parallel);
-        anyhow::ensure!((1..=256).contains(&parallel), "parallel must be between 1 and 256, not {parallel}");
-        let batch_size = args.batch_size.or(file.batch_size).unwrap_or_else(default_batch_size);
-        anyhow::ensure!((16..=8192).contains(&batch_size), "batch_size must be between 16 and 8192, not {batch_size}");
+        let parallel = args
+            .parallel
+            .or(file.parallel)
+            .unwrap_or_else(default_parallel);
+        anyhow::ensure!(
+            (1..=256).contains(&parallel),
+            "parallel must be between 1 and 256, not {parallel}"
+        );
+        let batch_size = args
+            .batch_size
+            .or(file.batch_size)
+            .unwrap_or_else(default_batch_size);
+        anyhow::ensure!(
+            (16..=8192).contains(&batch_size),
+            "batch_size must be between 16 and 8192, not {batch_size}"
+        );
         let ctx_size = args.ctx_size.or(file.ctx_size);
         if let Some(c) = ctx_size {
             anyhow::ensure!(c >= 128, "ctx_size must be at least 128, not {c}");
@@ -229,7 +251,10 @@ impl Config {
             parallel,
             threads,
             ctx_size,
-            queue_size: args.queue_size.or(file.queue_size).unwrap_or_else(default_queue_size),
+            queue_size: args
+                .queue_size
+                .or(file.queue_size)
+                .unwrap_or_else(default_queue_size),
             batch_size,
             max_body_bytes: file.max_body_bytes.unwrap_or_else(default_max_body_bytes),
             shutdown_grace: file
@@ -244,16 +269,20 @@ fn resolve_model(index: usize, m: ModelConfig) -> anyhow::Result<ModelConfigReso
     let at = || format!("[[models]] entry {}", index + 1);
     match m.backend {
         BackendKind::Embedded => {
-            anyhow::ensure!(m.base_url.is_none() && m.api_key_env.is_none() && m.upstream_model.is_none(),
-                "{}: base_url, api_key_env and upstream_model are for backend = \"upstream\"", at());
-            let path = m
-                .path
-                .ok_or_else(|| anyhow::anyhow!("{}: an embedded model needs `path` to a .gguf file", at()))?;
+            anyhow::ensure!(
+                m.base_url.is_none() && m.api_key_env.is_none() && m.upstream_model.is_none(),
+                "{}: base_url, api_key_env and upstream_model are for backend = \"upstream\"",
+                at()
+            );
+            let path = m.path.ok_or_else(|| {
+                anyhow::anyhow!("{}: an embedded model needs `path` to a .gguf file", at())
+            })?;
             Ok(ModelConfigResolved::Embedded { id: m.id, path })
         }
         BackendKind::Upstream => {
             anyhow::ensure!(m.path.is_none(), "{}: `path` is for embedded models", at());
-            let id = m.id.ok_or_else(|| anyhow::anyhow!("{}: an upstream model needs an `id`", at()))?;
+            let id =
+                m.id.ok_or_else(|| anyhow::anyhow!("{}: an upstream model needs an `id`", at()))?;
             let base_url = m
                 .base_url
                 .ok_or_else(|| anyhow::anyhow!("{}: an upstream model needs `base_url`", at()))?;
@@ -298,17 +327,22 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_the_key_and_the_file() {
-        let err = file("listen = \"127.0.0.1:9\"\nparalel = 3\n").unwrap_err().to_string();
+        let err = file("listen = \"127.0.0.1:9\"\nparalel = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("moat.toml"), "{err}");
         assert!(err.contains("paralel"), "{err}");
         assert!(err.contains("line 2"), "{err}");
-        let err = file("[[models]]\nid = \"x\"\npth = \"a.gguf\"\n").unwrap_err().to_string();
+        let err = file("[[models]]\nid = \"x\"\npth = \"a.gguf\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("pth"), "{err}");
     }
 
     #[test]
     fn flags_win_over_the_file() {
-        let f = file("listen = \"0.0.0.0:9000\"\nparallel = 2\nmodels_dir = [\"a\", \"b\"]\n").unwrap();
+        let f =
+            file("listen = \"0.0.0.0:9000\"\nparallel = 2\nmodels_dir = [\"a\", \"b\"]\n").unwrap();
         let args = ServeArgs {
             parallel: Some(8),
             ..Default::default()
@@ -322,7 +356,9 @@ mod tests {
     #[test]
     fn upstream_models_need_id_and_url() {
         let f = file("[[models]]\nbackend = \"upstream\"\nbase_url = \"http://h/v1\"\n").unwrap();
-        let err = Config::resolve(&ServeArgs::default(), f).unwrap_err().to_string();
+        let err = Config::resolve(&ServeArgs::default(), f)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("needs an `id`"), "{err}");
         let f = file("[[models]]\nid = \"big\"\nbackend = \"upstream\"\nbase_url = \"http://h/v1\"\napi_key_env = \"VLLM_KEY\"\n").unwrap();
         let c = Config::resolve(&ServeArgs::default(), f).unwrap();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use moat_engine::catalog::{self, ModelFile};
 
-use crate::config::{self, ConfigArgs, Config, ModelConfigResolved, ServeArgs};
+use crate::config::{self, Config, ConfigArgs, ModelConfigResolved, ServeArgs};
 use crate::output::{human_size, say};
 
 /// A model to serve.

@@ -41,7 +41,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Planned::Embedded(file) => {
                 tracing::info!(model = %file.id, path = %file.path.display(), "loading model");
                 let engine_config = engine_config.clone();
-                let engine = tokio::task::spawn_blocking(move || Engine::load(&file, &engine_config)).await??;
+                let engine =
+                    tokio::task::spawn_blocking(move || Engine::load(&file, &engine_config))
+                        .await??;
                 say(&format!(
                     "moat serving model {line} (parallel {}, ctx {})",
                     config.parallel,
@@ -61,7 +63,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }) => {
                 let api_key = match &api_key_env {
                     Some(var) => Some(std::env::var(var).map_err(|_| {
-                        anyhow::anyhow!("model {id}: environment variable {var} (api_key_env) is not set")
+                        anyhow::anyhow!(
+                            "model {id}: environment variable {var} (api_key_env) is not set"
+                        )
                     })?),
                     None => None,
                 };
@@ -75,7 +79,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 })
                 .map_err(anyhow::Error::msg)?;
                 say(&format!("moat serving model {line}"));
-                registry.insert(Arc::new(backend)).map_err(anyhow::Error::msg)?;
+                registry
+                    .insert(Arc::new(backend))
+                    .map_err(anyhow::Error::msg)?;
             }
             Planned::Upstream(ModelConfigResolved::Embedded { .. }) => {}
         }

@@ -11,12 +11,12 @@ const MAX_DEPTH: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("model directory {path} cannot be read: {source}. Create it and put .gguf files in it, or pass --models-dir")]
+    #[error("model directory {path} cannot be read (create it and put .gguf files in it, or pass --models-dir)")]
     Dir {
         path: String,
         source: std::io::Error,
     },
-    #[error("model file {path} cannot be opened: {source}")]
+    #[error("model file {path} cannot be opened")]
     File {
         path: String,
         source: std::io::Error,
@@ -202,7 +202,7 @@ mod tests {
         #[cfg(unix)]
         std::os::unix::fs::symlink(outside.path().join("evil.gguf"), models.join("evil.gguf"))
             .unwrap();
-        let dirs = canonical_dirs(&[models.clone()]).unwrap();
+        let dirs = canonical_dirs(std::slice::from_ref(&models)).unwrap();
         let found: Vec<String> = discover(&dirs)
             .unwrap()
             .iter()
@@ -218,10 +218,13 @@ mod tests {
         std::fs::create_dir_all(&models).unwrap();
         std::fs::write(root.path().join("secret.gguf"), b"x").unwrap();
         std::fs::write(models.join("ok.gguf"), b"x").unwrap();
-        let dirs = canonical_dirs(&[models.clone()]).unwrap();
+        let dirs = canonical_dirs(std::slice::from_ref(&models)).unwrap();
         assert!(resolve_inside(&models.join("ok.gguf"), &dirs).is_ok());
         let err = resolve_inside(&models.join("../secret.gguf"), &dirs).unwrap_err();
-        assert!(matches!(err, CatalogError::OutsideModelDirs { .. }), "{err}");
+        assert!(
+            matches!(err, CatalogError::OutsideModelDirs { .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("outside the model directories"));
     }
 }

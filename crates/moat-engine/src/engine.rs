@@ -131,12 +131,14 @@ impl Engine {
         })?;
         let model = LlamaModel::load_from_file(backend, &file.path, &LlamaModelParams::default())
             .map_err(|e| LoadError::Model {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         let model = Arc::new(model);
         let vocab = model.vocab();
-        let piece = |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned();
+        let piece = |t: LlamaToken| {
+            String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned()
+        };
         let bos_text = piece(vocab.bos());
         let eos_text = piece(vocab.eos());
         let add_bos = vocab.should_add_bos();
@@ -147,7 +149,10 @@ impl Engine {
             })?;
 
         let train_ctx = model.n_ctx_train().max(1);
-        let n_ctx = config.ctx_size.unwrap_or(train_ctx.min(DEFAULT_CTX)).max(64);
+        let n_ctx = config
+            .ctx_size
+            .unwrap_or(train_ctx.min(DEFAULT_CTX))
+            .max(64);
         let parallel = config.parallel.max(1);
         let threads = config.threads.map_or_else(
             || std::thread::available_parallelism().map_or(1, |n| n.get() as i32),
@@ -265,8 +270,12 @@ impl Engine {
             }
             PromptInput::Text(text) => (text.clone(), true, None),
         };
-        let add_bos = self.add_bos && !(self.bos_text.is_empty() || text.starts_with(&self.bos_text));
-        let prompt = self.model.vocab().tokenize(text.as_bytes(), add_bos, parse_special);
+        let add_bos =
+            self.add_bos && !(self.bos_text.is_empty() || text.starts_with(&self.bos_text));
+        let prompt = self
+            .model
+            .vocab()
+            .tokenize(text.as_bytes(), add_bos, parse_special);
         if prompt.is_empty() {
             return Err(EngineError::InvalidRequest {
                 message: "The prompt is empty.".into(),
@@ -313,7 +322,10 @@ impl Engine {
             self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
             EngineError::ShuttingDown
         })?;
-        Ok(GenerationReceiver { rx, _permit: permit })
+        Ok(GenerationReceiver {
+            rx,
+            _permit: permit,
+        })
     }
 }
 

@@ -40,8 +40,5 @@ pub enum LoadError {
     #[error("cannot create a context for model {id}: {reason}")]
     Context { id: String, reason: String },
     #[error("model {id}: {source}")]
-    Template {
-        id: String,
-        source: TemplateError,
-    },
+    Template { id: String, source: TemplateError },
 }

@@ -12,7 +12,7 @@ const MAX_STRING: u64 = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GgufError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: String,
         source: std::io::Error,
@@ -353,7 +353,10 @@ mod tests {
     fn truncated_files_are_errors() {
         let bytes = gguf_bytes(&[("general.architecture", 8, gguf_str("llama"))]);
         for cut in 0..bytes.len() {
-            assert!(GgufMetadata::read(write(&bytes[..cut]).path()).is_err(), "cut {cut}");
+            assert!(
+                GgufMetadata::read(write(&bytes[..cut]).path()).is_err(),
+                "cut {cut}"
+            );
         }
     }
 }

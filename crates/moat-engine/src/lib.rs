@@ -13,5 +13,7 @@ mod scheduler;
 pub mod template;
 pub mod text;
 
-pub use engine::{Engine, EngineConfig, EngineStats, GenerateRequest, GenerationReceiver, PromptInput};
+pub use engine::{
+    Engine, EngineConfig, EngineStats, GenerateRequest, GenerationReceiver, PromptInput,
+};
 pub use error::{EngineError, LoadError};

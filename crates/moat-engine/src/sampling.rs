@@ -46,7 +46,9 @@ impl SamplingParams {
             top_k: r.top_k.unwrap_or(d.top_k),
             min_p: r.min_p.unwrap_or(d.min_p),
             // A 64-bit seed folded into llama.cpp's 32 bits.
-            seed: r.seed.map_or(d.seed, |s| (s as u64 ^ (s as u64 >> 32)) as u32),
+            seed: r
+                .seed
+                .map_or(d.seed, |s| (s as u64 ^ (s as u64 >> 32)) as u32),
             presence_penalty: r.presence_penalty.unwrap_or(0.0),
             frequency_penalty: r.frequency_penalty.unwrap_or(0.0),
         }

@@ -168,7 +168,9 @@ pub(crate) fn run(
                 budget = budget.saturating_sub(1);
             }
         }
-        let mut order: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].prefilling()).collect();
+        let mut order: Vec<usize> = (0..slots.len())
+            .filter(|&i| slots[i].prefilling())
+            .collect();
         order.sort_by_key(|&i| slots[i].active.as_ref().map_or(0, |a| a.admitted));
         for i in order {
             if budget == 0 {
@@ -220,15 +222,30 @@ pub(crate) fn run(
                         continue;
                     }
                     if let Some(victim) = newest_active(&slots) {
-                        tracing::warn!(seq = slots[victim].seq, "KV cache full; refusing the newest request");
-                        fail(&mut ctx, &mut slots[victim], EngineError::CacheFull, tick, stats);
+                        tracing::warn!(
+                            seq = slots[victim].seq,
+                            "KV cache full; refusing the newest request"
+                        );
+                        fail(
+                            &mut ctx,
+                            &mut slots[victim],
+                            EngineError::CacheFull,
+                            tick,
+                            stats,
+                        );
                         continue;
                     }
                 }
                 tracing::error!(error = %e, "llama_decode failed");
                 for slot in &mut slots {
                     if slot.active.is_some() {
-                        fail(&mut ctx, slot, EngineError::Internal(e.to_string()), tick, stats);
+                        fail(
+                            &mut ctx,
+                            slot,
+                            EngineError::Internal(e.to_string()),
+                            tick,
+                            stats,
+                        );
                     }
                 }
                 continue;
@@ -267,8 +284,13 @@ pub(crate) fn run(
                 }
             };
             if let Some((reason, flush)) = finish {
-                finish_job(active, reason, flush, stats);
-                release(slot, tick, stats);
+                // Free the slot before the last event: a client that sees
+                // the end may send its next request at once.
+                if let Some(mut done) = slot.active.take() {
+                    stats.running.fetch_sub(1, Ordering::Relaxed);
+                    slot.last_used = tick;
+                    finish_job(&mut done, reason, flush, stats);
+                }
             }
         }
     }
@@ -281,7 +303,12 @@ fn pick_slot(slots: &[Slot], prompt: &[LlamaToken]) -> Option<usize> {
         .iter()
         .enumerate()
         .filter(|(_, s)| s.active.is_none())
-        .max_by_key(|(_, s)| (common_prefix(&s.cached, prompt), std::cmp::Reverse(s.last_used)))
+        .max_by_key(|(_, s)| {
+            (
+                common_prefix(&s.cached, prompt),
+                std::cmp::Reverse(s.last_used),
+            )
+        })
         .map(|(i, _)| i)
 }
 
@@ -311,9 +338,7 @@ fn admit(
     if let Some((len, donor)) = donor {
         if len > own {
             let (src, dst) = (slots[donor].seq, slots[free].seq);
-            let copied = ctx
-                .clear_kv_cache_seq(Some(dst as u32), None, None)
-                .is_ok()
+            let copied = ctx.clear_kv_cache_seq(Some(dst as u32), None, None).is_ok()
                 && ctx
                     .kv_cache_seq_cp(src, dst, Some(0), Some(len as u32))
                     .is_ok();
@@ -370,7 +395,10 @@ fn trim(ctx: &mut LlamaContext<'_>, slot: &mut Slot, len: usize) {
 /// Forget the cached prefixes of idle slots; true when any was dropped.
 fn evict_idle(ctx: &mut LlamaContext<'_>, slots: &mut [Slot]) -> bool {
     let mut any = false;
-    for slot in slots.iter_mut().filter(|s| s.active.is_none() && !s.cached.is_empty()) {
+    for slot in slots
+        .iter_mut()
+        .filter(|s| s.active.is_none() && !s.cached.is_empty())
+    {
         let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
         slot.cached.clear();
         any = true;
@@ -442,17 +470,30 @@ fn finish_job(active: &mut Active, mut reason: FinishReason, flush: bool, stats:
         active.generated,
         Some(active.reused),
     );
-    let _ = active.job.tx.send(Ok(GenerationEvent::Finish { reason, usage }));
+    let _ = active
+        .job
+        .tx
+        .send(Ok(GenerationEvent::Finish { reason, usage }));
 }
 
 /// End a job with an error and forget the slot's cache.
-fn fail(ctx: &mut LlamaContext<'_>, slot: &mut Slot, error: EngineError, tick: u64, stats: &EngineStats) {
-    if let Some(active) = slot.active.as_ref() {
-        let _ = active.job.tx.send(Err(error));
-    }
+fn fail(
+    ctx: &mut LlamaContext<'_>,
+    slot: &mut Slot,
+    error: EngineError,
+    tick: u64,
+    stats: &EngineStats,
+) {
     let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
     slot.cached.clear();
-    release(slot, tick, stats);
+    let active = slot.active.take();
+    if active.is_some() {
+        stats.running.fetch_sub(1, Ordering::Relaxed);
+    }
+    slot.last_used = tick;
+    if let Some(active) = active {
+        let _ = active.job.tx.send(Err(error));
+    }
 }
 
 fn release(slot: &mut Slot, tick: u64, stats: &EngineStats) {

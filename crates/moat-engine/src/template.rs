@@ -298,7 +298,8 @@ mod tests {
     #[test]
     fn chatml_fallback_renders_a_conversation() {
         let t = ChatTemplate::new(None, "", "").unwrap();
-        let m = msgs(json!([{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]));
+        let m =
+            msgs(json!([{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}]));
         let out = t
             .render(
                 &TemplateInput {
@@ -325,15 +326,26 @@ mod tests {
         .unwrap();
         let m = msgs(json!([{"role":"assistant","content":"x"}]));
         let err = t
-            .render(&TemplateInput { messages: &m, ..Default::default() }, None)
+            .render(
+                &TemplateInput {
+                    messages: &m,
+                    ..Default::default()
+                },
+                None,
+            )
             .unwrap_err();
-        assert_eq!(err, TemplateError::Render("Conversation must start with user".into()));
+        assert_eq!(
+            err,
+            TemplateError::Render("Conversation must start with user".into())
+        );
     }
 
     #[test]
     fn infinite_loops_run_out_of_fuel() {
         let t = ChatTemplate::new(
-            Some("{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}"),
+            Some(
+                "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",
+            ),
             "",
             "",
         )
@@ -353,10 +365,23 @@ mod tests {
 
     #[test]
     fn tojson_matches_python_json_dumps() {
-        let t = ChatTemplate::new(Some("{{ tools[0] | tojson }}|{{ tools[0] | tojson(indent=2) }}"), "", "").unwrap();
-        let tools = msgs(json!([{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string","description":"<city>"}}}}]));
+        let t = ChatTemplate::new(
+            Some("{{ tools[0] | tojson }}|{{ tools[0] | tojson(indent=2) }}"),
+            "",
+            "",
+        )
+        .unwrap();
+        let tools = msgs(
+            json!([{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string","description":"<city>"}}}}]),
+        );
         let out = t
-            .render(&TemplateInput { tools: Some(&tools), ..Default::default() }, None)
+            .render(
+                &TemplateInput {
+                    tools: Some(&tools),
+                    ..Default::default()
+                },
+                None,
+            )
             .unwrap();
         let (compact, pretty) = out.split_once('|').unwrap();
         assert_eq!(
@@ -373,9 +398,15 @@ mod tests {
         let m = msgs(json!([{"role":"user","content":"  abc "}]));
         let kwargs = json!({"enable_thinking": false});
         let out = t
-            .render(&TemplateInput { messages: &m, ..Default::default() }, kwargs.as_object())
+            .render(
+                &TemplateInput {
+                    messages: &m,
+                    ..Default::default()
+                },
+                kwargs.as_object(),
+            )
             .unwrap();
-        assert_eq!(out, "true<think>\n\n</think>");
+        assert_eq!(out, "True<think>\n\n</think>");
         assert!(t.reasoning);
     }
 
@@ -385,7 +416,13 @@ mod tests {
         let m = msgs(json!([{"role":"user","content":"x"}]));
         let kwargs = json!({"messages": [1, 2, 3]});
         let out = t
-            .render(&TemplateInput { messages: &m, ..Default::default() }, kwargs.as_object())
+            .render(
+                &TemplateInput {
+                    messages: &m,
+                    ..Default::default()
+                },
+                kwargs.as_object(),
+            )
             .unwrap();
         assert_eq!(out, "1");
     }
@@ -394,7 +431,10 @@ mod tests {
     fn strftime_formats_known_dates() {
         // 2024-02-29 13:05:09 UTC
         let secs = 1_709_211_909;
-        assert_eq!(strftime("%d %b %Y %H:%M:%S %A", secs), "29 Feb 2024 13:05:09 Thursday");
+        assert_eq!(
+            strftime("%d %b %Y %H:%M:%S %A", secs),
+            "29 Feb 2024 13:05:09 Thursday"
+        );
         assert_eq!(strftime("%B %e, %y %%", secs), "February 29, 24 %");
     }
 }

@@ -159,7 +159,11 @@ mod tests {
         for i in 0..=text.len() {
             for j in i..=text.len() {
                 let (out, stopped) = run(&[". Next"], &[&text[..i], &text[i..j], &text[j..]]);
-                assert_eq!((out.as_str(), stopped), ("The capital is Paris", true), "{i},{j}");
+                assert_eq!(
+                    (out.as_str(), stopped),
+                    ("The capital is Paris", true),
+                    "{i},{j}"
+                );
             }
         }
     }

@@ -283,7 +283,10 @@ impl MessageContent {
             if let Some(p) = parts.iter().find(|p| p.kind != "text") {
                 return Err(ApiError::invalid_param(
                     "messages",
-                    format!("Content parts of type '{}' are not supported by this model; send text.", p.kind),
+                    format!(
+                        "Content parts of type '{}' are not supported by this model; send text.",
+                        p.kind
+                    ),
                 ));
             }
         }
@@ -464,7 +467,8 @@ mod tests {
             (r#""stop":["a","b","c","d","e"]"#, "stop"),
             (r#""top_k":-1"#, "top_k"),
         ] {
-            let json = format!(r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}],{body}}}"#);
+            let json =
+                format!(r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}],{body}}}"#);
             let req: ChatCompletionRequest = parse_json(json.as_bytes()).unwrap();
             let err = req.validate().unwrap_err();
             assert_eq!(err.param.as_deref(), Some(param), "{body}");
@@ -475,7 +479,10 @@ mod tests {
     #[test]
     fn empty_messages_are_refused() {
         let req: ChatCompletionRequest = parse_json(br#"{"model":"m","messages":[]}"#).unwrap();
-        assert_eq!(req.validate().unwrap_err().param.as_deref(), Some("messages"));
+        assert_eq!(
+            req.validate().unwrap_err().param.as_deref(),
+            Some("messages")
+        );
     }
 
     #[test]

@@ -88,7 +88,12 @@ impl CompletionRequest {
             return Err(ApiError::invalid_param("echo", "echo is not supported."));
         }
         self.prompt_text()?;
-        validate_common(&self.sampling(), self.n, self.max_tokens, self.stop.as_ref())
+        validate_common(
+            &self.sampling(),
+            self.n,
+            self.max_tokens,
+            self.stop.as_ref(),
+        )
     }
 }
 

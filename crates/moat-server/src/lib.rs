@@ -21,7 +21,7 @@ use axum::Router;
 use moat_router::ModelRegistry;
 
 pub use error::ErrorResponse;
-pub use request_id::REQUEST_ID_HEADER;
+pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use serve::serve;
 pub use state::AppState;
 
@@ -63,7 +63,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(routes::chat::chat_completions))
         .route("/v1/completions", post(routes::completions::completions))
         .route("/v1/models", get(routes::models::list_models))
-        .route("/v1/models/{model}", get(routes::models::get_model))
+        .route("/v1/models/{*model}", get(routes::models::get_model))
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
         .fallback(routes::fallback::not_found)

@@ -660,6 +660,17 @@ async fn one_model_is_described() {
           "max_model_len": 4096
         }
         "#);
+    // Model ids may hold slashes, like hub names do.
+    let models = FakeModels::new().registry_of(&["org/model-1"]);
+    let answer = send_with(
+        models,
+        ServerOptions::default(),
+        get("/v1/models/org/model-1"),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.json()["id"], "org/model-1");
+
     let answer = send(get("/v1/models/nope")).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     assert_eq!(answer.json()["error"]["code"], "model_not_found");

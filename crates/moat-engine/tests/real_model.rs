@@ -1,0 +1,286 @@
+//! The engine with the real default model (SmolLM2-135M): prefix reuse,
+//! donor copies between slots, cancellation, the wait queue, chunked
+//! prefill. `scripts/fetch-model.sh` puts the model in `models/`;
+//! `MOAT_TEST_MODEL` may name another file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use moat_engine::catalog::ModelFile;
+use moat_engine::sampling::SamplingParams;
+use moat_engine::{
+    Engine, EngineConfig, EngineError, GenerateRequest, GenerationReceiver, PromptInput,
+};
+use moat_protocol::{FinishReason, GenerationEvent, Usage};
+use serde_json::json;
+
+fn model_file() -> ModelFile {
+    let path = std::env::var_os("MOAT_TEST_MODEL").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        },
+        PathBuf::from,
+    );
+    assert!(
+        path.exists(),
+        "test model {} is missing: run scripts/fetch-model.sh (or set MOAT_TEST_MODEL)",
+        path.display()
+    );
+    ModelFile::open(path.canonicalize().unwrap(), None).unwrap()
+}
+
+fn engine(parallel: u32, queue_size: u32) -> Engine {
+    Engine::load(
+        &model_file(),
+        &EngineConfig {
+            parallel,
+            queue_size,
+            ctx_size: Some(4096),
+            threads: Some(2),
+            batch_size: 128,
+        },
+    )
+    .unwrap()
+}
+
+fn greedy() -> SamplingParams {
+    SamplingParams {
+        temperature: 0.0,
+        ..SamplingParams::default()
+    }
+}
+
+fn chat(user: &str, max_tokens: u32) -> GenerateRequest {
+    chat_with_system("You are a helpful assistant.", user, max_tokens)
+}
+
+fn chat_with_system(system: &str, user: &str, max_tokens: u32) -> GenerateRequest {
+    GenerateRequest {
+        prompt: PromptInput::Chat {
+            messages: vec![
+                json!({"role":"system","content":system}),
+                json!({"role":"user","content":user}),
+            ],
+            tools: None,
+            template_kwargs: None,
+        },
+        sampling: greedy(),
+        max_tokens: Some(max_tokens),
+        stop: vec![],
+    }
+}
+
+/// Collect a generation: (text, finish reason, usage).
+async fn collect(mut rx: GenerationReceiver) -> (String, FinishReason, Usage) {
+    let mut text = String::new();
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(120), rx.next())
+        .await
+        .expect("generation stalled")
+    {
+        match event.unwrap() {
+            GenerationEvent::Delta {
+                content, reasoning, ..
+            } => {
+                assert!(reasoning.is_empty(), "SmolLM2 does not reason");
+                text.push_str(&content);
+            }
+            GenerationEvent::Finish { reason, usage } => return (text, reason, usage),
+        }
+    }
+    panic!("stream ended without a finish event");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_tokens_ends_with_length_and_exact_count() {
+    let e = engine(1, 4);
+    let (text, reason, usage) = collect(
+        e.generate(chat("Write a long story about a fox.", 7))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reason, FinishReason::Length);
+    assert_eq!(usage.completion_tokens, 7);
+    assert_eq!(usage.total_tokens, usage.prompt_tokens + 7);
+    assert!(!text.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_prompt_reuses_its_prefix_and_gives_the_same_text() {
+    let e = engine(2, 4);
+    let (cold, _, cold_usage) = collect(e.generate(chat("Name three colours.", 32)).unwrap()).await;
+    let (warm, _, warm_usage) = collect(e.generate(chat("Name three colours.", 32)).unwrap()).await;
+    assert_eq!(cold, warm);
+    assert_eq!(cold_usage.prompt_tokens_details.unwrap().cached_tokens, 0);
+    // Everything but the last prompt token, which is decoded again for its logits.
+    assert_eq!(
+        warm_usage.prompt_tokens_details.unwrap().cached_tokens,
+        warm_usage.prompt_tokens - 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_system_prompt_is_copied_from_a_busy_slot() {
+    let system = "You are the support assistant of a bank. Answer politely, briefly and never give financial advice. ".repeat(8);
+    let reference = engine(1, 4);
+    let (expected, _, _) = collect(
+        reference
+            .generate(chat_with_system(&system, "How do I open an account?", 24))
+            .unwrap(),
+    )
+    .await;
+    drop(reference);
+
+    let e = engine(2, 4);
+    // Slot A is busy with a long answer under the same system prompt...
+    let mut busy = chat_with_system(&system, "Tell me a very long story.", 2000);
+    busy.max_tokens = Some(2000);
+    let mut busy_rx = e.generate(busy).unwrap();
+    let first = busy_rx.next().await;
+    assert!(matches!(first, Some(Ok(GenerationEvent::Delta { .. }))));
+    // ...while the second request gets the prefix copied into slot B.
+    let (text, _, usage) = collect(
+        e.generate(chat_with_system(&system, "How do I open an account?", 24))
+            .unwrap(),
+    )
+    .await;
+    let cached = usage.prompt_tokens_details.unwrap().cached_tokens;
+    assert!(
+        cached > 100,
+        "only {cached} of {} prompt tokens reused",
+        usage.prompt_tokens
+    );
+    assert_eq!(text, expected, "reused KV must give the same greedy text");
+    drop(busy_rx);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_the_receiver_frees_the_slot() {
+    let e = engine(1, 4);
+    let mut endless = chat("Write an endless story.", 3000);
+    endless.max_tokens = Some(3000);
+    let mut rx = e.generate(endless).unwrap();
+    rx.next().await.unwrap().unwrap();
+    assert_eq!(e.stats().running.load(Ordering::Relaxed), 1);
+    drop(rx);
+    // The only slot must be free again within a decode step or two.
+    let started = Instant::now();
+    let (_, reason, _) = collect(e.generate(chat("Say hi.", 4)).unwrap()).await;
+    assert!(matches!(reason, FinishReason::Length | FinishReason::Stop));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(e.stats().running.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_queue_refuses_at_once() {
+    let e = engine(1, 1);
+    let mut long = chat("Write an endless story.", 3000);
+    long.max_tokens = Some(3000);
+    let mut running = e.generate(long.clone()).unwrap();
+    running.next().await.unwrap().unwrap();
+    let _queued = e.generate(long.clone()).unwrap();
+    let started = Instant::now();
+    let refused = e.generate(long);
+    assert!(matches!(refused, Err(EngineError::Overloaded)));
+    assert!(started.elapsed() < Duration::from_millis(100));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_over_the_context_are_refused_before_queueing() {
+    let e = engine(1, 1);
+    let err = e.generate(chat("hi", 5000)).err().unwrap();
+    assert!(
+        matches!(err, EngineError::ContextLengthExceeded { limit: 4096, .. }),
+        "{err}"
+    );
+    assert_eq!(e.stats().waiting.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn long_prompts_are_prefilled_in_chunks_next_to_running_streams() {
+    // batch_size 128: a ~1,000-token prompt takes several steps.
+    let long_user = "The quick brown fox jumps over the lazy dog. ".repeat(90);
+    let reference = engine(1, 4);
+    let (expected, _, _) = collect(reference.generate(chat(&long_user, 16)).unwrap()).await;
+    drop(reference);
+
+    let e = engine(2, 4);
+    let mut story = chat("Tell me a very long story.", 400);
+    story.max_tokens = Some(400);
+    let mut story_rx = e.generate(story).unwrap();
+    story_rx.next().await.unwrap().unwrap();
+    let (text, _, usage) = collect(e.generate(chat(&long_user, 16)).unwrap()).await;
+    assert!(usage.prompt_tokens > 900, "{}", usage.prompt_tokens);
+    assert_eq!(text, expected);
+    // The running stream kept going and finishes normally.
+    let (_, reason, _) = collect(story_rx).await;
+    assert!(matches!(reason, FinishReason::Length | FinishReason::Stop));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stop_strings_end_generation_and_are_not_sent() {
+    let e = engine(1, 4);
+    let (full, _, _) = collect(
+        e.generate(chat("Write a long story about a fox.", 40))
+            .unwrap(),
+    )
+    .await;
+    let word = full.split_whitespace().nth(4).unwrap().to_owned();
+    let mut req = chat("Write a long story about a fox.", 40);
+    req.stop = vec![word.clone()];
+    let (text, reason, _) = collect(e.generate(req).unwrap()).await;
+    assert_eq!(reason, FinishReason::Stop);
+    assert_eq!(text, full[..full.find(&word).unwrap()]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_seed_gives_the_same_text() {
+    let e = engine(2, 4);
+    let sampled = |seed| {
+        let mut r = chat("Write a poem about the sea.", 32);
+        r.sampling = SamplingParams {
+            temperature: 0.9,
+            seed,
+            ..SamplingParams::default()
+        };
+        r
+    };
+    let (a, _, _) = collect(e.generate(sampled(42)).unwrap()).await;
+    let (b, _, _) = collect(e.generate(sampled(42)).unwrap()).await;
+    assert_eq!(a, b);
+    let mut others = Vec::new();
+    for seed in [1, 2, 3] {
+        others.push(collect(e.generate(sampled(seed)).unwrap()).await.0);
+    }
+    assert!(
+        others.iter().any(|o| *o != a),
+        "different seeds never changed the text"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eight_concurrent_generations_all_finish() {
+    let e = std::sync::Arc::new(engine(4, 16));
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let e = e.clone();
+        tasks.push(tokio::spawn(async move {
+            collect(
+                e.generate(chat(&format!("Tell story number {i}."), 24))
+                    .unwrap(),
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        let (text, _, usage) = t.await.unwrap();
+        assert!(!text.is_empty());
+        assert!(usage.completion_tokens > 0);
+    }
+    assert_eq!(e.stats().running.load(Ordering::Relaxed), 0);
+    assert_eq!(e.stats().waiting.load(Ordering::Relaxed), 0);
+}
