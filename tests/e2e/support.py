@@ -137,7 +137,7 @@ class MoatServer:
             except queue.Empty:
                 continue
             if line is None:
-                self.proc.wait(timeout=STOP_TIMEOUT_S)
+                self.stop()
                 pytest.fail(f"moat exited with {self.proc.returncode} before listening\n{self.logs()}")
             match = LISTEN_RE.match(line)
             if match:
@@ -145,7 +145,6 @@ class MoatServer:
                 return
 
     def logs(self, tail: int = 40) -> str:
-        self._stderr.flush()
         err = self.stderr_path.read_text(errors="replace").splitlines()[-tail:]
         return (
             f"command: {' '.join(self.cmd)}\n"
@@ -185,8 +184,6 @@ class MoatServer:
 
 def start_server(tmp_path_factory, name: str, models: list[Path], args: list[str]) -> MoatServer:
     return MoatServer(tmp_path_factory.mktemp(name), models, args)
-
-
 
 
 def sse_data(response: httpx.Response) -> Iterator[str]:

@@ -120,7 +120,7 @@ def test_body_too_large(server: MoatServer):
     assert raw.startswith(b"HTTP/1.1 413"), raw[:300]
 
 
-def test_body_just_under_limit_is_not_413(http: httpx.Client):
+def test_large_body_under_the_limit_is_parsed(http: httpx.Client):
     """A 1 MiB body is parsed (and refused for its content, not its size)."""
     resp = http.post(CHAT, json={"model": SMOL_ID, "messages": "x" * (1 << 20)})
     assert resp.status_code == 400, resp.text[:300]

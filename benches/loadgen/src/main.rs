@@ -57,6 +57,7 @@ struct Args {
     shared_prefix_tokens: Option<usize>,
     /// Text put before every user prompt; `{i}` in it becomes the request index
     /// (makes every prompt distinct, so no request reuses another's cached prompt).
+    /// In the prefix scenario it opens the long system text instead.
     #[arg(long)]
     tag: Option<String>,
     /// Unmeasured short requests sent one by one before the measured phase.
@@ -123,12 +124,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         Scenario::Prefix => {
-            let report = prefix::run(
-                &target,
-                args.shared_prefix_tokens.unwrap_or(1450),
-                args.max_tokens,
-            )
-            .await?;
+            let prefix_tokens = args.shared_prefix_tokens.unwrap_or(1450);
+            let report =
+                prefix::run(&target, prefix_tokens, args.max_tokens, args.tag.as_deref()).await?;
             if args.json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {

@@ -29,8 +29,18 @@ fn ttft_ms(o: &Outcome) -> f64 {
 }
 
 /// Sends the cold request, then the warm one, one after the other.
-pub async fn run(target: &Target, prefix_tokens: usize, max_tokens: u32) -> anyhow::Result<Report> {
-    let system = long_text(prefix_tokens);
+/// `tag`, when given, opens the system text, so that a repeated run on the
+/// same server starts from a prefix the server has never seen (cold again).
+pub async fn run(
+    target: &Target,
+    prefix_tokens: usize,
+    max_tokens: u32,
+    tag: Option<&str>,
+) -> anyhow::Result<Report> {
+    let system = match tag {
+        Some(tag) => format!("{tag}\n{}", long_text(prefix_tokens)),
+        None => long_text(prefix_tokens),
+    };
     let cold = target
         .stream_chat(Some(&system), PREFIX_COLD_QUESTION, max_tokens)
         .await

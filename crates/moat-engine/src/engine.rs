@@ -114,6 +114,10 @@ pub struct Engine {
     n_ctx: u32,
     add_bos: bool,
     bos_text: String,
+    /// Texts of the model's control tokens (`<|im_start|>`...). The rendered
+    /// prompt is tokenized with special tokens parsed, so these must not
+    /// come from message content: that would let a caller forge roles.
+    control_texts: Vec<String>,
     jobs: mpsc::Sender<Job>,
     admission: Arc<Semaphore>,
     stats: Arc<EngineStats>,
@@ -142,6 +146,12 @@ impl Engine {
         let bos_text = piece(vocab.bos());
         let eos_text = piece(vocab.eos());
         let add_bos = vocab.should_add_bos();
+        let control_texts: Vec<String> = vocab
+            .tokens()
+            .filter(|&t| vocab.is_control(t))
+            .filter_map(|t| vocab.text(t).map(|c| c.to_string_lossy().into_owned()))
+            .filter(|t| t.len() > 1)
+            .collect();
         let template = ChatTemplate::new(file.metadata.chat_template(), &bos_text, &eos_text)
             .map_err(|source| LoadError::Template {
                 id: file.id.clone(),
@@ -216,6 +226,7 @@ impl Engine {
             n_ctx,
             add_bos,
             bos_text,
+            control_texts,
             jobs,
             admission: Arc::new(Semaphore::new((parallel + config.queue_size) as usize)),
             stats,
@@ -254,6 +265,7 @@ impl Engine {
                 tools,
                 template_kwargs,
             } => {
+                self.check_no_control_tokens(messages)?;
                 let text = self.template.render(
                     &TemplateInput {
                         messages,
@@ -326,6 +338,26 @@ impl Engine {
             rx,
             _permit: permit,
         })
+    }
+}
+
+impl Engine {
+    /// Refuse message text holding a control token's text.
+    fn check_no_control_tokens(&self, messages: &[Value]) -> Result<(), EngineError> {
+        for (i, message) in messages.iter().enumerate() {
+            let Some(content) = message.get("content").and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some(token) = self.control_texts.iter().find(|t| content.contains(t.as_str())) {
+                return Err(EngineError::InvalidRequest {
+                    message: format!(
+                        "messages[{i}].content contains `{token}`, a control token of this model; control tokens cannot be sent as text"
+                    ),
+                    param: "messages",
+                });
+            }
+        }
+        Ok(())
     }
 }
 
