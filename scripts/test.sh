@@ -14,6 +14,7 @@ cd "$MOAT_ROOT"
 
 PY_REQUIREMENTS=("openai>=1.40,<3" "pytest>=8,<10" "gguf>=0.10,<1" "numpy>=1.24,<3" "httpx>=0.25,<1")
 QWEN3_GGUF="$MOAT_ROOT/target/test-models/tiny-qwen3.gguf"
+QWEN3_THINKING_GGUF="$MOAT_ROOT/target/test-models/tiny-qwen3-thinking.gguf"
 
 started=$SECONDS
 failed=()
@@ -57,12 +58,14 @@ must() {
 build_qwen3() {
     mkdir -p "$(dirname "$QWEN3_GGUF")"
     .venv/bin/python tests/fixtures/make_tiny_qwen3.py --src "$DEFAULT_MODEL" --out "$QWEN3_GGUF"
+    .venv/bin/python tests/fixtures/make_tiny_qwen3.py --src "$DEFAULT_MODEL" --out "$QWEN3_THINKING_GGUF" --thinking
 }
 
 e2e() {
     MOAT_BIN="$MOAT_ROOT/target/release/moat" \
     MOAT_TEST_MODELS="$MOAT_ROOT/models" \
     MOAT_QWEN3_GGUF="$QWEN3_GGUF" \
+    MOAT_QWEN3_THINKING_GGUF="$QWEN3_THINKING_GGUF" \
         .venv/bin/python -m pytest -q -p no:cacheprovider tests/e2e
 }
 

@@ -4,6 +4,7 @@ Environment:
   MOAT_BIN          path of the moat binary (required)
   MOAT_TEST_MODELS  folder holding SmolLM2-135M-Instruct.Q4_1.gguf (default: models/)
   MOAT_QWEN3_GGUF   the tiny random-weight Qwen3 GGUF (tests/fixtures/make_tiny_qwen3.py)
+  MOAT_QWEN3_THINKING_GGUF  the same with a template that opens <think> (--thinking)
 
 Each server runs in its own temporary working directory, with a models folder
 that holds only the model under test (a hard link or a copy), and with every MOAT_*
@@ -55,11 +56,11 @@ def smol_gguf() -> Path:
     return path.resolve()
 
 
-def qwen3_gguf() -> Path:
-    value = os.environ.get("MOAT_QWEN3_GGUF")
+def qwen3_gguf(variable: str = "MOAT_QWEN3_GGUF") -> Path:
+    value = os.environ.get(variable)
     if not value or not Path(value).is_file():
         pytest.fail(
-            f"MOAT_QWEN3_GGUF={value!r} is not a file: build it with "
+            f"{variable}={value!r} is not a file: build it with "
             "tests/fixtures/make_tiny_qwen3.py",
             pytrace=False,
         )

@@ -6,12 +6,13 @@ is listed, generates, and that `chat_template_kwargs` reach the template.
 
 from __future__ import annotations
 
+import json
 from typing import Iterator
 
 import pytest
 from openai import OpenAI
 
-from support import QWEN3_ID, MoatServer, qwen3_gguf, start_server
+from support import QWEN3_ID, MoatServer, qwen3_gguf, sse_data, start_server
 
 HELLO = [{"role": "user", "content": "Hello, who are you?"}]
 
@@ -65,3 +66,31 @@ def test_qwen3_stream(qclient: OpenAI):
     reasons = [c.finish_reason for ch in chunks for c in ch.choices if c.finish_reason]
     assert reasons and reasons[0] in ("stop", "length")
 
+
+
+@pytest.fixture(scope="module")
+def thinking(tmp_path_factory) -> Iterator[MoatServer]:
+    """The tiny Qwen3 with a template whose generation prompt opens <think>."""
+    srv = start_server(
+        tmp_path_factory, "moat-qwen3-thinking", [qwen3_gguf("MOAT_QWEN3_THINKING_GGUF")], ["--parallel", "1"]
+    )
+    yield srv
+    srv.stop()
+
+
+def test_output_inside_an_open_think_block_is_reasoning(thinking: MoatServer):
+    """Random weights never write </think>: everything generated is reasoning, nothing is content."""
+    model = "tiny-qwen3-thinking"
+    # Greedy decoding of random weights repeats "\n"; a seeded draw gives words.
+    body = {"model": model, "messages": HELLO, "max_tokens": 12, "temperature": 1.5, "seed": 3}
+    with thinking.http() as http:
+        message = http.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
+        assert message["reasoning_content"], message
+        assert not message["content"], message
+        assert "<think>" not in message["reasoning_content"]
+
+        with http.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as resp:
+            deltas = [json.loads(p)["choices"][0]["delta"] for p in sse_data(resp) if p != "[DONE]" and json.loads(p)["choices"]]
+    streamed = "".join(d.get("reasoning_content") or "" for d in deltas)
+    assert streamed == message["reasoning_content"]
+    assert not "".join(d.get("content") or "" for d in deltas)
