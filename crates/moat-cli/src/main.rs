@@ -43,17 +43,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `MOAT_LOG` (or `RUST_LOG`) sets the filter. Prompt and
-/// completion text is never logged at info level.
+/// Logs go to stderr; `MOAT_LOG` (or `RUST_LOG`) sets the filter, and
+/// `MOAT_LOG_FORMAT=json` gives one JSON object per line for log shippers.
+/// Prompt and completion text is never logged at info level.
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("MOAT_LOG")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info,llama-cpp-2=warn".to_owned());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = if std::env::var("MOAT_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -10,7 +10,7 @@ use moat_server::ServerOptions;
 
 use crate::config::{self, Config, ModelConfigResolved, ServeArgs};
 use crate::models::{describe, no_models_hint, plan, Planned};
-use crate::output::say;
+use crate::output::{human_size, say};
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let file = config::read_file(args.common.config.as_deref())?;
@@ -39,13 +39,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let line = describe(&p);
         match p {
             Planned::Embedded(file) => {
+                let (file_arch, file_quant, file_size, file_path) = (
+                    file.metadata.architecture().to_owned(),
+                    file.metadata.quantization(),
+                    file.size,
+                    file.path.clone(),
+                );
                 tracing::info!(model = %file.id, path = %file.path.display(), "loading model");
                 let engine_config = engine_config.clone();
                 let engine =
                     tokio::task::spawn_blocking(move || Engine::load(&file, &engine_config))
                         .await??;
                 say(&format!(
-                    "moat serving model {line} (parallel {}, ctx {})",
+                    "moat serving model {} ({} {}, {}) from {}: {} slots sharing a {}-token context",
+                    engine.id(),
+                    file_arch,
+                    file_quant,
+                    human_size(file_size),
+                    file_path.display(),
                     config.parallel,
                     engine.context_length()
                 ));
