@@ -1,6 +1,7 @@
 //! The `moat` binary.
 
 mod config;
+mod guard;
 mod models;
 mod output;
 mod serve;
@@ -25,6 +26,8 @@ enum Command {
     Serve(config::ServeArgs),
     /// List the models `moat serve` would serve, without loading them.
     Models(config::ConfigArgs),
+    /// Personal-data guard tools: `moat guard scan FILE` shows what it finds.
+    Guard(guard::GuardArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Models(args) => models::run(args),
+        Command::Guard(args) => guard::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

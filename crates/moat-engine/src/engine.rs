@@ -348,7 +348,11 @@ impl Engine {
             let Some(content) = message.get("content").and_then(Value::as_str) else {
                 continue;
             };
-            if let Some(token) = self.control_texts.iter().find(|t| content.contains(t.as_str())) {
+            if let Some(token) = self
+                .control_texts
+                .iter()
+                .find(|t| content.contains(t.as_str()))
+            {
                 return Err(EngineError::InvalidRequest {
                     message: format!(
                         "messages[{i}].content contains `{token}`, a control token of this model; control tokens cannot be sent as text"
