@@ -4,23 +4,25 @@
 #
 # One server runs at a time. For each repetition, moat then llama-server
 # (alternating) is started fresh and measured with moat-loadgen:
-#   prefix   cold TTFT of a ~1,500-token prompt, then warm TTFT of the same
-#            prefix with another question (needs the fresh server)
+#   prefix   cold TTFT of a ~1,425-token prompt (long system text + question),
+#            then warm TTFT of the same system text with another question
 #   c1       1 stream,  C1_REQUESTS requests of MAX_TOKENS tokens
 #   c8       PARALLEL streams, C8_REQUESTS requests of MAX_TOKENS tokens
 # while peak resident memory is sampled from /proc/PID/status. The report is
-# the median over REPEATS repetitions, with moat / llama-server ratios.
+# the median over REPEATS repetitions, with moat / llama-server ratios
+# (benches/side_by_side_report.py; it can also pool several result folders).
 #
 # Usage: benches/side_by_side.sh
 # Environment (defaults in brackets):
 #   MODEL [models/SmolLM2-135M-Instruct.Q4_1.gguf]  THREADS [2]  PARALLEL [8]
 #   CTX [4096] total KV cells shared by all slots    REPEATS [3]
-#   MAX_TOKENS [128]  C1_REQUESTS [8]  C8_REQUESTS [32]  PREFIX_TOKENS [1450]
+#   MAX_TOKENS [128]  C1_REQUESTS [16]  C8_REQUESTS [32]  PREFIX_TOKENS [1450]
 #   MOAT_BIN [target/release/moat]  LLAMA_SERVER [built by build_llama_server.sh]
+#   MOAT_ARGS, LLAMA_ARGS [empty]  extra flags for either server (e.g. LLAMA_ARGS="--cache-ram 0")
 #   RESULTS [${XDG_CACHE_HOME:-~/.cache}/moat-bench/results/<time>]
 #   QUIET_BUSY [0.30] before each run, wait (at most QUIET_WAIT_S [60] s) until
 #                     the machine uses less than this share of its CPUs
-#   MAX_OTHER [0.25]  measure again (at most MAX_ATTEMPTS [2] times in all) when
+#   MAX_OTHER [0.10]  measure again (at most MAX_ATTEMPTS [2] times in all) when
 #                     other processes used more than this share during a run;
 #                     the quietest attempt is kept
 #   RUN_TIMEOUT_S [600] limit for one loadgen run
@@ -35,13 +37,13 @@ PARALLEL="${PARALLEL:-8}"
 CTX="${CTX:-4096}"
 REPEATS="${REPEATS:-3}"
 MAX_TOKENS="${MAX_TOKENS:-128}"
-C1_REQUESTS="${C1_REQUESTS:-8}"
+C1_REQUESTS="${C1_REQUESTS:-16}"
 C8_REQUESTS="${C8_REQUESTS:-32}"
 PREFIX_TOKENS="${PREFIX_TOKENS:-1450}"
 PREFIX_MAX_TOKENS="${PREFIX_MAX_TOKENS:-16}"
 QUIET_BUSY="${QUIET_BUSY:-0.30}"
 QUIET_WAIT_S="${QUIET_WAIT_S:-60}"
-MAX_OTHER="${MAX_OTHER:-0.25}"
+MAX_OTHER="${MAX_OTHER:-0.10}"
 MAX_ATTEMPTS="${MAX_ATTEMPTS:-2}"
 RUN_TIMEOUT_S="${RUN_TIMEOUT_S:-600}"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/moat-bench"
@@ -54,7 +56,9 @@ log() { echo "[side-by-side $(date -u +%H:%M:%S)] $*" >&2; }
 # ---------------------------------------------------------------- cleanup
 SERVER_PID=""
 SAMPLER_PID=""
+LOADGEN_PID=""
 cleanup() {
+    if [[ -n "$LOADGEN_PID" ]]; then kill "$LOADGEN_PID" 2>/dev/null || true; fi
     if [[ -n "$SAMPLER_PID" ]]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
     if [[ -n "$SERVER_PID" ]]; then stop_server; fi
 }
@@ -93,13 +97,14 @@ LLAMA_SERVER="${LLAMA_SERVER:-$("$ROOT/benches/build_llama_server.sh")}"
 mkdir -p "$RESULTS"
 log "results in $RESULTS"
 
-# CPU tuning each build used, from its cmake output.
-moat_flags=$(grep -h 'Adding CPU backend variant' "$ROOT"/target/release/build/llama-cpp-sys-2-*/output 2>/dev/null |
-    tail -1 | sed 's/.*ggml-cpu: //' || true)
+# CPU tuning each build used, from its cmake output (moat: the newest
+# llama-cpp-sys-2 build script run under target/release).
+sys_output=$(ls -t "$ROOT"/target/release/build/llama-cpp-sys-2-*/output 2>/dev/null | head -1 || true)
+moat_flags=$(grep -h 'Adding CPU backend variant' "$sys_output" 2>/dev/null | tail -1 | sed 's/.*ggml-cpu: //' || true)
 llama_flags=$(grep -h 'Adding CPU backend variant' "$(dirname "$(dirname "$(dirname "$LLAMA_SERVER")")")"/*.configure.log 2>/dev/null |
     tail -1 | sed 's/.*ggml-cpu: //' || true)
 llama_native=$(grep -h '^GGML_NATIVE:' "$(dirname "$(dirname "$LLAMA_SERVER")")/CMakeCache.txt" 2>/dev/null || true)
-moat_native=$(grep -h '^GGML_NATIVE:' "$ROOT"/target/release/build/llama-cpp-sys-2-*/out/build/CMakeCache.txt 2>/dev/null | tail -1 || true)
+moat_native=$(grep -h '^GGML_NATIVE:' "$(dirname "$sys_output")/out/build/CMakeCache.txt" 2>/dev/null || true)
 log "moat (llama-cpp-sys-2) CPU flags: ${moat_flags:-unknown} ${moat_native}"
 log "llama-server CPU flags:            ${llama_flags:-unknown} ${llama_native}"
 llama_version=$("$LLAMA_SERVER" --version 2>&1 | grep -m1 '^version' || true)
@@ -111,7 +116,7 @@ free_port() {
 
 # Machine-wide busy and total jiffies: "busy total".
 cpu_jiffies() {
-    awk '/^cpu /{idle=$5+$6; t=0; for(i=2;i<=NF;i++) t+=$i; print t-idle, t; exit}' /proc/stat
+    awk '/^cpu /{idle=$5+$6; t=0; for(i=2;i<=9 && i<=NF;i++) t+=$i; print t-idle, t; exit}' /proc/stat
 }
 
 # Jiffies (user+system) used so far by process $1.
@@ -124,7 +129,7 @@ wait_quiet() {
     local waited=0 a b busy
     while ((waited < QUIET_WAIT_S)); do
         a=($(cpu_jiffies)); sleep 1; b=($(cpu_jiffies)); waited=$((waited + 1))
-        busy=$(awk -v db=$((b[0] - a[0])) -v dt=$((b[1] - a[1])) 'BEGIN{printf "%.2f", dt>0 ? db/dt : 0}')
+        busy=$(awk -v db=$((b[0] - a[0])) -v dt=$((b[1] - a[1])) 'BEGIN{printf "%.2f", (dt > 0 ? db / dt : 0)}')
         if awk -v b="$busy" -v q="$QUIET_BUSY" 'BEGIN{exit !(b < q)}'; then return 0; fi
     done
     log "machine still busy ($busy of the CPUs) after ${QUIET_WAIT_S} s; measuring anyway"
@@ -144,8 +149,9 @@ sample_rss() {
 
 start_moat() {
     local log_file=$1 out="$1.stdout"
+    : >"$out" # not a previous run's address
     "$MOAT_BIN" serve --listen 127.0.0.1:0 --models-dir "$(dirname "$MODEL")" \
-        --parallel "$PARALLEL" --threads "$THREADS" --ctx-size "$CTX" >"$out" 2>"$log_file" &
+        --parallel "$PARALLEL" --threads "$THREADS" --ctx-size "$CTX" ${MOAT_ARGS:-} >"$out" 2>"$log_file" &
     SERVER_PID=$!
     for _ in $(seq 600); do
         if url=$(grep -o -m1 'moat listening on http://[0-9.:]*' "$out" 2>/dev/null); then
@@ -162,7 +168,7 @@ start_llama() {
     local log_file=$1 port
     port=$(free_port)
     "$LLAMA_SERVER" -m "$MODEL" --alias "$MODEL_ID" --host 127.0.0.1 --port "$port" \
-        -t "$THREADS" -tb "$THREADS" -np "$PARALLEL" -c "$CTX" --kv-unified --no-webui \
+        -t "$THREADS" -tb "$THREADS" -np "$PARALLEL" -c "$CTX" --kv-unified --no-webui ${LLAMA_ARGS:-} \
         >"$log_file" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 600); do
@@ -183,10 +189,15 @@ one_load() {
     local a b sa sb
     wait_quiet
     a=($(cpu_jiffies)); sa=$(proc_jiffies "$SERVER_PID")
-    if ! timeout "$RUN_TIMEOUT_S" "$LOADGEN" --url "$BASE_URL" --model "$MODEL_ID" --json "$@" >"$file.raw"; then
+    # In the background, so that a signal reaches the trap at once instead of
+    # after the load generator finishes.
+    timeout "$RUN_TIMEOUT_S" "$LOADGEN" --url "$BASE_URL" --model "$MODEL_ID" --json "$@" >"$file.raw" &
+    LOADGEN_PID=$!
+    if ! wait "$LOADGEN_PID"; then
         log "$name failed"
         echo '{}' >"$file.raw"
     fi
+    LOADGEN_PID=""
     b=($(cpu_jiffies)); sb=$(proc_jiffies "$SERVER_PID")
     jq -c --argjson busy $((b[0] - a[0])) --argjson total $((b[1] - a[1])) --argjson server $((sb - sa)) \
         '. + {machine_busy_share: (if $total > 0 then $busy / $total else 0 end),
@@ -251,6 +262,7 @@ jq -n --arg model "$MODEL" --argjson model_bytes "$MODEL_BYTES" --arg threads "$
     --arg parallel "$PARALLEL" --arg ctx "$CTX" --arg repeats "$REPEATS" --arg max_tokens "$MAX_TOKENS" \
     --arg moat_flags "$moat_flags" --arg llama_flags "$llama_flags" --arg llama_version "$llama_version" \
     --arg moat_native "$moat_native" --arg llama_native "$llama_native" \
+    --arg moat_args "${MOAT_ARGS:-}" --arg llama_args "${LLAMA_ARGS:-}" \
     --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')" --arg nproc "$(nproc)" \
     --arg mem_kb "$(awk '/^MemTotal:/{print $2}' /proc/meminfo)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     '$ARGS.named' >"$RESULTS/setup.json"
@@ -261,113 +273,5 @@ for rep in $(seq "$REPEATS"); do
 done
 
 # ---------------------------------------------------------------- report
-python3 - "$RESULTS" <<'PY'
-import json, statistics, sys
-from pathlib import Path
-
-root = Path(sys.argv[1])
-setup = json.loads((root / "setup.json").read_text())
-model_mb = setup["model_bytes"] / 1e6
-
-def load(server, scenario):
-    out = []
-    for d in sorted(root.glob(f"rep*-{server}")):
-        f = d / f"{scenario}.json"
-        if f.exists():
-            out.append(json.loads(f.read_text()))
-    return out
-
-def get(obj, path):
-    for key in path.split("."):
-        if not isinstance(obj, dict) or key not in obj or obj[key] is None:
-            return None
-        obj = obj[key]
-    return obj
-
-def med(server, scenario, path, scale=1.0):
-    vals = [get(o, path) for o in load(server, scenario)]
-    vals = [v * scale for v in vals if isinstance(v, (int, float))]
-    return (statistics.median(vals), vals) if vals else (None, [])
-
-rows = [
-    # label, scenario, path, unit, scale, better
-    ("decode tokens/s, 8 streams", "c8", "tokens_per_s", "tok/s", 1, "higher"),
-    ("  TTFT p50, 8 streams", "c8", "ttft_ms.p50", "ms", 1, "lower"),
-    ("  TTFT p99, 8 streams", "c8", "ttft_ms.p99", "ms", 1, "lower"),
-    ("  ITL p50, 8 streams", "c8", "itl_ms.p50", "ms", 1, "lower"),
-    ("  ITL p99, 8 streams", "c8", "itl_ms.p99", "ms", 1, "lower"),
-    ("  ITL max, 8 streams", "c8", "itl_ms.max", "ms", 1, "lower"),
-    ("  completion tokens/request, 8 streams", "c8", "completion_tokens_mean", "tok", 1, ""),
-    ("  other processes' CPU share, 8 streams", "c8", "other_busy_share", "%", 100, ""),
-    ("decode tokens/s, 1 stream", "c1", "tokens_per_s", "tok/s", 1, "higher"),
-    ("  TTFT p50, 1 stream", "c1", "ttft_ms.p50", "ms", 1, "lower"),
-    ("  ITL p50, 1 stream", "c1", "itl_ms.p50", "ms", 1, "lower"),
-    ("  ITL p99, 1 stream", "c1", "itl_ms.p99", "ms", 1, "lower"),
-    ("  completion tokens/request, 1 stream", "c1", "completion_tokens_mean", "tok", 1, ""),
-    ("  prompt tokens/request, 1 stream", "c1", "prompt_tokens_mean", "tok", 1, ""),
-    ("  other processes' CPU share, 1 stream", "c1", "other_busy_share", "%", 100, ""),
-    ("prefix: other processes' CPU share", "prefix", "other_busy_share", "%", 100, ""),
-    ("prefix: cold TTFT", "prefix", "cold_ttft_ms", "ms", 1, "lower"),
-    ("prefix: warm TTFT", "prefix", "warm_ttft_ms", "ms", 1, "lower"),
-    ("prefix: warm / cold TTFT", "prefix", "warm_over_cold", "", 1, "lower"),
-    ("prefix: prompt tokens (cold)", "prefix", "cold_prompt_tokens", "tok", 1, ""),
-    ("prefix: cached tokens (warm)", "prefix", "warm_cached_tokens", "tok", 1, ""),
-    ("peak RSS (VmRSS sampled)", "memory", "peak_rss_kb", "MiB", 1 / 1024, "lower"),
-    ("peak RSS − model file", "memory", "rss_over_model_kb", "MiB", 1 / 1024, "lower"),
-    ("peak anonymous RSS (RssAnon)", "memory", "peak_rss_anon_kb", "MiB", 1 / 1024, "lower"),
-]
-
-# Derive RSS over the model file size per repetition.
-for server in ("moat", "llama"):
-    for d in sorted(root.glob(f"rep*-{server}")):
-        f = d / "memory.json"
-        if f.exists():
-            m = json.loads(f.read_text())
-            m["rss_over_model_kb"] = m["peak_rss_kb"] - setup["model_bytes"] / 1024
-            f.write_text(json.dumps(m))
-
-def fmt(v, unit):
-    if v is None:
-        return "n/a"
-    if unit == "" or (isinstance(v, float) and abs(v) < 10):
-        return f"{v:.3f}" if unit == "" else f"{v:.2f}"
-    return f"{v:.1f}"
-
-summary = {"setup": setup, "rows": []}
-header = f"{'metric':42} {'unit':6} {'moat':>10} {'llama-server':>13} {'moat/llama':>10}   runs (moat | llama)"
-lines = [header, "-" * len(header)]
-for label, scenario, path, unit, scale, better in rows:
-    m, mv = med("moat", scenario, path, scale)
-    l, lv = med("llama", scenario, path, scale)
-    ratio = (m / l) if (m is not None and l not in (None, 0)) else None
-    summary["rows"].append({"metric": label.strip(), "scenario": scenario, "unit": unit, "better": better,
-                            "moat": m, "llama": l, "ratio": ratio, "moat_runs": mv, "llama_runs": lv})
-    runs = " ".join(fmt(v, unit) for v in mv) + " | " + " ".join(fmt(v, unit) for v in lv)
-    lines.append(f"{label:42} {unit:6} {fmt(m, unit):>10} {fmt(l, unit):>13} "
-                 f"{(f'{ratio:.2f}x' if ratio is not None else 'n/a'):>10}   {runs}")
-
-def row(metric):
-    return next(r for r in summary["rows"] if r["metric"] == metric)
-
-def check(name, ok, detail):
-    lines.append(f"{'PASS' if ok else 'MISS'}  {name}: {detail}")
-
-lines.append("")
-lines.append("targets (medians)")
-r8, r1 = row("decode tokens/s, 8 streams"), row("decode tokens/s, 1 stream")
-pre, mem = row("prefix: warm / cold TTFT"), row("peak RSS − model file")
-if r8["ratio"] is not None:
-    check("8-stream decode >= 1.0x llama-server (goal 1.15x)", r8["ratio"] >= 1.0, f"{r8['ratio']:.2f}x")
-if r1["ratio"] is not None:
-    check("1-stream decode >= 0.95x llama-server", r1["ratio"] >= 0.95, f"{r1['ratio']:.2f}x")
-if pre["moat"] is not None:
-    check("moat warm-prefix TTFT <= 0.2x cold", pre["moat"] <= 0.2, f"{pre['moat']:.3f}")
-if mem["moat"] is not None:
-    check("moat RSS above the model file <= 150 MiB", mem["moat"] <= 150, f"{mem['moat']:.1f} MiB")
-
-text = "\n".join(lines)
-print(text)
-(root / "summary.txt").write_text(text + "\n")
-(root / "summary.json").write_text(json.dumps(summary, indent=2))
-PY
+python3 "$ROOT/benches/side_by_side_report.py" "$RESULTS"
 log "summary: $RESULTS/summary.txt"

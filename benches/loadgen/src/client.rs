@@ -33,6 +33,8 @@ pub struct Outcome {
     pub cached_tokens: Option<u64>,
     /// Send → end of stream.
     pub total: Duration,
+    /// When the request was sent.
+    pub sent_at: Option<Instant>,
     pub finish_reason: Option<String>,
 }
 
@@ -44,11 +46,16 @@ impl Outcome {
 }
 
 impl Target {
-    /// Builds a client that never goes through a proxy (benchmarks talk to loopback).
+    /// Builds a client that never goes through a proxy (benchmarks talk to
+    /// loopback) and opens a fresh connection for every request: reusing idle
+    /// keep-alive connections races with servers that close them (llama-server
+    /// does, after a few requests or seconds), which shows up as spurious
+    /// "connection closed before message completed" failures. A loopback
+    /// connect costs well under a millisecond.
     pub fn new(base_url: &str, model: String, api_key: Option<String>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .no_proxy()
-            .pool_max_idle_per_host(256)
+            .pool_max_idle_per_host(0)
             .tcp_nodelay(true)
             .build()
             .context("building HTTP client")?;
@@ -128,7 +135,10 @@ impl Target {
             );
         }
 
-        let mut out = Outcome::default();
+        let mut out = Outcome {
+            sent_at: Some(start),
+            ..Outcome::default()
+        };
         let mut last_content: Option<Instant> = None;
         let mut done = false;
         let mut events = resp.bytes_stream().eventsource();

@@ -63,6 +63,10 @@ struct Args {
     /// Unmeasured short requests sent one by one before the measured phase.
     #[arg(long, default_value_t = 1)]
     warmup: usize,
+    /// Write one JSON line per request (send time, first-token time, every
+    /// inter-token gap) to this file (throughput scenario).
+    #[arg(long)]
+    trace: Option<PathBuf>,
     /// Print one JSON object instead of the text report.
     #[arg(long)]
     json: bool,
@@ -113,7 +117,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 system: args.shared_prefix_tokens.map(prompts::long_text),
                 tag: args.tag.clone(),
             };
-            let report = throughput::run(&target, plan).await;
+            let report = throughput::run(&target, plan, args.trace.as_deref()).await?;
             if args.json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {

@@ -1,9 +1,11 @@
 //! Throughput scenario: N concurrent streaming clients, each a loop over its
 //! share of the requests, with fixed prompts.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
@@ -61,8 +63,10 @@ pub struct Report {
     pub errors: Vec<String>,
 }
 
-/// Runs the plan and summarises it.
-pub async fn run(target: &Target, plan: Plan) -> Report {
+/// Runs the plan and summarises it; with `trace`, also writes one JSON line
+/// per successful request (index, send time and first-token time from the
+/// start of the phase, every inter-token gap) to that file.
+pub async fn run(target: &Target, plan: Plan, trace: Option<&Path>) -> anyhow::Result<Report> {
     let plan = Arc::new(plan);
     let start = Instant::now();
     let mut workers = JoinSet::new();
@@ -73,24 +77,23 @@ pub async fn run(target: &Target, plan: Plan) -> Report {
             let mut results = Vec::new();
             for i in (worker..plan.requests).step_by(plan.concurrency) {
                 let user = plan.user_message(i);
-                results.push(
-                    target
-                        .stream_chat(plan.system.as_deref(), &user, plan.max_tokens)
-                        .await,
-                );
+                let result = target
+                    .stream_chat(plan.system.as_deref(), &user, plan.max_tokens)
+                    .await;
+                results.push((i, result));
             }
             results
         });
     }
-    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     let mut failed = 0usize;
     while let Some(joined) = workers.join_next().await {
         match joined {
             Ok(results) => {
-                for result in results {
+                for (i, result) in results {
                     match result {
-                        Ok(outcome) => outcomes.push(outcome),
+                        Ok(outcome) => outcomes.push((i, outcome)),
                         Err(err) => {
                             failed += 1;
                             if errors.len() < 5 {
@@ -107,7 +110,33 @@ pub async fn run(target: &Target, plan: Plan) -> Report {
         }
     }
     let wall = start.elapsed();
-    summarise(&plan, outcomes, failed, errors, wall)
+    outcomes.sort_by_key(|(i, _)| *i);
+    if let Some(path) = trace {
+        write_trace(path, start, &outcomes)?;
+    }
+    let outcomes = outcomes.into_iter().map(|(_, o)| o).collect();
+    Ok(summarise(&plan, outcomes, failed, errors, wall))
+}
+
+fn write_trace(
+    path: &Path,
+    phase_start: Instant,
+    outcomes: &[(usize, Outcome)],
+) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for (i, o) in outcomes {
+        let sent = o.sent_at.map_or(0.0, |t| ms(t.duration_since(phase_start)));
+        let line = serde_json::json!({
+            "request": i,
+            "sent_ms": sent,
+            "first_token_ms": o.ttft.map(|d| sent + ms(d)),
+            "tokens": o.tokens(),
+            "gaps_ms": o.gaps.iter().map(|d| ms(*d)).collect::<Vec<_>>(),
+        });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 fn ms(d: Duration) -> f64 {
