@@ -8,6 +8,11 @@ use crate::event::{FinishReason, Usage};
 
 /// A chat completion request as OpenAI clients send it. Unknown fields are
 /// ignored, as clients add new ones faster than servers learn them.
+///
+/// The sampling fields are spelled out here and in `CompletionRequest`
+/// rather than `#[serde(flatten)]`ed from [`SamplingRequest`]: flattening
+/// buffers the fields and loses the path, so a bad `temperature` would no
+/// longer be named in the 400 error's `param`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ChatCompletionRequest {
     pub model: String,

@@ -65,14 +65,8 @@ impl ReasoningSplitter {
                     self.state = State::Content;
                 }
                 State::Reasoning => {
-                    if self.trim_next {
-                        let trimmed = self.pending.trim_start();
-                        if trimmed.is_empty() {
-                            self.pending.clear();
-                            return out;
-                        }
-                        self.pending = trimmed.to_owned();
-                        self.trim_next = false;
+                    if !self.trim_after_tag() {
+                        return out;
                     }
                     if let Some(at) = self.pending.find(CLOSE) {
                         out.reasoning.push_str(self.pending[..at].trim_end());
@@ -90,14 +84,8 @@ impl ReasoningSplitter {
                     return out;
                 }
                 State::Content => {
-                    if self.trim_next {
-                        let trimmed = self.pending.trim_start();
-                        if trimmed.is_empty() {
-                            self.pending.clear();
-                            return out;
-                        }
-                        self.pending = trimmed.to_owned();
-                        self.trim_next = false;
+                    if !self.trim_after_tag() {
+                        return out;
                     }
                     out.content.push_str(&self.pending);
                     self.pending.clear();
@@ -105,6 +93,22 @@ impl ReasoningSplitter {
                 }
             }
         }
+    }
+
+    /// Drop the white space that follows a tag; false while nothing else
+    /// has come yet.
+    fn trim_after_tag(&mut self) -> bool {
+        if !self.trim_next {
+            return true;
+        }
+        let trimmed = self.pending.trim_start();
+        if trimmed.is_empty() {
+            self.pending.clear();
+            return false;
+        }
+        self.pending = trimmed.to_owned();
+        self.trim_next = false;
+        true
     }
 
     /// Generation ended: release whatever was held back.
