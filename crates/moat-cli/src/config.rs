@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
+use moat_guard::{CustomRecognizer, Policy, Scanner};
 use serde::Deserialize;
 
 /// Flags shared by `serve` and `models`; each can also come from the
@@ -70,6 +71,19 @@ pub struct FileConfig {
     pub shutdown_grace_secs: Option<u64>,
     #[serde(default)]
     pub models: Vec<ModelConfig>,
+    #[serde(default)]
+    pub guard: GuardFileConfig,
+}
+
+/// The `[guard]` table: what happens to personal data before a model sees it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardFileConfig {
+    /// allow | mask | pseudonymize | block. Default: pseudonymize
+    pub policy: Option<Policy>,
+    /// `[[guard.recognizers]]`: the operator's own kinds of personal data.
+    #[serde(default)]
+    pub recognizers: Vec<CustomRecognizer>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,6 +137,23 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
     pub models: Vec<ModelConfigResolved>,
+    pub guard: GuardConfig,
+}
+
+/// The personal-data guard's settings, checked: every custom recognizer
+/// compiles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardConfig {
+    pub policy: Policy,
+    pub recognizers: Vec<CustomRecognizer>,
+}
+
+impl GuardConfig {
+    /// The scanner with the built-in and the custom recognizers; an invalid
+    /// custom recognizer is an error naming it.
+    pub fn scanner(&self) -> anyhow::Result<Scanner> {
+        Scanner::with_custom(&self.recognizers).map_err(|e| anyhow::anyhow!("[guard] {e}"))
+    }
 }
 
 /// A `[[models]]` entry after checks.
@@ -165,6 +196,9 @@ const fn default_shutdown_grace() -> Duration {
 }
 const fn default_upstream_timeout() -> Duration {
     Duration::from_secs(60)
+}
+const fn default_guard_policy() -> Policy {
+    Policy::Pseudonymize
 }
 
 /// Read the file named by `--config`/`MOAT_CONFIG`, if any.
@@ -245,6 +279,11 @@ impl Config {
             .enumerate()
             .map(|(i, m)| resolve_model(i, m))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let guard = GuardConfig {
+            policy: file.guard.policy.unwrap_or_else(default_guard_policy),
+            recognizers: file.guard.recognizers,
+        };
+        guard.scanner()?;
         Ok(Self {
             listen: args.listen.or(file.listen).unwrap_or_else(default_listen),
             models_dirs,
@@ -261,6 +300,7 @@ impl Config {
                 .shutdown_grace_secs
                 .map_or_else(default_shutdown_grace, Duration::from_secs),
             models,
+            guard,
         })
     }
 }
@@ -323,6 +363,54 @@ mod tests {
         assert_eq!(c.queue_size, 64);
         assert_eq!(c.max_body_bytes, 8 << 20);
         assert!(c.models.is_empty());
+        assert_eq!(c.guard.policy, Policy::Pseudonymize);
+        assert!(c.guard.recognizers.is_empty());
+    }
+
+    #[test]
+    fn guard_policy_and_custom_recognizers() {
+        let f = file(concat!(
+            "[guard]\npolicy = \"block\"\n",
+            "[[guard.recognizers]]\nname = \"customer_no\"\nprefix = \"KH\"\n",
+            "pattern = \"d{10}\"\ncontext = [\"客户号\"]\n",
+        ))
+        .unwrap();
+        let c = Config::resolve(&ServeArgs::default(), f).unwrap();
+        assert_eq!(c.guard.policy, Policy::Block);
+        assert_eq!(c.guard.recognizers.len(), 1);
+        assert_eq!(c.guard.recognizers[0].name, "customer_no");
+        let found = c.guard.scanner().unwrap().scan("客户号KH0012345678");
+        assert_eq!(found.len(), 1);
+        for policy in ["allow", "mask", "pseudonymize"] {
+            let f = file(&format!("[guard]\npolicy = \"{policy}\"\n")).unwrap();
+            let c = Config::resolve(&ServeArgs::default(), f).unwrap();
+            assert_eq!(c.guard.policy.name(), policy);
+        }
+    }
+
+    #[test]
+    fn guard_mistakes_are_named() {
+        let err = file("[guard]\npolicy = \"redact\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("redact") && err.contains("line 2"), "{err}");
+        let err = file("[guard]\npolcy = \"mask\"\n").unwrap_err().to_string();
+        assert!(err.contains("polcy"), "{err}");
+        let err =
+            file("[[guard.recognizers]]\nname = \"x\"\npattern = \"d{4}\"\nchecksum = \"crc\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("crc"), "{err}");
+        let f = file("[[guard.recognizers]]\nname = \"staff_no\"\npattern = \"q{4}\"\n").unwrap();
+        let err = Config::resolve(&ServeArgs::default(), f)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[guard]") && err.contains("staff_no"), "{err}");
+        let f = file("[[guard.recognizers]]\nname = \"mobile\"\npattern = \"d{4}\"\n").unwrap();
+        let err = Config::resolve(&ServeArgs::default(), f)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`mobile`"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use moat_engine::{Engine, EngineConfig};
 use moat_router::embedded::EmbeddedBackend;
 use moat_router::upstream::{UpstreamBackend, UpstreamConfig};
 use moat_router::ModelRegistry;
-use moat_server::ServerOptions;
+use moat_server::{PiiGuard, ServerOptions};
 
 use crate::config::{self, Config, ModelConfigResolved, ServeArgs};
 use crate::models::{describe, no_models_hint, plan, Planned};
@@ -98,6 +98,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
 
+    let guard = PiiGuard::new(config.guard.scanner()?, config.guard.policy);
+    tracing::info!(
+        policy = config.guard.policy.name(),
+        custom_recognizers = config.guard.recognizers.len(),
+        "personal-data guard"
+    );
+
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -106,6 +113,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let options = ServerOptions {
         max_body_bytes: config.max_body_bytes,
         shutdown_grace: config.shutdown_grace,
+        guard,
     };
     moat_server::serve(listener, registry, options, shutdown_signal()).await?;
     tracing::info!("stopped");

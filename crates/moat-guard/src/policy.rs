@@ -43,6 +43,16 @@ impl Guarded {
 }
 
 impl Policy {
+    /// The name in the configuration (`pseudonymize`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Allow => "allow",
+            Policy::Mask => "mask",
+            Policy::Pseudonymize => "pseudonymize",
+            Policy::Block => "block",
+        }
+    }
+
     /// Scans `text` and applies this policy. `Block` with findings is
     /// `GuardError::Blocked`; an inconsistency is `GuardError::Internal`.
     pub fn apply(
@@ -168,6 +178,7 @@ mod tests {
             .apply(&scanner, "没有个人信息", &mut vault)
             .unwrap();
         assert_eq!(clean.text, "没有个人信息");
+        assert_eq!(Policy::default().name(), "pseudonymize");
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub enum ErrorKind {
     InvalidParameter,
     /// The prompt plus the requested completion does not fit the context.
     ContextLengthExceeded,
+    /// The request holds personal data and the policy is `block`.
+    PiiBlocked,
     /// No model by that name is served.
     ModelNotFound,
     /// No route by that path.
@@ -58,6 +60,11 @@ impl ErrorKind {
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 Some("context_length_exceeded"),
+            ),
+            PiiBlocked => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                Some("pii_blocked"),
             ),
             ModelNotFound => (
                 StatusCode::NOT_FOUND,
@@ -283,6 +290,13 @@ mod tests {
     fn missing_field_names_the_parameter() {
         let e = parse_json::<Req>(br#"{"temperature":1}"#).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("model"));
+    }
+
+    #[test]
+    fn pii_blocked_is_a_400_invalid_request() {
+        let e = ApiError::new(ErrorKind::PiiBlocked, "The request contains personal data.");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        insta::assert_snapshot!(e.to_json(), @r#"{"error":{"message":"The request contains personal data.","type":"invalid_request_error","param":null,"code":"pii_blocked"}}"#);
     }
 
     #[test]

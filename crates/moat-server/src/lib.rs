@@ -1,11 +1,12 @@
 //! The axum application: OpenAI-compatible routes over a
-//! [`ModelRegistry`], request ids and access logs, SSE streaming, one error
-//! rendering, and graceful shutdown.
+//! [`ModelRegistry`], request ids and access logs, the personal-data guard,
+//! SSE streaming, one error rendering, and graceful shutdown.
 
 mod aggregate;
 mod chunks;
 mod error;
 mod extract;
+mod guard;
 mod ids;
 mod request_id;
 mod routes;
@@ -21,18 +22,22 @@ use axum::Router;
 use moat_router::ModelRegistry;
 
 pub use error::ErrorResponse;
+pub use guard::{PiiFound, PiiGuard};
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use serve::serve;
 pub use state::AppState;
 
 /// How the HTTP server behaves; one default per field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ServerOptions {
     /// Largest accepted request body, in bytes; larger ones get 413.
     pub max_body_bytes: usize,
     /// How long running requests may go on after shutdown was asked for,
     /// before open streams are ended with an error event.
     pub shutdown_grace: Duration,
+    /// The personal-data guard every request passes before a model sees
+    /// it. Default: the built-in recognizers, policy `pseudonymize`.
+    pub guard: PiiGuard,
 }
 
 impl ServerOptions {
@@ -47,6 +52,7 @@ impl Default for ServerOptions {
         Self {
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
+            guard: PiiGuard::default(),
         }
     }
 }

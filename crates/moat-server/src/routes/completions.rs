@@ -13,14 +13,16 @@ use crate::{aggregate, sse};
 
 pub(crate) async fn completions(
     State(state): State<AppState>,
-    JsonBody(request): JsonBody<CompletionRequest>,
+    JsonBody(mut request): JsonBody<CompletionRequest>,
 ) -> Result<Response, ErrorResponse> {
     tracing::Span::current().record("model", request.model.as_str());
     request.validate()?;
     let backend = state.models().get(&request.model)?;
     let meta = ResponseMeta::new("cmpl-", &request.model, request.include_usage());
     let stream = request.stream;
-    let events = backend.complete(request).await?;
+    // What was found goes to the audit record once there is one.
+    let (_found, restorer) = state.options().guard.protect_prompt(&mut request)?;
+    let events = restorer.events(backend.complete(request).await?);
     let stop = state.stop_generations_token();
     if stream {
         Ok(sse::response(events, CompletionChunks(meta), stop))

@@ -9,10 +9,17 @@
 //! - `slow`: one token every 50 ms until the stream is dropped; drops are
 //!   counted;
 //! - `tools`: two tool calls, in fragments, finish reason `tool_calls`;
-//! - `not-ready`: like `echo`, but `ready()` is false.
+//! - `not-ready`: like `echo`, but `ready()` is false;
+//! - `echo-chars` (not in [`MODELS`]): like `echo`, in pieces of 3
+//!   characters, so a placeholder arrives split across deltas;
+//! - `echo-all` (not in [`MODELS`]): the last user message as reasoning,
+//!   content and the JSON arguments of a tool call, each in pieces of 3
+//!   characters.
+//!
+//! Every request a fake model receives is recorded in [`Received`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -50,10 +57,28 @@ impl StreamCounters {
     }
 }
 
+/// The requests the fake models received, in order.
+#[derive(Debug, Default, Clone)]
+pub struct Received {
+    pub chats: Arc<Mutex<Vec<ChatCompletionRequest>>>,
+    pub completions: Arc<Mutex<Vec<CompletionRequest>>>,
+}
+
+impl Received {
+    pub fn chats(&self) -> Vec<ChatCompletionRequest> {
+        self.chats.lock().unwrap().clone()
+    }
+
+    pub fn completions(&self) -> Vec<CompletionRequest> {
+        self.completions.lock().unwrap().clone()
+    }
+}
+
 /// The fake models and the counters they share.
 #[derive(Default, Clone)]
 pub struct FakeModels {
     pub counters: StreamCounters,
+    pub received: Received,
 }
 
 impl FakeModels {
@@ -73,6 +98,7 @@ impl FakeModels {
                 .insert(Arc::new(FakeBackend {
                     id: (*name).to_owned(),
                     counters: self.counters.clone(),
+                    received: self.received.clone(),
                 }))
                 .unwrap();
         }
@@ -83,6 +109,7 @@ impl FakeModels {
 pub struct FakeBackend {
     id: String,
     counters: StreamCounters,
+    received: Received,
 }
 
 /// Counts a drop of the stream that owns it.
@@ -106,6 +133,12 @@ fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// `text` in pieces of 3 characters.
+fn pieces(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(3).map(|c| c.iter().collect()).collect()
+}
+
 fn count_words(text: &str) -> u32 {
     text.split_whitespace().count() as u32
 }
@@ -124,6 +157,50 @@ impl FakeBackend {
                     .collect();
                 events.push(Ok(GenerationEvent::Finish {
                     reason: FinishReason::Stop,
+                    usage: Usage::new(prompt_tokens, count_words(prompt), None),
+                }));
+                Ok(from_events(events))
+            }
+            "echo-chars" => {
+                let mut events: Vec<_> = pieces(prompt)
+                    .into_iter()
+                    .map(|p| Ok(GenerationEvent::content(p)))
+                    .collect();
+                events.push(Ok(GenerationEvent::Finish {
+                    reason: FinishReason::Stop,
+                    usage: Usage::new(prompt_tokens, count_words(prompt), None),
+                }));
+                Ok(from_events(events))
+            }
+            "echo-all" => {
+                let mut events: Vec<_> = pieces(prompt)
+                    .into_iter()
+                    .map(|p| Ok(GenerationEvent::reasoning(p)))
+                    .collect();
+                events.extend(
+                    pieces(prompt)
+                        .into_iter()
+                        .map(|p| Ok(GenerationEvent::content(p))),
+                );
+                let arguments = serde_json::json!({ "text": prompt }).to_string();
+                for (i, piece) in pieces(&arguments).into_iter().enumerate() {
+                    let first = i == 0;
+                    events.push(Ok(GenerationEvent::Delta {
+                        content: String::new(),
+                        reasoning: String::new(),
+                        tool_calls: vec![ToolCallDelta {
+                            index: 0,
+                            id: first.then(|| "call_0".to_owned()),
+                            kind: first.then(|| "function".to_owned()),
+                            function: Some(FunctionCallDelta {
+                                name: first.then(|| "remember".to_owned()),
+                                arguments: Some(piece),
+                            }),
+                        }],
+                    }));
+                }
+                events.push(Ok(GenerationEvent::Finish {
+                    reason: FinishReason::ToolCalls,
                     usage: Usage::new(prompt_tokens, count_words(prompt), None),
                 }));
                 Ok(from_events(events))
@@ -216,6 +293,7 @@ impl Backend for FakeBackend {
     }
 
     async fn chat(&self, request: ChatCompletionRequest) -> Result<EventStream, ApiError> {
+        self.received.chats.lock().unwrap().push(request.clone());
         let prompt_tokens = request
             .messages
             .iter()
@@ -234,6 +312,11 @@ impl Backend for FakeBackend {
     }
 
     async fn complete(&self, request: CompletionRequest) -> Result<EventStream, ApiError> {
+        self.received
+            .completions
+            .lock()
+            .unwrap()
+            .push(request.clone());
         let prompt = request.prompt_text()?.to_owned();
         self.generate(&prompt, count_words(&prompt))
     }

@@ -1,0 +1,385 @@
+//! The personal-data guard in the request path, over the fake backend: what
+//! the model received and what the caller got back, under each policy.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{post_json, send_with, Answer, FakeModels};
+use insta::assert_json_snapshot;
+use moat_guard::{Policy, Scanner};
+use moat_server::{PiiGuard, ServerOptions};
+use serde_json::{json, Value};
+
+const CHAT: &str = "/v1/chat/completions";
+const COMPLETIONS: &str = "/v1/completions";
+const ID: &str = "11010519491231002X";
+const PHONE: &str = "13812345678";
+/// Digits of the values that must never reach the model.
+const VALUE_DIGITS: [&str; 3] = ["1949", "1234567", "0105"];
+
+fn options(policy: Policy) -> ServerOptions {
+    ServerOptions {
+        guard: PiiGuard::new(Scanner::new(), policy),
+        ..ServerOptions::default()
+    }
+}
+
+/// Sends `body` to `uri` on an app with the `echo`, `echo-chars` and
+/// `echo-all` fake models; returns the answer and what the models received.
+async fn call(policy: Policy, uri: &str, body: Value) -> (Answer, FakeModels) {
+    let fakes = FakeModels::new();
+    let registry = fakes.registry_of(&["echo", "echo-chars", "echo-all"]);
+    let answer = send_with(registry, options(policy), post_json(uri, &body.to_string())).await;
+    (answer, fakes)
+}
+
+fn chat(model: &str, user: &str, stream: bool) -> Value {
+    json!({
+        "model": model,
+        "stream": stream,
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": user},
+        ],
+    })
+}
+
+/// The user message the model received in the only chat request.
+fn received_user_text(fakes: &FakeModels) -> String {
+    let chats = fakes.received.chats();
+    assert_eq!(chats.len(), 1);
+    chats[0].messages[1].content.as_ref().unwrap().to_text()
+}
+
+fn assert_no_values(seen: &str) {
+    for digits in VALUE_DIGITS {
+        assert!(!seen.contains(digits), "a value reached the model: {seen}");
+    }
+}
+
+/// The concatenated `delta.<field>` of every chunk of a chat stream.
+fn streamed(events: &[Value], field: &str) -> String {
+    events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"][field].as_str())
+        .collect()
+}
+
+// ---------- pseudonymize (the default) ----------
+
+#[tokio::test]
+async fn pseudonymize_is_the_default() {
+    assert_eq!(
+        ServerOptions::default().guard.policy(),
+        Policy::Pseudonymize
+    );
+}
+
+#[tokio::test]
+async fn pseudonymized_chat_is_restored_for_the_caller() {
+    let user = format!("My ID is {ID}, phone {PHONE}");
+    let (answer, fakes) = call(Policy::Pseudonymize, CHAT, chat("echo", &user, false)).await;
+    let seen = received_user_text(&fakes);
+    assert_eq!(seen, "My ID is <ID_CARD_1>, phone <PHONE_1>");
+    assert_no_values(&seen);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_json_snapshot!(answer.json(), {".id" => "[id]", ".created" => "[created]"}, @r#"
+    {
+      "id": "[id]",
+      "object": "chat.completion",
+      "created": "[created]",
+      "model": "echo",
+      "choices": [
+        {
+          "index": 0,
+          "message": {
+            "role": "assistant",
+            "content": "My ID is 11010519491231002X, phone 13812345678"
+          },
+          "finish_reason": "stop",
+          "logprobs": null
+        }
+      ],
+      "usage": {
+        "prompt_tokens": 8,
+        "completion_tokens": 6,
+        "total_tokens": 14
+      }
+    }
+    "#);
+}
+
+#[tokio::test]
+async fn placeholders_split_across_chunks_are_restored_in_the_stream() {
+    let user = format!("ID {ID}, tel {PHONE}");
+    let (answer, fakes) = call(Policy::Pseudonymize, CHAT, chat("echo-chars", &user, true)).await;
+    assert_eq!(received_user_text(&fakes), "ID <ID_CARD_1>, tel <PHONE_1>");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let events = answer.sse_events();
+    assert_eq!(streamed(&events, "content"), user);
+    assert_json_snapshot!(events, {"[].id" => "[id]", "[].created" => "[created]"}, @r#"
+    [
+      {
+        "id": "[id]",
+        "object": "chat.completion.chunk",
+        "created": "[created]",
+        "model": "echo-chars",
+        "choices": [
+          {
+            "index": 0,
+            "delta": {
+              "role": "assistant",
+              "content": ""
+            },
+            "finish_reason": null,
+            "logprobs": null
+          }
+        ]
+      },
+      {
+        "id": "[id]",
+        "object": "chat.completion.chunk",
+        "created": "[created]",
+        "model": "echo-chars",
+        "choices": [
+          {
+            "index": 0,
+            "delta": {
+              "content": "ID "
+            },
+            "finish_reason": null,
+            "logprobs": null
+          }
+        ]
+      },
+      {
+        "id": "[id]",
+        "object": "chat.completion.chunk",
+        "created": "[created]",
+        "model": "echo-chars",
+        "choices": [
+          {
+            "index": 0,
+            "delta": {
+              "content": "11010519491231002X,"
+            },
+            "finish_reason": null,
+            "logprobs": null
+          }
+        ]
+      },
+      {
+        "id": "[id]",
+        "object": "chat.completion.chunk",
+        "created": "[created]",
+        "model": "echo-chars",
+        "choices": [
+          {
+            "index": 0,
+            "delta": {
+              "content": " te"
+            },
+            "finish_reason": null,
+            "logprobs": null
+          }
+        ]
+      },
+      {
+        "id": "[id]",
+        "object": "chat.completion.chunk",
+        "created": "[created]",
+        "model": "echo-chars",
+        "choices": [
+          {
+            "index": 0,
+            "delta": {
+              "content": "l "
+            },
+            "finish_reason": null,
+            "logprobs": null
+          }
+        ]
+      },
+      {
+        "id": "[id]",
+        "object": "chat.completion.chunk",
+        "created": "[created]",
+        "model": "echo-chars",
+        "choices": [
+          {
+            "index": 0,
+            "delta": {
+              "content": "13812345678"
+            },
+            "finish_reason": null,
+            "logprobs": null
+          }
+        ]
+      },
+      {
+        "id": "[id]",
+        "object": "chat.completion.chunk",
+        "created": "[created]",
+        "model": "echo-chars",
+        "choices": [
+          {
+            "index": 0,
+            "delta": {},
+            "finish_reason": "stop",
+            "logprobs": null
+          }
+        ]
+      }
+    ]
+    "#);
+}
+
+#[tokio::test]
+async fn reasoning_and_tool_call_arguments_are_restored() {
+    let user = format!("身份证{ID}，手机{PHONE}");
+    let (answer, fakes) = call(Policy::Pseudonymize, CHAT, chat("echo-all", &user, false)).await;
+    assert_eq!(
+        received_user_text(&fakes),
+        "身份证<ID_CARD_1>，手机<PHONE_1>"
+    );
+    let message = &answer.json()["choices"][0]["message"];
+    assert_eq!(message["content"], user.as_str());
+    assert_eq!(message["reasoning_content"], user.as_str());
+    let arguments = message["tool_calls"][0]["function"]["arguments"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(arguments).unwrap(),
+        json!({"text": user})
+    );
+
+    let (answer, _) = call(Policy::Pseudonymize, CHAT, chat("echo-all", &user, true)).await;
+    let events = answer.sse_events();
+    assert_eq!(streamed(&events, "content"), user);
+    assert_eq!(streamed(&events, "reasoning_content"), user);
+    let arguments: String = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&arguments).unwrap(),
+        json!({"text": user})
+    );
+}
+
+#[tokio::test]
+async fn history_and_tool_results_are_protected_with_one_vault() {
+    let body = json!({
+        "model": "echo",
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": format!("look up {PHONE}")}]},
+            {"role": "assistant", "content": null, "tool_calls": [{
+                "id": "call_0", "type": "function",
+                "function": {"name": "lookup", "arguments": format!("{{\"phone\":\"{PHONE}\"}}")}
+            }]},
+            {"role": "tool", "tool_call_id": "call_0", "content": format!("{{\"id\":\"{ID}\"}}")},
+            {"role": "user", "content": format!("thanks, is {PHONE} right?")},
+        ],
+    });
+    let (answer, fakes) = call(Policy::Pseudonymize, CHAT, body).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let received = serde_json::to_value(&fakes.received.chats()[0].messages).unwrap();
+    assert_no_values(&received.to_string());
+    assert_eq!(received[0]["content"][0]["text"], "look up <PHONE_1>");
+    assert_eq!(
+        received[1]["tool_calls"][0]["function"]["arguments"],
+        "{\"phone\":\"<PHONE_1>\"}"
+    );
+    assert_eq!(received[2]["content"], "{\"id\":\"<ID_CARD_1>\"}");
+    assert_eq!(
+        answer.json()["choices"][0]["message"]["content"],
+        format!("thanks, is {PHONE} right?")
+    );
+}
+
+#[tokio::test]
+async fn pseudonymized_text_completion_is_restored() {
+    let prompt = format!("Call {PHONE} about {ID}");
+    let body = |stream| json!({"model": "echo-chars", "prompt": prompt, "stream": stream});
+    let (answer, fakes) = call(Policy::Pseudonymize, COMPLETIONS, body(false)).await;
+    let received = fakes.received.completions();
+    assert_eq!(
+        received[0].prompt_text().unwrap(),
+        "Call <PHONE_1> about <ID_CARD_1>"
+    );
+    assert_eq!(answer.json()["choices"][0]["text"], prompt.as_str());
+
+    let (answer, _) = call(Policy::Pseudonymize, COMPLETIONS, body(true)).await;
+    let text: String = answer
+        .sse_events()
+        .iter()
+        .filter_map(|e| e["choices"][0]["text"].as_str())
+        .collect();
+    assert_eq!(text, prompt);
+}
+
+// ---------- mask, allow, block ----------
+
+#[tokio::test]
+async fn masked_values_reach_the_model_and_are_not_restored() {
+    let user = format!("ID {ID}, tel {PHONE}");
+    let (answer, fakes) = call(Policy::Mask, CHAT, chat("echo", &user, false)).await;
+    let masked = "ID 110105********002X, tel 138****5678";
+    assert_eq!(received_user_text(&fakes), masked);
+    assert_eq!(answer.json()["choices"][0]["message"]["content"], masked);
+}
+
+#[tokio::test]
+async fn allow_passes_text_unchanged() {
+    let user = format!("ID {ID}, tel {PHONE}");
+    let (answer, fakes) = call(Policy::Allow, CHAT, chat("echo-chars", &user, true)).await;
+    assert_eq!(received_user_text(&fakes), user);
+    assert_eq!(streamed(&answer.sse_events(), "content"), user);
+}
+
+#[tokio::test]
+async fn block_refuses_before_the_model_is_called() {
+    let user = format!("ID {ID}, tel {PHONE}");
+    let (answer, fakes) = call(Policy::Block, CHAT, chat("echo", &user, true)).await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.headers["content-type"], "application/json");
+    assert!(fakes.received.chats().is_empty());
+    assert_no_values(&answer.body);
+    assert_json_snapshot!(answer.json(), @r#"
+    {
+      "error": {
+        "message": "The request contains personal data that is not allowed here: id_card, mobile.",
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "pii_blocked"
+      }
+    }
+    "#);
+
+    let body = json!({"model": "echo", "prompt": format!("mail zhang.san@example.com")});
+    let (answer, fakes) = call(Policy::Block, COMPLETIONS, body).await;
+    assert_eq!(answer.status, 400);
+    assert!(fakes.received.completions().is_empty());
+    assert_json_snapshot!(answer.json(), @r#"
+    {
+      "error": {
+        "message": "The request contains personal data that is not allowed here: email.",
+        "type": "invalid_request_error",
+        "param": "prompt",
+        "code": "pii_blocked"
+      }
+    }
+    "#);
+}
+
+#[tokio::test]
+async fn block_lets_clean_requests_through() {
+    let (answer, fakes) = call(Policy::Block, CHAT, chat("echo", "Hello there", false)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(received_user_text(&fakes), "Hello there");
+    assert_eq!(
+        answer.json()["choices"][0]["message"]["content"],
+        "Hello there"
+    );
+}
