@@ -36,6 +36,13 @@ pub(crate) struct Job {
     pub tx: UnboundedSender<Result<GenerationEvent, EngineError>>,
 }
 
+/// Most prompt tokens prefilled in one step while other sequences are
+/// generating. A step's prefill pauses every running stream: ~128 tokens is
+/// about a quarter second on two cores, where a full 512-token chunk stalled
+/// streams for over a second (BENCHMARKS.md). When nothing is generating, a
+/// prompt gets the whole `batch_size`.
+const PREFILL_WHILE_DECODING: usize = 128;
+
 pub(crate) struct Settings {
     pub parallel: u32,
     pub n_ctx: u32,
@@ -167,6 +174,9 @@ pub(crate) fn run(
                 slot.cached.push(token);
                 budget = budget.saturating_sub(1);
             }
+        }
+        if batch.n_tokens() > 0 {
+            budget = budget.min(PREFILL_WHILE_DECODING);
         }
         let mut order: Vec<usize> = (0..slots.len())
             .filter(|&i| slots[i].prefilling())
