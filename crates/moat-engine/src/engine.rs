@@ -172,7 +172,10 @@ impl Engine {
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(batch_size + parallel)
-            .with_n_ubatch(batch_size.min(512))
+            // llama.cpp sizes its compute buffer for one ubatch: 256 tokens
+            // instead of 512 keeps ~7 MiB less resident for about the same
+            // prefill speed on CPU (BENCHMARKS.md).
+            .with_n_ubatch(batch_size.min(256))
             .with_n_seq_max(parallel)
             .with_kv_unified(true)
             .with_n_threads(threads)
