@@ -12,7 +12,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use moat_guard::{mask, Policy, PseudonymVault, Scanner, StreamRestorer};
-use support::{value_of, Rng, KINDS};
+use support::{random_chunks, value_of, Rng, KINDS};
 
 /// Pieces random texts are made of: the bytes the scanner reacts to, the
 /// chars around them, and placeholder-shaped text.
@@ -75,23 +75,6 @@ fn random_text(rng: &mut Rng) -> String {
     s
 }
 
-fn chunked<'a>(rng: &mut Rng, s: &'a str) -> Vec<&'a str> {
-    let cuts: Vec<usize> = (0..=s.len()).filter(|&i| s.is_char_boundary(i)).collect();
-    let mut points: Vec<usize> = (0..rng.range(0, 8))
-        .map(|_| cuts[rng.below(cuts.len())])
-        .collect();
-    points.sort_unstable();
-    points.dedup();
-    let mut chunks = Vec::new();
-    let mut last = 0;
-    for p in points {
-        chunks.push(&s[last..p]);
-        last = p;
-    }
-    chunks.push(&s[last..]);
-    chunks
-}
-
 /// Every property on one text.
 fn check(scanner: &Scanner, rng: &mut Rng, text: &str) {
     let findings = scanner.scan(text);
@@ -115,7 +98,7 @@ fn check(scanner: &Scanner, rng: &mut Rng, text: &str) {
     assert_eq!(vault.restore(&pseudo.text), text, "round trip of {text:?}");
     let mut restorer = StreamRestorer::new(&vault);
     let mut streamed = String::new();
-    for chunk in chunked(rng, &pseudo.text) {
+    for chunk in random_chunks(rng, &pseudo.text, 0, 8) {
         streamed.push_str(&restorer.push(chunk));
     }
     streamed.push_str(&restorer.finish());

@@ -8,7 +8,7 @@
 mod support;
 
 use moat_guard::{Policy, PseudonymVault, Scanner, StreamRestorer};
-use support::Rng;
+use support::{random_chunks, Rng};
 
 const INPUT: &str = "客户张三，身份证11010519491231002X，手机13812345678，\
                      邮箱zhang.san@example.com，卡号6222021234567890128。";
@@ -121,21 +121,9 @@ fn one_char_chunks() {
 fn random_chunking() {
     let vault = vault();
     let expected = vault.restore(OUTPUT);
-    let cuts = boundaries(OUTPUT);
     let mut rng = Rng::new(99);
     for _ in 0..2_000 {
-        let mut points: Vec<usize> = (0..rng.range(1, 12))
-            .map(|_| cuts[rng.below(cuts.len())])
-            .collect();
-        points.sort_unstable();
-        points.dedup();
-        let mut chunks = Vec::new();
-        let mut last = 0;
-        for p in points {
-            chunks.push(&OUTPUT[last..p]);
-            last = p;
-        }
-        chunks.push(&OUTPUT[last..]);
+        let chunks = random_chunks(&mut rng, OUTPUT, 1, 12);
         assert_eq!(streamed(&vault, &chunks), expected);
     }
 }

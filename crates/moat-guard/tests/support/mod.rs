@@ -691,3 +691,21 @@ pub fn mixed_text(rng: &mut Rng, bytes: usize) -> String {
 fn rng_kind(rng: &mut Rng) -> &'static str {
     KINDS[rng.below(KINDS.len())]
 }
+
+/// `s` cut at `min..max` random char boundaries (duplicates merged).
+pub fn random_chunks<'a>(rng: &mut Rng, s: &'a str, min: usize, max: usize) -> Vec<&'a str> {
+    let cuts: Vec<usize> = (0..=s.len()).filter(|&i| s.is_char_boundary(i)).collect();
+    let mut points: Vec<usize> = (0..rng.range(min, max))
+        .map(|_| cuts[rng.below(cuts.len())])
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    let mut chunks = Vec::new();
+    let mut last = 0;
+    for p in points {
+        chunks.push(&s[last..p]);
+        last = p;
+    }
+    chunks.push(&s[last..]);
+    chunks
+}
