@@ -4,8 +4,9 @@
 #
 #   ./scripts/test.sh
 #
-# Stages: system packages, default model, Python venv (.venv), release build,
-# cargo test, tiny Qwen3 GGUF, pytest tests/e2e. A failing build stops the run;
+# Stages: system packages, PostgreSQL and Redis (throwaway, stopped on exit),
+# default model, Python venv (.venv), release build, cargo test, tiny Qwen3
+# GGUF, pytest tests/e2e. A failing build stops the run;
 # a failing test stage does not stop the next one, but the exit status is
 # non-zero when any stage failed.
 set -euo pipefail
@@ -61,6 +62,23 @@ build_qwen3() {
     .venv/bin/python tests/fixtures/make_tiny_qwen3.py --src "$DEFAULT_MODEL" --out "$QWEN3_THINKING_GGUF" --thinking
 }
 
+# PostgreSQL and Redis for the store and shared-limit tests, started from
+# Debian packages in a throwaway directory and stopped on exit.
+SERVICES_DIR=""
+start_services() {
+    ./scripts/services.sh start "$SERVICES_DIR" > "$SERVICES_DIR/env"
+}
+stop_services() {
+    if [ -n "$SERVICES_DIR" ] && [ -d "$SERVICES_DIR" ]; then
+        ./scripts/services.sh stop "$SERVICES_DIR" >/dev/null 2>&1 || true
+        rm -rf "$SERVICES_DIR"
+    fi
+}
+
+tls_tools() {
+    command -v openssl >/dev/null 2>&1 || apt_install openssl
+}
+
 e2e() {
     MOAT_BIN="$MOAT_ROOT/target/release/moat" \
     MOAT_TEST_MODELS="$MOAT_ROOT/models" \
@@ -71,6 +89,14 @@ e2e() {
 
 must "system packages" install_system_deps
 find_cargo || die "cargo not found"   # the stage ran in a subshell: redo its PATH change
+must "openssl (TLS tests)" tls_tools
+SERVICES_DIR="$(mktemp -d "${TMPDIR:-/tmp}/moat-services.XXXXXX")"
+trap stop_services EXIT
+must "PostgreSQL and Redis (scripts/services.sh)" start_services
+set -a
+. "$SERVICES_DIR/env"
+set +a
+export MOAT_TEST_REQUIRE_SERVICES=1
 must "default model" ./scripts/fetch-model.sh
 must "python venv (.venv)" ensure_venv .venv "${PY_REQUIREMENTS[@]}"
 must "cargo build --release --workspace --all-targets" \

@@ -32,7 +32,9 @@ from openai import OpenAI
 REPO = Path(__file__).resolve().parents[2]
 SMOL_ID = "SmolLM2-135M-Instruct.Q4_1"
 QWEN3_ID = "tiny-qwen3"
-LISTEN_RE = re.compile(r"^moat listening on (http://127\.0\.0\.1:\d+)\s*$")
+LISTEN_RE = re.compile(r"^moat listening on (https?://127\.0\.0\.1:\d+)\s*$")
+# The first admin key, printed once on first start.
+ADMIN_KEY_RE = re.compile(r"^\s+(moat_[A-Za-z0-9]{43})\s*$")
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 20
 REQUEST_TIMEOUT_S = 120
@@ -73,6 +75,8 @@ def place_model(model: Path, folder: Path) -> Path:
     Not a symlink: moat refuses links that lead outside its model folders.
     """
     dest = folder / model.name
+    if dest.exists():
+        return dest
     try:
         os.link(model, dest)
     except OSError:
@@ -83,18 +87,20 @@ def place_model(model: Path, folder: Path) -> Path:
 class MoatServer:
     """One running `moat serve` process."""
 
-    def __init__(self, workdir: Path, models: list[Path], args: list[str]):
+    def __init__(self, workdir: Path, models: list[Path], args: list[str], extra_env: dict[str, str] | None = None):
         self.workdir = workdir
         self.models_dir = workdir / "models"
-        self.models_dir.mkdir(parents=True)
+        self.models_dir.mkdir(parents=True, exist_ok=True)
         for model in models:
             place_model(model, self.models_dir)
         self.stderr_path = workdir / "moat.stderr.log"
         self.stdout_lines: list[str] = []
         self.base_url = ""
+        self.admin_key = ""
         self.returncode: int | None = None
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOAT_")}
         env.setdefault("RUST_BACKTRACE", "1")
+        env.update(extra_env or {})
         self.cmd = [
             str(moat_bin()),
             "serve",
@@ -140,6 +146,9 @@ class MoatServer:
             if line is None:
                 self.stop()
                 pytest.fail(f"moat exited with {self.proc.returncode} before listening\n{self.logs()}")
+            key = ADMIN_KEY_RE.match(line)
+            if key:
+                self.admin_key = key.group(1)
             match = LISTEN_RE.match(line)
             if match:
                 self.base_url = match.group(1)
@@ -153,20 +162,30 @@ class MoatServer:
             f"stderr (last {tail} lines):\n  " + "\n  ".join(err)
         )
 
-    def client(self, **kwargs) -> OpenAI:
+    def moat(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run `moat ARGS` in this server's directory (same store and secret)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOAT_")}
+        result = subprocess.run(
+            [str(moat_bin()), *args], cwd=self.workdir, env=env, capture_output=True, text=True, timeout=60
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"moat {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def client(self, api_key: str | None = None, **kwargs) -> OpenAI:
         return OpenAI(
             base_url=f"{self.base_url}/v1",
-            api_key="sk-e2e",
+            api_key=api_key or self.admin_key,
             timeout=REQUEST_TIMEOUT_S,
             max_retries=0,
             **kwargs,
         )
 
-    def http(self, timeout: float = REQUEST_TIMEOUT_S) -> httpx.Client:
+    def http(self, timeout: float = REQUEST_TIMEOUT_S, api_key: str | None = None) -> httpx.Client:
         return httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
-            headers={"Authorization": "Bearer sk-e2e"},
+            headers={"Authorization": f"Bearer {api_key or self.admin_key}"},
         )
 
     def stop(self) -> int:

@@ -84,7 +84,7 @@ def test_eight_concurrent_streams(server8: MoatServer):
 def test_disconnect_frees_the_slot(server1: MoatServer):
     """With one slot, a dropped stream must not keep generating."""
     body = {"model": SMOL_ID, "prompt": COUNTING, "max_tokens": 8000, "temperature": 0, "stream": True}
-    client = httpx.Client(base_url=server1.base_url, timeout=60)
+    client = server1.http(timeout=60)
     with client.stream("POST", "/v1/completions", json=body) as resp:
         assert resp.status_code == 200, resp.read()
         seen = 0

@@ -74,7 +74,7 @@ def test_context_length_exceeded_in_stream_request(http: httpx.Client):
     assert error_of(resp)["code"] == "context_length_exceeded"
 
 
-def post_oversized(base_url: str, path: str, size: int, timeout: float = 60) -> bytes:
+def post_oversized(base_url: str, path: str, size: int, key: str = "", timeout: float = 60) -> bytes:
     """POST a JSON body of `size` bytes over a raw socket; return the raw response.
 
     The server may answer 413 and close before the whole body is sent, so the
@@ -85,7 +85,9 @@ def post_oversized(base_url: str, path: str, size: int, timeout: float = 60) -> 
     body = b'{"model": "' + SMOL_ID.encode() + b'", "messages": [], "x": "' + filler + b'"}'
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+        + (f"Authorization: Bearer {key}\r\n" if key else "")
+        + "\r\n"
     ).encode()
     sock = socket.create_connection((url.hostname, url.port), timeout=timeout)
 
@@ -116,8 +118,13 @@ def post_oversized(base_url: str, path: str, size: int, timeout: float = 60) -> 
 
 
 def test_body_too_large(server: MoatServer):
-    raw = post_oversized(server.base_url, CHAT, 9 * 1024 * 1024)
+    raw = post_oversized(server.base_url, CHAT, 9 * 1024 * 1024, key=server.admin_key)
     assert raw.startswith(b"HTTP/1.1 413"), raw[:300]
+
+
+def test_an_unauthenticated_large_body_is_refused_before_it_is_read(server: MoatServer):
+    raw = post_oversized(server.base_url, CHAT, 9 * 1024 * 1024)
+    assert raw.startswith(b"HTTP/1.1 401"), raw[:300]
 
 
 def test_large_body_under_the_limit_is_parsed(http: httpx.Client):

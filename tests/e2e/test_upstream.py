@@ -38,7 +38,9 @@ base_url = "http://127.0.0.1:9/v1"
 timeout_secs = 5
 """
     )
-    os.environ["E2E_UPSTREAM_KEY"] = "sk-upstream-e2e"
+    # The front presents a key of the upstream moat, made with its CLI.
+    key = server.moat("keys", "create", "--name", "front", "--role", "user", "--quiet").stdout.strip()
+    os.environ["E2E_UPSTREAM_KEY"] = key
     srv = start_server(tmp_path_factory, "moat-front", [], ["--config", str(config)])
     yield srv
     srv.stop()

@@ -1,10 +1,13 @@
 //! The `moat` binary.
 
+mod access;
 mod config;
 mod guard;
+mod keys;
 mod models;
 mod output;
 mod serve;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -26,16 +29,28 @@ enum Command {
     Serve(config::ServeArgs),
     /// List the models `moat serve` would serve, without loading them.
     Models(config::ConfigArgs),
+    /// API keys: create, list, revoke, rotate.
+    Keys(keys::KeysArgs),
+    /// Requests and tokens used, per key, role, model or day.
+    Usage(usage::UsageArgs),
     /// Personal-data guard tools: `moat guard scan FILE` shows what it finds.
     Guard(guard::GuardArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The server logs its work; the other commands print their answer and
+    // log only what went wrong.
+    let default_filter = match cli.command {
+        Command::Serve(_) => "info,llama-cpp-2=warn",
+        _ => "warn",
+    };
+    init_logging(default_filter);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Models(args) => models::run(args),
+        Command::Keys(args) => keys::run(args),
+        Command::Usage(args) => usage::run(args),
         Command::Guard(args) => guard::run(args),
     };
     match result {
@@ -50,12 +65,12 @@ fn main() -> ExitCode {
 /// Logs go to stderr; `MOAT_LOG` (or `RUST_LOG`) sets the filter, and
 /// `MOAT_LOG_FORMAT=json` gives one JSON object per line for log shippers.
 /// Prompt and completion text is never logged at info level.
-fn init_logging() {
+fn init_logging(default_filter: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("MOAT_LOG")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
-        .unwrap_or_else(|| "info,llama-cpp-2=warn".to_owned());
+        .unwrap_or_else(|| default_filter.to_owned());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(filter))
         .with_writer(std::io::stderr)

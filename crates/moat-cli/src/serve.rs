@@ -6,8 +6,10 @@ use moat_engine::{Engine, EngineConfig};
 use moat_router::embedded::EmbeddedBackend;
 use moat_router::upstream::{UpstreamBackend, UpstreamConfig};
 use moat_router::ModelRegistry;
-use moat_server::{PiiGuard, ServerOptions};
+use moat_server::{AppState, PiiGuard, ServerOptions};
+use tokio_util::sync::CancellationToken;
 
+use crate::access::{self, KeyAdmin};
 use crate::config::{self, Config, ModelConfigResolved, ServeArgs};
 use crate::models::{describe, no_models_hint, plan, Planned};
 use crate::output::{human_size, say};
@@ -27,6 +29,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if planned.is_empty() {
         anyhow::bail!("{}", no_models_hint(&config));
     }
+    let tls = match &config.access.tls {
+        Some(settings) => Some(moat_server::tls::server_config(settings)?),
+        None => None,
+    };
+    let key_admin = KeyAdmin::open(&config.access).await?;
+    tracing::info!(store = %key_admin.store.describe(), "store open");
+    access::ensure_admin_key(&key_admin).await?;
+    let stop_tasks = CancellationToken::new();
+    let serving = access::build(&config.access, key_admin, stop_tasks.clone()).await?;
     let engine_config = EngineConfig {
         parallel: config.parallel,
         ctx_size: config.ctx_size,
@@ -105,40 +116,62 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "personal-data guard"
     );
 
+    let cors_origins = config
+        .access
+        .cors_origins
+        .iter()
+        .map(|o| o.parse())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("cors_origins: {e}"))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
-    say(&format!("moat listening on http://{addr}"));
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let options = ServerOptions {
         max_body_bytes: config.max_body_bytes,
         shutdown_grace: config.shutdown_grace,
         guard,
+        allow_clients: config.access.allow_clients.clone(),
+        cors_origins,
+        tls,
     };
-    moat_server::serve(listener, registry, options, shutdown_signal()).await?;
+    let state = AppState::new(registry, serving.access, options);
+    let shutdown = shutdown_signal()?;
+    say(&format!("moat listening on {scheme}://{addr}"));
+    let result = moat_server::serve(listener, state, shutdown).await;
+    stop_tasks.cancel();
+    serving.usage.flush().await;
+    drop(serving.usage);
+    for task in serving.tasks {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+    }
+    result?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed here, before
+/// the listening line is printed, so a signal sent right after it is not
+/// lost to the default action.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown requested; finishing running requests");
+        tracing::info!("shutdown requested; finishing running requests");
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested; finishing running requests");
+    })
 }

@@ -16,6 +16,20 @@ pub enum ErrorKind {
     ContextLengthExceeded,
     /// The request holds personal data and the policy is `block`.
     PiiBlocked,
+    /// No credentials, or credentials that are not valid (any reason).
+    InvalidApiKey,
+    /// The caller may not use this model.
+    ModelNotAllowed,
+    /// The caller may not use this route (e.g. the admin API).
+    PermissionDenied,
+    /// The client address is not in the allow-list.
+    AddressNotAllowed,
+    /// Too many requests for the caller's limit.
+    RateLimited,
+    /// The caller's token quota cannot cover the request.
+    QuotaExceeded,
+    /// Too many failed authentications from this client address.
+    TooManyAuthFailures,
     /// No model by that name is served.
     ModelNotFound,
     /// No route by that path.
@@ -65,6 +79,41 @@ impl ErrorKind {
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 Some("pii_blocked"),
+            ),
+            InvalidApiKey => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                Some("invalid_api_key"),
+            ),
+            ModelNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                Some("model_not_allowed"),
+            ),
+            PermissionDenied => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                Some("permission_denied"),
+            ),
+            AddressNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                Some("address_not_allowed"),
+            ),
+            RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "requests",
+                Some("rate_limit_exceeded"),
+            ),
+            QuotaExceeded => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "insufficient_quota",
+                Some("insufficient_quota"),
+            ),
+            TooManyAuthFailures => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "requests",
+                Some("too_many_auth_failures"),
             ),
             ModelNotFound => (
                 StatusCode::NOT_FOUND,

@@ -22,8 +22,8 @@ use moat_protocol::completion::{CompletionRequest, Prompt};
 use moat_protocol::{ApiError, ErrorKind, GenerationEvent};
 use moat_router::EventStream;
 
-/// The scanner and the policy applied to every request. One policy for the
-/// whole server for now; a per-role policy will pick one of these.
+/// The scanner and the policy applied to every request: the server-wide
+/// policy, or the caller's role policy (`pii_policy` of a role).
 #[derive(Clone)]
 pub struct PiiGuard {
     scanner: Arc<Scanner>,
@@ -42,6 +42,19 @@ impl PiiGuard {
     /// The policy applied.
     pub fn policy(&self) -> Policy {
         self.policy
+    }
+
+    /// What the scanner finds in `text` (for the admin API's scan).
+    pub fn scan(&self, text: &str) -> Vec<moat_guard::Finding> {
+        self.scanner.scan(text)
+    }
+
+    /// The same scanner under another policy (a role's).
+    pub fn with_policy(&self, policy: Policy) -> Self {
+        Self {
+            scanner: self.scanner.clone(),
+            policy,
+        }
     }
 
     /// Applies the policy to every text of a chat request that reaches the

@@ -1,29 +1,43 @@
 //! The axum application: OpenAI-compatible routes over a
-//! [`ModelRegistry`], request ids and access logs, the personal-data guard,
-//! SSE streaming, one error rendering, and graceful shutdown.
+//! [`ModelRegistry`], request ids and access logs, the client address
+//! allow-list, authentication, roles and limits, the personal-data guard,
+//! the admin API, SSE streaming, one error rendering, TLS and graceful
+//! shutdown.
 
+mod access;
 mod aggregate;
+mod auth;
 mod chunks;
 mod error;
 mod extract;
 mod guard;
 mod ids;
+mod limits;
+pub mod network;
 mod request_id;
 mod routes;
 mod serve;
 mod sse;
 mod state;
+pub mod tls;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use moat_router::ModelRegistry;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
+pub use access::Access;
+pub use auth::{Admin, Caller};
 pub use error::ErrorResponse;
 pub use guard::{PiiFound, PiiGuard};
+pub use network::ClientAllowList;
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
+pub use routes::admin::{is_day, key_status, parse_usage_by};
 pub use serve::serve;
 pub use state::AppState;
 
@@ -38,6 +52,13 @@ pub struct ServerOptions {
     /// The personal-data guard every request passes before a model sees
     /// it. Default: the built-in recognizers, policy `pseudonymize`.
     pub guard: PiiGuard,
+    /// Client addresses allowed to connect; empty: all. Others get 403
+    /// before authentication.
+    pub allow_clients: ClientAllowList,
+    /// Browser origins allowed by CORS; empty: CORS off.
+    pub cors_origins: Vec<HeaderValue>,
+    /// Serve HTTPS with this configuration instead of plain HTTP.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl ServerOptions {
@@ -53,28 +74,77 @@ impl Default for ServerOptions {
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
             guard: PiiGuard::default(),
+            allow_clients: ClientAllowList::default(),
+            cors_origins: Vec::new(),
+            tls: None,
         }
     }
 }
 
-/// The application serving `models`, for tests and for embedding; [`serve`]
-/// adds the listener and graceful shutdown.
-pub fn app(models: ModelRegistry, options: ServerOptions) -> Router {
-    router(AppState::new(models, options))
+/// The application serving `models` under `access`, for tests and for
+/// embedding; [`serve`] adds the listener, TLS and graceful shutdown.
+pub fn app(models: ModelRegistry, access: Access, options: ServerOptions) -> Router {
+    router(AppState::new(models, access, options))
 }
 
 pub(crate) fn router(state: AppState) -> Router {
-    let max_body_bytes = state.options().max_body_bytes;
-    Router::new()
-        .route("/v1/chat/completions", post(routes::chat::chat_completions))
-        .route("/v1/completions", post(routes::completions::completions))
-        .route("/v1/models", get(routes::models::list_models))
-        .route("/v1/models/{*model}", get(routes::models::get_model))
+    use routes::{admin, chat, completions, models};
+    let options = state.options();
+    let max_body_bytes = options.max_body_bytes;
+    let allow_clients = Arc::new(options.allow_clients.clone());
+    let cors = cors_layer(&options.cors_origins);
+    // Every route here needs an authenticated caller (handlers take
+    // `Caller` or `Admin`); only /health and /ready are open.
+    let api = Router::new()
+        .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/completions", post(completions::completions))
+        .route("/v1/models", get(models::list_models))
+        .route("/v1/models/{*model}", get(models::get_model))
+        .route("/admin/keys", get(admin::list_keys).post(admin::create_key))
+        .route("/admin/keys/{id}/revoke", post(admin::revoke_key))
+        .route("/admin/keys/{id}/rotate", post(admin::rotate_key))
+        .route("/admin/usage", get(admin::usage))
+        .route("/admin/guard/scan", post(admin::guard_scan))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    let mut app = Router::new()
+        .merge(api)
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
         .fallback(routes::fallback::not_found)
         .method_not_allowed_fallback(routes::fallback::method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn(request_id::track_request))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body_bytes));
+    if let Some(cors) = cors {
+        app = app.layer(cors);
+    }
+    app.layer(axum::middleware::from_fn_with_state(
+        allow_clients,
+        network::check_client_address,
+    ))
+    .layer(axum::middleware::from_fn(request_id::track_request))
+    .with_state(state)
+}
+
+/// CORS for the listed origins only; none listed: no CORS headers at all.
+fn cors_layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderName::from_static(REQUEST_ID_HEADER),
+            ])
+            .expose_headers([
+                axum::http::HeaderName::from_static(REQUEST_ID_HEADER),
+                axum::http::HeaderName::from_static("x-ratelimit-remaining-requests"),
+                axum::http::HeaderName::from_static("x-ratelimit-remaining-tokens"),
+            ]),
+    )
 }

@@ -47,6 +47,7 @@ pub(crate) async fn track_request(mut request: Request, next: Next) -> Response 
         method = %request.method(),
         path = %request.uri().path(),
         model = tracing::field::Empty,
+        principal = tracing::field::Empty,
     );
     request.extensions_mut().insert(RequestId(id.clone()));
 

@@ -3,33 +3,60 @@
 //! running (each open stream gets an error event and `[DONE]`), then return.
 
 use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
-use moat_router::ModelRegistry;
+use axum::serve::{Listener, ListenerExt};
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::router;
 use crate::state::AppState;
-use crate::{router, ServerOptions};
+use crate::tls::TlsListener;
 
 /// How long stopped streams get to send their last events before the
 /// remaining connections are closed.
 const STOPPED_STREAMS_FLUSH: Duration = Duration::from_secs(5);
 
-/// Serve `models` on `listener` until `shutdown` resolves; then stop
-/// accepting, let running requests finish within
-/// [`ServerOptions::shutdown_grace`], end the streams still open with an
-/// error event and `[DONE]`, and return.
+/// Serve `state` on `listener` (HTTPS when [`crate::ServerOptions::tls`]
+/// is set) until `shutdown` resolves; then stop accepting, let running
+/// requests finish within [`crate::ServerOptions::shutdown_grace`], end the
+/// streams still open with an error event and `[DONE]`, and return.
 pub async fn serve(
     listener: TcpListener,
-    models: ModelRegistry,
-    options: ServerOptions,
+    state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let grace = options.shutdown_grace;
-    let state = AppState::new(models, options);
     let app = router(state.clone());
+    match state.options().tls.clone() {
+        Some(config) => {
+            let listener = TlsListener::new(listener, config).with_connect_info();
+            serve_on(listener, app, state, shutdown).await
+        }
+        None => {
+            // Tokens are small writes: send them at once.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "could not set TCP_NODELAY");
+                }
+            });
+            serve_on(listener, app, state, shutdown).await
+        }
+    }
+}
+
+async fn serve_on<L>(
+    listener: L,
+    app: Router,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: Listener<Addr = SocketAddr>,
+    SocketAddr: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
+    let grace = state.options().shutdown_grace;
 
     let asked = CancellationToken::new();
     let signal = {
@@ -39,15 +66,12 @@ pub async fn serve(
             asked.cancel();
         }
     };
-    // Tokens are small writes: send them at once.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(signal)
-        .into_future();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .into_future();
     tokio::pin!(server);
 
     tokio::select! {

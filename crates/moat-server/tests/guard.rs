@@ -383,3 +383,124 @@ async fn block_lets_clean_requests_through() {
         "Hello there"
     );
 }
+
+/// A role's `pii_policy` overrides the server's for keys holding it; other
+/// keys keep the server's policy.
+#[tokio::test]
+async fn a_role_policy_overrides_the_server_policy() {
+    let access = common::access::TestAccess::build(common::access::Setup {
+        roles_toml: r#"
+[[roles]]
+name = "strict"
+models = ["*"]
+pii_policy = "block"
+
+[[roles]]
+name = "open"
+models = ["*"]
+pii_policy = "allow"
+"#
+        .to_owned(),
+        ..Default::default()
+    })
+    .await;
+    let strict = access.key("strict", &["strict"], None).await;
+    let open = access.key("open", &["open"], None).await;
+    let body = chat("echo", &format!("My phone is {PHONE}."), false).to_string();
+    let as_key = |key: &str| {
+        let mut request = post_json(CHAT, &body);
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {key}").parse().unwrap());
+        request
+    };
+
+    let fakes = FakeModels::new();
+    let refused = common::send_as(
+        fakes.registry_of(&["echo"]),
+        &access,
+        options(Policy::Pseudonymize),
+        as_key(&strict),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.json()["error"]["code"], "pii_blocked");
+    assert!(fakes.received.chats().is_empty());
+
+    let fakes = FakeModels::new();
+    let passed = common::send_as(
+        fakes.registry_of(&["echo"]),
+        &access,
+        options(Policy::Pseudonymize),
+        as_key(&open),
+    )
+    .await;
+    assert_eq!(passed.status, 200, "{}", passed.body);
+    assert!(received_user_text(&fakes).contains(PHONE));
+
+    // The admin's built-in role sets no policy: the server's applies.
+    let fakes = FakeModels::new();
+    let server_policy = common::send_as(
+        fakes.registry_of(&["echo"]),
+        &access,
+        options(Policy::Pseudonymize),
+        as_key(&access.admin_key),
+    )
+    .await;
+    assert_eq!(server_policy.status, 200);
+    assert_no_values(&received_user_text(&fakes));
+}
+
+/// `POST /admin/guard/scan` shows admins what the configured guard finds,
+/// masked; other callers get 403.
+#[tokio::test]
+async fn admins_can_scan_a_text() {
+    let access = common::access::TestAccess::new().await;
+    let user = access.key("user", &["user"], None).await;
+    let body = json!({ "text": format!("电话 {PHONE}，身份证 {ID}") }).to_string();
+    let as_key = |key: &str| {
+        let mut request = post_json("/admin/guard/scan", &body);
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {key}").parse().unwrap());
+        request
+    };
+    let scanned = common::send_as(
+        FakeModels::new().registry(),
+        &access,
+        options(Policy::Block),
+        as_key(&access.admin_key),
+    )
+    .await;
+    assert_eq!(scanned.status, 200, "{}", scanned.body);
+    assert!(!scanned.body.contains(PHONE) && !scanned.body.contains(ID));
+    assert_json_snapshot!(scanned.json(), @r###"
+    {
+      "object": "list",
+      "policy": "block",
+      "data": [
+        {
+          "kind": "mobile",
+          "start": 7,
+          "end": 18,
+          "masked": "138****5678"
+        },
+        {
+          "kind": "id_card",
+          "start": 31,
+          "end": 49,
+          "masked": "110105********002X"
+        }
+      ]
+    }
+    "###);
+    let refused = common::send_as(
+        FakeModels::new().registry(),
+        &access,
+        options(Policy::Block),
+        as_key(&user),
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.json()["error"]["code"], "permission_denied");
+}

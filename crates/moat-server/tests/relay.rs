@@ -10,34 +10,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use common::{post_json, send_with, FakeModels};
+use common::{post_json, send_with, FakeModels, TestAccess};
 use moat_router::upstream::{UpstreamBackend, UpstreamConfig};
 use moat_router::ModelRegistry;
-use moat_server::{serve, ServerOptions};
+use moat_server::{serve, AppState, ServerOptions};
 use tokio::net::TcpListener;
 
 /// A moat serving the fake models on a real socket; its base URL.
-async fn start_inner() -> String {
+/// The inner moat requires a key like any other: the front presents it.
+async fn start_inner() -> (String, String) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let models = FakeModels::new().registry();
-    tokio::spawn(serve(
-        listener,
-        models,
-        ServerOptions::default(),
-        std::future::pending(),
-    ));
-    format!("http://{addr}/v1")
+    // Lives as long as the test process: the inner server keeps serving.
+    let access: &'static TestAccess = Box::leak(Box::new(TestAccess::new().await));
+    let state = AppState::new(models, access.access.clone(), ServerOptions::default());
+    tokio::spawn(serve(listener, state, std::future::pending()));
+    (format!("http://{addr}/v1"), access.admin_key.clone())
 }
 
 /// The front registry: `relay-<name>` is the inner fake model `<name>`.
-fn front(base_url: &str) -> ModelRegistry {
+fn front((base_url, key): &(String, String)) -> ModelRegistry {
     let mut registry = ModelRegistry::new();
     for name in ["echo", "tools", "error-before", "error-midstream", "gone"] {
         let backend = UpstreamBackend::new(UpstreamConfig {
             id: format!("relay-{name}"),
             base_url: base_url.to_owned(),
-            api_key: Some("sk-inner".to_owned()),
+            api_key: Some(key.clone()),
             upstream_model: Some(name.to_owned()),
             timeout: Duration::from_secs(5),
             context_length: None,

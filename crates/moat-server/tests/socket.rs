@@ -8,15 +8,17 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::FakeModels;
+use common::{FakeModels, TestAccess};
 use futures::StreamExt;
-use moat_server::{serve, ServerOptions};
+use moat_server::{serve, AppState, ServerOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 struct Running {
     addr: SocketAddr,
+    key: String,
+    _access: TestAccess,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -26,11 +28,15 @@ impl Running {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, fake.registry(), options, async move {
+        let access = TestAccess::new().await;
+        let state = AppState::new(fake.registry(), access.access.clone(), options);
+        let server = tokio::spawn(serve(listener, state, async move {
             let _ = stopped.await;
         }));
         Self {
             addr,
+            key: access.admin_key.clone(),
+            _access: access,
             stop: Some(stop),
             server,
         }
@@ -55,6 +61,7 @@ async fn open_slow_stream(
 ) {
     let response = reqwest::Client::new()
         .post(running.url("/v1/chat/completions"))
+        .bearer_auth(&running.key)
         .json(&serde_json::json!({
             "model": "slow",
             "stream": true,

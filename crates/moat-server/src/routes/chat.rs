@@ -5,28 +5,43 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use moat_protocol::chat::ChatCompletionRequest;
 
+use crate::auth::Caller;
 use crate::chunks::{ChatChunks, ResponseMeta};
 use crate::error::ErrorResponse;
 use crate::extract::JsonBody;
 use crate::state::AppState;
-use crate::{aggregate, sse};
+use crate::{aggregate, limits, sse};
 
 pub(crate) async fn chat_completions(
     State(state): State<AppState>,
+    caller: Caller,
     JsonBody(mut request): JsonBody<ChatCompletionRequest>,
 ) -> Result<Response, ErrorResponse> {
     tracing::Span::current().record("model", request.model.as_str());
     request.validate()?;
-    let backend = state.models().get(&request.model)?;
+    let backend = state.backend_for(&caller, &request.model)?;
+    let estimate = limits::chat_estimate(&request);
+    let admission = match state.admit(&caller, estimate.total()).await {
+        Ok(admission) => admission,
+        Err(refusal) => return Ok(limits::refusal_response(refusal)),
+    };
+    let rate = admission.status;
     let meta = ResponseMeta::new("chatcmpl-", &request.model, request.include_usage());
     let stream = request.stream;
     // What was found goes to the audit record once there is one.
-    let (_found, restorer) = state.options().guard.protect_chat(&mut request)?;
-    let events = restorer.events(backend.chat(request).await?);
+    let (_found, restorer) = state.guard_for(&caller.0).protect_chat(&mut request)?;
+    let model = request.model.clone();
+    let events = restorer.events(limits::metered(
+        backend.chat(request).await?,
+        admission,
+        model,
+        estimate,
+    ));
     let stop = state.stop_generations_token();
-    if stream {
-        Ok(sse::response(events, ChatChunks(meta), stop))
+    let response = if stream {
+        sse::response(events, ChatChunks(meta), stop)
     } else {
-        Ok(Json(aggregate::chat(events, meta, &stop).await?).into_response())
-    }
+        Json(aggregate::chat(events, meta, &stop).await?).into_response()
+    };
+    Ok(limits::with_rate_headers(response, &rate))
 }

@@ -18,7 +18,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, 
     if state.is_draining() {
         return Err(ApiError::new(ErrorKind::Unavailable, "The server is shutting down.").into());
     }
-    let checks = state.models().backends().map(|backend| async move {
+    let checks = state.all_models().backends().map(|backend| async move {
         let ready = backend.ready().await;
         (backend.info().id, ready)
     });

@@ -1,5 +1,6 @@
 //! One module per endpoint; each handler extracts, calls, maps.
 
+pub(crate) mod admin;
 pub(crate) mod chat;
 pub(crate) mod completions;
 pub(crate) mod fallback;

@@ -7,6 +7,7 @@ use moat_protocol::models::{ModelCard, ModelList};
 use moat_protocol::{ApiError, ErrorKind};
 use moat_router::BackendInfo;
 
+use crate::auth::Caller;
 use crate::error::ErrorResponse;
 use crate::state::AppState;
 
@@ -14,20 +15,22 @@ fn card(info: BackendInfo) -> ModelCard {
     ModelCard::new(info.id, info.created, info.context_length)
 }
 
-pub(crate) async fn list_models(State(state): State<AppState>) -> Json<ModelList> {
+/// Only the models the caller may use are listed.
+pub(crate) async fn list_models(State(state): State<AppState>, caller: Caller) -> Json<ModelList> {
     Json(ModelList {
         object: "list".to_owned(),
-        data: state.models().infos().into_iter().map(card).collect(),
+        data: state.models_for(&caller).into_iter().map(card).collect(),
     })
 }
 
 pub(crate) async fn get_model(
     State(state): State<AppState>,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ModelCard>, ErrorResponse> {
     let Path(model) = path.map_err(|rejection| {
         ApiError::new(ErrorKind::InvalidRequest, rejection.body_text()).with_param("model")
     })?;
-    let backend = state.models().get(&model)?;
+    let backend = state.backend_for(&caller, &model)?;
     Ok(Json(card(backend.info())))
 }

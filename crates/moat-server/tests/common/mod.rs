@@ -3,6 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod access;
 pub mod fake;
 
 use axum::body::Body;
@@ -10,6 +11,8 @@ use axum::http::{Request, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
 use moat_server::{app, ServerOptions};
+
+pub use access::TestAccess;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -74,12 +77,33 @@ pub async fn send(request: Request<Body>) -> Answer {
     .await
 }
 
+/// Send `request` as the admin (when it carries no credentials itself).
 pub async fn send_with(
     models: moat_router::ModelRegistry,
     options: ServerOptions,
+    mut request: Request<Body>,
+) -> Answer {
+    let access = TestAccess::new().await;
+    if !request.headers().contains_key("authorization") {
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", access.admin_key).parse().unwrap(),
+        );
+    }
+    send_as(models, &access, options, request).await
+}
+
+/// Send `request` to an app under `access`, exactly as given.
+pub async fn send_as(
+    models: moat_router::ModelRegistry,
+    access: &TestAccess,
+    options: ServerOptions,
     request: Request<Body>,
 ) -> Answer {
-    let response: Response = app(models, options).oneshot(request).await.unwrap();
+    let response: Response = app(models, access.access.clone(), options)
+        .oneshot(request)
+        .await
+        .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();

@@ -10,16 +10,21 @@ use clap::Args;
 use moat_guard::{CustomRecognizer, Policy, Scanner};
 use serde::Deserialize;
 
+mod access;
+
+pub use access::{AccessConfig, AuthFileConfig, StoreArgs, StoreFileConfig, TlsFileConfig};
+
 /// Flags shared by `serve` and `models`; each can also come from the
 /// environment (`MOAT_*`) or the configuration file.
 #[derive(Debug, Default, Clone, Args)]
 pub struct ConfigArgs {
     /// TOML configuration file; see docs/configuration.md.
-    #[arg(long, env = "MOAT_CONFIG", value_name = "FILE")]
+    #[arg(global = true, long, env = "MOAT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Directory searched for *.gguf models (repeat for several).
     /// Default: models
     #[arg(
+        global = true,
         long,
         env = "MOAT_MODELS_DIR",
         value_name = "DIR",
@@ -28,11 +33,24 @@ pub struct ConfigArgs {
     pub models_dir: Vec<PathBuf>,
 }
 
+/// The configuration file alone: for `moat keys` and `moat usage`.
+#[derive(Debug, Default, Clone, Args)]
+pub struct ConfigFileArgs {
+    /// TOML configuration file; see docs/configuration.md.
+    #[arg(global = true, long, env = "MOAT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
 /// Flags of `moat serve`.
 #[derive(Debug, Default, Clone, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub common: ConfigArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Redis for rate-limit counters shared by several replicas. Default: in memory
+    #[arg(long, env = "MOAT_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
     /// Address to listen on; port 0 picks a free port. Default: 127.0.0.1:8080
     #[arg(long, env = "MOAT_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -73,6 +91,21 @@ pub struct FileConfig {
     pub models: Vec<ModelConfig>,
     #[serde(default)]
     pub guard: GuardFileConfig,
+    /// Client addresses or CIDRs allowed to connect; empty: all.
+    #[serde(default)]
+    pub allow_clients: Vec<String>,
+    /// Browser origins allowed by CORS (`https://app.example.com`); empty: CORS off.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// Redis for rate-limit counters shared by several replicas.
+    pub redis_url: Option<String>,
+    #[serde(default)]
+    pub store: StoreFileConfig,
+    #[serde(default)]
+    pub auth: AuthFileConfig,
+    pub tls: Option<TlsFileConfig>,
+    #[serde(default)]
+    pub roles: Vec<moat_policy::RoleConfig>,
 }
 
 /// The `[guard]` table: what happens to personal data before a model sees it.
@@ -125,7 +158,7 @@ pub struct ModelConfig {
 }
 
 /// The resolved configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub models_dirs: Vec<PathBuf>,
@@ -138,6 +171,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub models: Vec<ModelConfigResolved>,
     pub guard: GuardConfig,
+    pub access: AccessConfig,
 }
 
 /// The personal-data guard's settings, checked: every custom recognizer
@@ -240,6 +274,10 @@ impl MessageWithSpan for toml::de::Error {
 impl Config {
     /// Merge flags and environment (already in `args`) over the file.
     pub fn resolve(args: &ServeArgs, file: FileConfig) -> anyhow::Result<Self> {
+        let mut access = AccessConfig::resolve(&args.store, &file_access(&file))?;
+        if let Some(url) = &args.redis_url {
+            access.redis_url = Some(access::check_redis_url(url)?);
+        }
         let models_dirs = if !args.common.models_dir.is_empty() {
             args.common.models_dir.clone()
         } else {
@@ -301,8 +339,27 @@ impl Config {
                 .map_or_else(default_shutdown_grace, Duration::from_secs),
             models,
             guard,
+            access,
         })
     }
+}
+
+/// The access-control parts of the file, moved out of it.
+fn file_access(file: &FileConfig) -> access::FileAccess<'_> {
+    access::FileAccess {
+        allow_clients: &file.allow_clients,
+        cors_origins: &file.cors_origins,
+        redis_url: file.redis_url.as_deref(),
+        store: &file.store,
+        auth: &file.auth,
+        tls: file.tls.as_ref(),
+        roles: &file.roles,
+    }
+}
+
+/// The access configuration alone, for `moat keys` and `moat usage`.
+pub fn resolve_access(store: &StoreArgs, file: &FileConfig) -> anyhow::Result<AccessConfig> {
+    AccessConfig::resolve(store, &file_access(file))
 }
 
 fn resolve_model(index: usize, m: ModelConfig) -> anyhow::Result<ModelConfigResolved> {
@@ -451,6 +508,65 @@ mod tests {
         let f = file("[[models]]\nid = \"big\"\nbackend = \"upstream\"\nbase_url = \"http://h/v1\"\napi_key_env = \"VLLM_KEY\"\n").unwrap();
         let c = Config::resolve(&ServeArgs::default(), f).unwrap();
         assert!(matches!(&c.models[0], ModelConfigResolved::Upstream { id, .. } if id == "big"));
+    }
+
+    /// moat.example.toml, with every commented-out setting switched on,
+    /// is a valid configuration.
+    #[test]
+    fn the_example_file_is_valid_with_every_setting_on() {
+        let text = include_str!("../../../../moat.example.toml");
+        let setting = |l: &str| {
+            l.starts_with('[')
+                || l.split_once(" = ")
+                    .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        };
+        let on: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if setting(rest) => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(on.contains("\n[[roles]]") && on.contains("\n[tls]"), "{on}");
+        let c = Config::resolve(&ServeArgs::default(), file(&on).unwrap()).unwrap();
+        assert_eq!(c.access.roles.len(), 1);
+        assert!(c.access.tls.is_some() && c.access.oidc.is_some());
+        assert_eq!(
+            c.access.redis_url.as_deref(),
+            Some("redis://127.0.0.1:6379/")
+        );
+        assert!(!c.access.allow_clients.is_empty());
+        let plain = Config::resolve(&ServeArgs::default(), file(text).unwrap()).unwrap();
+        assert!(plain.access.tls.is_none());
+    }
+
+    #[test]
+    fn access_settings_are_checked() {
+        let err = |text: &str| {
+            Config::resolve(&ServeArgs::default(), file(text).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("allow_clients = [\"10.0.0.0/33\"]\n").contains("allow_clients"));
+        assert!(err("cors_origins = [\"*\"]\n").contains("cors_origins"));
+        assert!(err("redis_url = \"http://x\"\n").contains("redis://"));
+        assert!(err("[[roles]]\nname = \"a\"\n[[roles]]\nname = \"a\"\n").contains("twice"));
+        assert!(err("[[roles]]\nname = \"bad name\"\n").contains("bad name"));
+        let e = file("[[roles]]\nname = \"a\"\nmodel = [\"x\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("model"), "{e}");
+        let e = file(
+            "[auth.oidc]\nissuer = \"https://i\"\naudience = \"moat\"\nalgorithms = [\"HS256\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("HS256"), "{e}");
+        let c = Config::resolve(&ServeArgs::default(), FileConfig::default()).unwrap();
+        assert_eq!(c.access.store, "data/moat.db");
+        assert_eq!(c.access.secret_file, PathBuf::from("data/moat.secret"));
+        assert!(c.access.redis_url.is_none() && c.access.tls.is_none());
     }
 
     #[test]

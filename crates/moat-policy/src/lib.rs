@@ -1,0 +1,19 @@
+//! Who is calling and what they may do: principals, roles, API keys,
+//! OIDC/JWT bearer tokens, rate limits and quotas (steps 2–4 of a request).
+
+pub mod apikey;
+pub mod authn;
+pub mod clock;
+pub mod failures;
+pub mod jwt;
+pub mod keys;
+pub mod limit;
+pub mod limits;
+pub mod principal;
+pub mod role;
+pub mod usage;
+
+pub use authn::{AuthFailure, Authenticator};
+pub use limits::{Admission, Limiter, RateStatus, Refusal};
+pub use principal::{Credential, Principal};
+pub use role::{AuditContent, Limits, Role, RoleConfig, Roles};

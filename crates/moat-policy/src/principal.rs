@@ -1,0 +1,171 @@
+//! Who is calling, once authenticated: an API key or a token subject, with
+//! the roles that say what it may do.
+
+use std::sync::Arc;
+
+use moat_guard::Policy;
+
+use crate::role::{AuditContent, Limits, Patterns, Role};
+
+/// How the caller proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An API key; `id` is the key's id (never its secret).
+    ApiKey { id: String },
+    /// An OIDC/JWT bearer token from `issuer` for `subject`.
+    Token { issuer: String, subject: String },
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Stable id for limits, usage and audit: the key id, or
+    /// `oidc:SUBJECT` for tokens.
+    pub id: String,
+    /// The key's name or the token's subject, for people reading logs.
+    pub name: String,
+    pub credential: Credential,
+    pub roles: Vec<Arc<Role>>,
+    /// A key's own model allow-list, narrowing what its roles allow.
+    pub key_models: Option<Patterns>,
+}
+
+impl Principal {
+    /// May this caller use `model`? Some role must allow it, and the key's
+    /// own list, when it has one, too.
+    pub fn may_use_model(&self, model: &str) -> bool {
+        self.roles.iter().any(|r| r.models.matches(model))
+            && self.key_models.as_ref().is_none_or(|p| p.matches(model))
+    }
+
+    pub fn may_use_tool(&self, tool: &str) -> bool {
+        self.roles.iter().any(|r| r.tools.matches(tool))
+    }
+
+    pub fn may_read_knowledge_base(&self, name: &str) -> bool {
+        self.roles.iter().any(|r| r.knowledge_bases.matches(name))
+    }
+
+    /// May this caller use the admin API?
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r.admin)
+    }
+
+    pub fn role_names(&self) -> Vec<&str> {
+        self.roles.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    /// The strictest personal-data policy among the roles that set one
+    /// (block, then mask, then pseudonymize, then allow); `None` when no
+    /// role sets one and the server-wide policy applies.
+    pub fn pii_policy(&self) -> Option<Policy> {
+        fn strictness(p: Policy) -> u8 {
+            match p {
+                Policy::Block => 3,
+                Policy::Mask => 2,
+                Policy::Pseudonymize => 1,
+                Policy::Allow => 0,
+            }
+        }
+        self.roles
+            .iter()
+            .filter_map(|r| r.pii_policy)
+            .max_by_key(|p| strictness(*p))
+    }
+
+    /// The audit content policy that keeps the least among the roles
+    /// (`masked` with no roles).
+    pub fn audit_content(&self) -> AuditContent {
+        self.roles
+            .iter()
+            .map(|r| r.audit_content)
+            .max()
+            .unwrap_or(AuditContent::Masked)
+    }
+
+    /// Limits of this caller itself: the most generous `per_key` limits
+    /// of its roles.
+    pub fn own_limits(&self) -> Limits {
+        let mut limits = self.roles.iter().map(|r| r.per_key);
+        let first = limits.next().unwrap_or_default();
+        limits.fold(first, Limits::most_generous)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::role::{RoleConfig, Roles};
+
+    fn principal(roles_toml: &str, names: &[&str], key_models: Option<&[&str]>) -> Principal {
+        #[derive(serde::Deserialize)]
+        struct File {
+            roles: Vec<RoleConfig>,
+        }
+        let file: File = toml::from_str(roles_toml).unwrap();
+        let roles = Roles::new(&file.roles).unwrap();
+        Principal {
+            id: "key_test".to_owned(),
+            name: "test".to_owned(),
+            credential: Credential::ApiKey {
+                id: "key_test".to_owned(),
+            },
+            roles: roles.resolve(names),
+            key_models: key_models.map(|m| Patterns::new(m).unwrap()),
+        }
+    }
+
+    const ROLES: &str = r#"
+[[roles]]
+name = "analyst"
+models = ["qwen3-*"]
+tools = ["weather"]
+pii_policy = "mask"
+audit_content = "hash"
+per_key = { requests_per_minute = 10 }
+
+[[roles]]
+name = "clinician"
+models = ["med-*"]
+knowledge_bases = ["wards"]
+pii_policy = "block"
+audit_content = "full"
+per_key = { requests_per_minute = 30, tokens_per_day = 1000 }
+"#;
+
+    #[test]
+    fn default_deny_without_a_role() {
+        let p = principal(ROLES, &[], None);
+        assert!(!p.may_use_model("qwen3-8b"));
+        assert!(!p.may_use_tool("weather"));
+        assert!(!p.is_admin());
+        assert_eq!(p.pii_policy(), None);
+        let p = principal(ROLES, &["no-such-role"], None);
+        assert!(!p.may_use_model("qwen3-8b"));
+    }
+
+    #[test]
+    fn roles_add_up_and_the_key_list_narrows() {
+        let p = principal(ROLES, &["analyst", "clinician"], None);
+        assert!(p.may_use_model("qwen3-8b") && p.may_use_model("med-7b"));
+        assert!(p.may_use_tool("weather") && !p.may_use_tool("shell"));
+        assert!(p.may_read_knowledge_base("wards"));
+        assert_eq!(p.pii_policy(), Some(Policy::Block));
+        assert_eq!(p.audit_content(), AuditContent::Hash);
+        assert_eq!(p.own_limits().requests_per_minute, Some(30));
+        assert_eq!(p.own_limits().tokens_per_day, None);
+        let narrowed = principal(ROLES, &["analyst"], Some(&["qwen3-0.6b"]));
+        assert!(narrowed.may_use_model("qwen3-0.6b"));
+        assert!(!narrowed.may_use_model("qwen3-8b"));
+        // A key list cannot widen what the roles allow.
+        let widened = principal(ROLES, &["analyst"], Some(&["*"]));
+        assert!(!widened.may_use_model("med-7b"));
+    }
+
+    #[test]
+    fn builtin_admin_may_do_everything() {
+        let p = principal("roles = []", &["admin"], None);
+        assert!(p.is_admin() && p.may_use_model("x") && p.may_use_tool("y"));
+    }
+}

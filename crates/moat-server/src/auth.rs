@@ -1,0 +1,118 @@
+//! Authentication as a layer in front of every API route, and the
+//! extractors that make permissions part of a handler's signature: a
+//! handler that takes [`Caller`] can only run for an authenticated
+//! principal, one that takes [`Admin`] only for an administrator.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use moat_policy::{AuthFailure, Principal};
+use moat_protocol::{ApiError, ErrorKind};
+
+use crate::error::ErrorResponse;
+use crate::limits::with_retry_after;
+use crate::state::AppState;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Arc<Principal>);
+
+/// An authenticated caller whose roles open the admin API.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Arc<Principal>);
+
+fn bearer(request: &Request) -> Option<&str> {
+    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(credential.trim())
+}
+
+/// The one 401 answer: no hint of which part failed.
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        ErrorKind::InvalidApiKey,
+        "Incorrect API key provided. Send a valid key or token as \
+         `Authorization: Bearer ...`.",
+    )
+}
+
+/// Middleware: authenticate the request's bearer credential and attach the
+/// [`Principal`]; refuse with 401 (or 429 after repeated failures).
+pub(crate) async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let result = state
+        .access()
+        .authenticator
+        .authenticate(bearer(&request), client)
+        .await;
+    match result {
+        Ok(principal) => {
+            tracing::Span::current().record("principal", principal.id.as_str());
+            request.extensions_mut().insert(Caller(principal));
+            next.run(request).await
+        }
+        Err(failure) => {
+            let client = client.map(|ip| ip.to_string()).unwrap_or_default();
+            tracing::info!(client, reason = %failure.reason(), "authentication failed");
+            match failure {
+                AuthFailure::Locked { retry_after_ms } => with_retry_after(
+                    ErrorResponse::from(ApiError::new(
+                        ErrorKind::TooManyAuthFailures,
+                        "Too many failed authentication attempts from this address; retry later.",
+                    ))
+                    .into_response(),
+                    retry_after_ms,
+                ),
+                AuthFailure::Unavailable => ErrorResponse::from(ApiError::new(
+                    ErrorKind::Unavailable,
+                    "Service temporarily unavailable.",
+                ))
+                .into_response(),
+                _ => ErrorResponse::from(invalid_credentials()).into_response(),
+            }
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ErrorResponse;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            // A route mounted outside the authentication layer.
+            tracing::error!(path = %parts.uri.path(), "route without authentication");
+            ApiError::internal().into()
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Admin {
+    type Rejection = ErrorResponse;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        if principal.is_admin() {
+            Ok(Self(principal))
+        } else {
+            Err(ApiError::new(
+                ErrorKind::PermissionDenied,
+                "This API is for administrators; your key's roles do not include one.",
+            )
+            .into())
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Rate limits and quotas at the HTTP edge: the estimate a request is
+//! checked with, `Retry-After` and `x-ratelimit-*` headers, and the stream
+//! wrapper that counts the tokens actually used and frees the request's
+//! stream slot when it ends.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use moat_policy::{Admission, RateStatus, Refusal};
+use moat_protocol::chat::{ChatCompletionRequest, MessageContent};
+use moat_protocol::completion::{CompletionRequest, Prompt};
+use moat_protocol::GenerationEvent;
+use moat_router::EventStream;
+
+use crate::error::ErrorResponse;
+
+/// Bytes per token assumed when estimating a prompt before it is
+/// tokenized (English text runs ~4; CJK fewer, so this errs high there).
+const BYTES_PER_TOKEN: usize = 3;
+
+fn tokens_of(bytes: usize) -> u64 {
+    u64::try_from(bytes.div_ceil(BYTES_PER_TOKEN)).unwrap_or(u64::MAX)
+}
+
+/// What a request is expected to use before it runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Estimate {
+    /// The prompt, from its size.
+    pub prompt: u64,
+    /// The completion budget (`max_tokens`).
+    pub completion: u64,
+}
+
+impl Estimate {
+    pub fn total(self) -> u64 {
+        self.prompt.saturating_add(self.completion)
+    }
+}
+
+/// Prompt estimate and completion budget of a chat request.
+pub(crate) fn chat_estimate(request: &ChatCompletionRequest) -> Estimate {
+    let mut bytes = 0usize;
+    for m in &request.messages {
+        bytes += 16;
+        match &m.content {
+            Some(MessageContent::Text(t)) => bytes += t.len(),
+            Some(MessageContent::Parts(parts)) => {
+                bytes += parts
+                    .iter()
+                    .filter_map(|p| p.text.as_ref())
+                    .map(String::len)
+                    .sum::<usize>();
+            }
+            None => {}
+        }
+    }
+    Estimate {
+        prompt: tokens_of(bytes),
+        completion: u64::from(request.max_new_tokens().unwrap_or(0)),
+    }
+}
+
+/// Prompt estimate and `max_tokens` of a text completion (default 16).
+pub(crate) fn completion_estimate(request: &CompletionRequest) -> Estimate {
+    let bytes = match &request.prompt {
+        Prompt::One(t) => t.len(),
+        Prompt::Many(ts) => ts.iter().map(String::len).sum(),
+    };
+    Estimate {
+        prompt: tokens_of(bytes),
+        completion: u64::from(request.max_tokens.unwrap_or(16)),
+    }
+}
+
+/// Add `Retry-After` (whole seconds, at least 1).
+pub(crate) fn with_retry_after(mut response: Response, retry_after_ms: u64) -> Response {
+    let secs = retry_after_ms.div_ceil(1000).max(1);
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert("retry-after", v);
+    }
+    response
+}
+
+/// OpenAI's duration format in reset headers: `1s`, `6m0s`, `250ms`.
+fn duration_text(ms: u64) -> String {
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let secs = ms.div_ceil(1000);
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// Add the `x-ratelimit-*` headers for the limits that applied.
+pub(crate) fn with_rate_headers(mut response: Response, status: &RateStatus) -> Response {
+    let headers = response.headers_mut();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    };
+    if let Some(r) = status.requests {
+        put("x-ratelimit-limit-requests", r.limit.to_string());
+        put("x-ratelimit-remaining-requests", r.remaining.to_string());
+        put("x-ratelimit-reset-requests", duration_text(r.reset_ms));
+    }
+    if let Some((limit, remaining, reset)) = status.tokens {
+        put("x-ratelimit-limit-tokens", limit.to_string());
+        put("x-ratelimit-remaining-tokens", remaining.to_string());
+        put("x-ratelimit-reset-tokens", duration_text(reset));
+    }
+    response
+}
+
+/// A refused request as the client sees it: 429 with `Retry-After` and the
+/// rate headers.
+pub(crate) fn refusal_response(refusal: Refusal) -> Response {
+    let response = ErrorResponse::from(refusal.error).into_response();
+    with_rate_headers(
+        with_retry_after(response, refusal.retry_after_ms),
+        &refusal.status,
+    )
+}
+
+/// The accounting of one answer: the usage the backend reports at the end,
+/// or — when the answer never got there (client gone, error mid-stream,
+/// shutdown) — the prompt estimate and the pieces streamed so far, so an
+/// abandoned stream still counts against the quota and in usage.
+struct Meter {
+    admission: Option<Admission>,
+    model: String,
+    prompt_estimate: u64,
+    pieces: AtomicU64,
+    recorded: AtomicBool,
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        let Some(admission) = self.admission.take() else {
+            return;
+        };
+        if self.recorded.load(Ordering::Acquire) {
+            return;
+        }
+        let model = std::mem::take(&mut self.model);
+        let (prompt, pieces) = (self.prompt_estimate, self.pieces.load(Ordering::Acquire));
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move { admission.record(&model, prompt, pieces).await });
+            }
+            Err(_) => tracing::warn!("no runtime to count an abandoned answer"),
+        }
+    }
+}
+
+/// Count the tokens of the answer against the caller's quota and usage,
+/// and free its stream slot when it ends; the admission lives as long as
+/// the stream.
+pub(crate) fn metered(
+    events: EventStream,
+    admission: Admission,
+    model: String,
+    estimate: Estimate,
+) -> EventStream {
+    let meter = Arc::new(Meter {
+        admission: Some(admission),
+        model,
+        prompt_estimate: estimate.prompt,
+        pieces: AtomicU64::new(0),
+        recorded: AtomicBool::new(false),
+    });
+    events
+        .then(move |item| {
+            let meter = meter.clone();
+            async move {
+                match &item {
+                    Ok(GenerationEvent::Delta { .. }) => {
+                        meter.pieces.fetch_add(1, Ordering::AcqRel);
+                    }
+                    Ok(GenerationEvent::Finish { usage, .. }) => {
+                        if let Some(admission) = &meter.admission {
+                            if !meter.recorded.swap(true, Ordering::AcqRel) {
+                                admission
+                                    .record(
+                                        &meter.model,
+                                        u64::from(usage.prompt_tokens),
+                                        u64::from(usage.completion_tokens),
+                                    )
+                                    .await;
+                            }
+                            admission.release().await;
+                        }
+                    }
+                    Err(_) => {}
+                }
+                item
+            }
+        })
+        .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_durations_read_like_openai() {
+        assert_eq!(duration_text(250), "250ms");
+        assert_eq!(duration_text(1000), "1s");
+        assert_eq!(duration_text(1001), "2s");
+        assert_eq!(duration_text(360_000), "6m0s");
+        assert_eq!(duration_text(3_723_000), "1h2m3s");
+    }
+}

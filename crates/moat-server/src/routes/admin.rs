@@ -1,0 +1,284 @@
+//! The admin API (`/admin/...`), for principals whose roles set `admin`:
+//! API keys (list, create, revoke, rotate) and usage. The same operations
+//! as `moat keys` and `moat usage`.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use moat_policy::clock::{Clock, SystemClock};
+use moat_policy::keys::{parse_lifetime, IssuedKey, KeyError, NewKey};
+use moat_protocol::{ApiError, ErrorKind};
+use moat_store::{ApiKeyRecord, UsageBy};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::auth::Admin;
+use crate::error::ErrorResponse;
+use crate::extract::JsonBody;
+use crate::state::AppState;
+
+/// A key as listings show it: never the secret, never its hash.
+#[derive(Debug, Serialize)]
+pub(crate) struct KeyView {
+    id: String,
+    object: &'static str,
+    name: String,
+    hint: String,
+    roles: Vec<String>,
+    models: Option<Vec<String>>,
+    status: &'static str,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    last_used_at: Option<i64>,
+}
+
+/// `active`, `revoked` or `expired` at `now_ms`.
+pub fn key_status(record: &ApiKeyRecord, now_ms: i64) -> &'static str {
+    if record.revoked_ms.is_some() {
+        "revoked"
+    } else if record.expires_ms.is_some_and(|at| at <= now_ms) {
+        "expired"
+    } else {
+        "active"
+    }
+}
+
+impl KeyView {
+    fn new(record: ApiKeyRecord, now_ms: i64) -> Self {
+        let secs = |ms: i64| ms.div_euclid(1000);
+        Self {
+            status: key_status(&record, now_ms),
+            id: record.id,
+            object: "api_key",
+            name: record.name,
+            hint: record.hint,
+            roles: record.roles,
+            models: record.models,
+            created_at: secs(record.created_ms),
+            expires_at: record.expires_ms.map(secs),
+            revoked_at: record.revoked_ms.map(secs),
+            last_used_at: record.last_used_ms.map(secs),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemClock.now_ms()
+}
+
+fn key_error(error: KeyError) -> ErrorResponse {
+    match error {
+        KeyError::Invalid(message) => ApiError::new(ErrorKind::InvalidParameter, message).into(),
+        KeyError::NotFound(id) => {
+            ApiError::new(ErrorKind::NotFound, format!("No key with id `{id}`.")).into()
+        }
+        KeyError::Revoked(id) => ApiError::new(
+            ErrorKind::InvalidRequest,
+            format!("Key `{id}` is revoked; create a new one."),
+        )
+        .into(),
+        KeyError::Store(error) => {
+            tracing::error!(%error, "key store failed");
+            ApiError::internal().into()
+        }
+    }
+}
+
+fn issued(issued: IssuedKey, status: StatusCode) -> Response {
+    let mut body =
+        serde_json::to_value(KeyView::new(issued.record, now_ms())).unwrap_or_else(|_| json!({}));
+    body["key"] = json!(issued.secret);
+    (status, Json(body)).into_response()
+}
+
+pub(crate) async fn list_keys(
+    State(state): State<AppState>,
+    _: Admin,
+) -> Result<Response, ErrorResponse> {
+    let now = now_ms();
+    let keys = state.access().keys.list().await.map_err(key_error)?;
+    let data: Vec<KeyView> = keys.into_iter().map(|k| KeyView::new(k, now)).collect();
+    Ok(Json(json!({ "object": "list", "data": data })).into_response())
+}
+
+/// `POST /admin/keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateKey {
+    name: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    role: Option<String>,
+    models: Option<Vec<String>>,
+    /// `90d`, `12h`…
+    expires_in: Option<String>,
+}
+
+pub(crate) async fn create_key(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    JsonBody(body): JsonBody<CreateKey>,
+) -> Result<Response, ErrorResponse> {
+    let mut roles = body.roles;
+    roles.extend(body.role);
+    let expires_in = body
+        .expires_in
+        .as_deref()
+        .map(parse_lifetime)
+        .transpose()
+        .map_err(|e| ApiError::invalid_param("expires_in", e))?;
+    let new = NewKey {
+        name: body.name,
+        roles,
+        models: body.models,
+        expires_in,
+    };
+    let key = state
+        .access()
+        .keys
+        .create(new, now_ms())
+        .await
+        .map_err(key_error)?;
+    tracing::info!(by = %admin.id, key = %key.record.id, "API key created");
+    Ok(issued(key, StatusCode::CREATED))
+}
+
+pub(crate) async fn revoke_key(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> Result<Response, ErrorResponse> {
+    let record = state
+        .access()
+        .keys
+        .revoke(&id, now_ms())
+        .await
+        .map_err(key_error)?;
+    tracing::info!(by = %admin.id, key = %id, "API key revoked");
+    Ok(Json(KeyView::new(record, now_ms())).into_response())
+}
+
+pub(crate) async fn rotate_key(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+) -> Result<Response, ErrorResponse> {
+    let key = state
+        .access()
+        .keys
+        .rotate(&id, now_ms())
+        .await
+        .map_err(key_error)?;
+    tracing::info!(by = %admin.id, key = %id, "API key rotated");
+    Ok(issued(key, StatusCode::OK))
+}
+
+/// `GET /admin/usage?by=key|role|model|day&since=YYYY-MM-DD`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UsageQuery {
+    by: Option<String>,
+    since: Option<String>,
+}
+
+/// `key`, `role`, `model` or `day`.
+pub fn parse_usage_by(text: &str) -> Option<UsageBy> {
+    match text {
+        "key" => Some(UsageBy::Key),
+        "role" => Some(UsageBy::Role),
+        "model" => Some(UsageBy::Model),
+        "day" => Some(UsageBy::Day),
+        _ => None,
+    }
+}
+
+/// A `YYYY-MM-DD` day.
+pub fn is_day(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+pub(crate) async fn usage(
+    State(state): State<AppState>,
+    _: Admin,
+    query: Result<Query<UsageQuery>, QueryRejection>,
+) -> Result<Response, ErrorResponse> {
+    let Query(query) =
+        query.map_err(|r| ApiError::new(ErrorKind::InvalidRequest, r.body_text()))?;
+    let by_text = query.by.as_deref().unwrap_or("key");
+    let by = parse_usage_by(by_text)
+        .ok_or_else(|| ApiError::invalid_param("by", "by must be one of key, role, model, day."))?;
+    if let Some(since) = &query.since {
+        if !is_day(since) {
+            return Err(
+                ApiError::invalid_param("since", "since must be a day as YYYY-MM-DD.").into(),
+            );
+        }
+    }
+    let rows = state
+        .access()
+        .store
+        .usage(by, query.since.as_deref())
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "usage query failed");
+            ErrorResponse::from(ApiError::internal())
+        })?;
+    let data: Vec<_> = rows
+        .into_iter()
+        .map(|r| {
+            json!({
+                by_text: r.group,
+                "requests": r.requests,
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
+                "total_tokens": r.prompt_tokens + r.completion_tokens,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "object": "list", "by": by_text, "data": data })).into_response())
+}
+
+/// `POST /admin/guard/scan`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScanRequest {
+    text: String,
+}
+
+/// What the personal-data guard finds in a text, as the server is
+/// configured (built-in and custom recognizers): kind, byte range and the
+/// masked value — never the value itself.
+pub(crate) async fn guard_scan(
+    State(state): State<AppState>,
+    _: Admin,
+    JsonBody(body): JsonBody<ScanRequest>,
+) -> Result<Response, ErrorResponse> {
+    let guard = &state.options().guard;
+    let data: Vec<_> = guard
+        .scan(&body.text)
+        .iter()
+        .map(|f| {
+            json!({
+                "kind": f.kind.name(),
+                "start": f.start,
+                "end": f.end,
+                "masked": f.masked(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "object": "list",
+        "policy": guard.policy().name(),
+        "data": data,
+    }))
+    .into_response())
+}
