@@ -54,6 +54,8 @@ pub struct ServingAccess {
 pub async fn build(
     config: &AccessConfig,
     admin: KeyAdmin,
+    audit_log: moat_audit::AuditLog,
+    audit: moat_audit::AuditWriter,
     stop: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<ServingAccess> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -94,6 +96,8 @@ pub async fn build(
         limiter,
         keys: admin.service(),
         store: admin.store,
+        audit: Some(audit),
+        audit_log: Some(audit_log),
     };
     Ok(ServingAccess {
         access,

@@ -1,6 +1,7 @@
 //! The `moat` binary.
 
 mod access;
+mod audit;
 mod config;
 mod guard;
 mod keys;
@@ -33,6 +34,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Requests and tokens used, per key, role, model or day.
     Usage(usage::UsageArgs),
+    /// The audit log: verify, search, export, erase a subject, purge.
+    Audit(audit::AuditArgs),
     /// Personal-data guard tools: `moat guard scan FILE` shows what it finds.
     Guard(guard::GuardArgs),
 }
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Models(args) => models::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Usage(args) => usage::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Guard(args) => guard::run(args),
     };
     match result {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use moat_audit::{AuditKeys, AuditLog, WriterSettings};
 use moat_engine::{Engine, EngineConfig};
 use moat_router::embedded::EmbeddedBackend;
 use moat_router::upstream::{UpstreamBackend, UpstreamConfig};
@@ -36,8 +37,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let key_admin = KeyAdmin::open(&config.access).await?;
     tracing::info!(store = %key_admin.store.describe(), "store open");
     access::ensure_admin_key(&key_admin).await?;
+    let audit_log = open_audit(&config, &key_admin.store).await?;
+    let audit_writer = audit_log.writer(WriterSettings::default());
     let stop_tasks = CancellationToken::new();
-    let serving = access::build(&config.access, key_admin, stop_tasks.clone()).await?;
+    let purge_task = tokio::spawn(purge_daily(
+        audit_log.clone(),
+        config.audit.clone(),
+        stop_tasks.clone(),
+    ));
+    let serving = access::build(
+        &config.access,
+        key_admin,
+        audit_log.clone(),
+        audit_writer.clone(),
+        stop_tasks.clone(),
+    )
+    .await?;
     let engine_config = EngineConfig {
         parallel: config.parallel,
         ctx_size: config.ctx_size,
@@ -135,12 +150,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         allow_clients: config.access.allow_clients.clone(),
         cors_origins,
         tls,
+        metrics_open: config.metrics_open,
     };
     let state = AppState::new(registry, serving.access, options);
     let shutdown = shutdown_signal()?;
     say(&format!("moat listening on {scheme}://{addr}"));
     let result = moat_server::serve(listener, state, shutdown).await;
     stop_tasks.cancel();
+    if let Err(error) = audit_writer.close().await {
+        tracing::error!(%error, "audit log not closed cleanly");
+    }
+    let _ = purge_task.await;
     serving.usage.flush().await;
     drop(serving.usage);
     for task in serving.tasks {
@@ -149,6 +169,37 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     result?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The audit log on the store, with its keys file (created with the log,
+/// refused when the log has records but the file is gone).
+async fn open_audit(config: &Config, store: &moat_store::Store) -> anyhow::Result<AuditLog> {
+    let empty = moat_audit::log_is_empty(store).await?;
+    let keys = AuditKeys::load_or_create(&config.audit.keys_file, empty)?;
+    let log = AuditLog::open(store.clone(), keys).await?;
+    tracing::info!(
+        keys = %config.audit.keys_file.display(),
+        retention_days = config.audit.retention.as_secs() / 86_400,
+        "audit log open"
+    );
+    Ok(log)
+}
+
+/// Once a day (and at start), delete audit records past retention.
+async fn purge_daily(log: AuditLog, audit: config::AuditConfig, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(86_400));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        let now = moat_policy::clock::Clock::now_ms(&moat_policy::clock::SystemClock);
+        match moat_audit::purge(&log, audit.retention, now, audit.allow_short_retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(records = n, "audit records past retention purged"),
+            Err(error) => tracing::warn!(%error, "audit purge failed"),
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed here, before

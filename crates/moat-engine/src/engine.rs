@@ -67,6 +67,10 @@ pub struct EngineStats {
     /// Prompt tokens whose KV was reused instead of computed.
     pub cached_prompt_tokens: AtomicU64,
     pub generated_tokens: AtomicU64,
+    /// KV cells holding the tokens of running sequences, of the context's
+    /// `n_ctx`; cached prefixes of idle slots are not counted (they are
+    /// evicted when room is needed).
+    pub kv_cells_used: AtomicUsize,
 }
 
 /// What to generate from.

@@ -108,6 +108,9 @@ pub(crate) fn run(
 
     loop {
         tick += 1;
+        stats
+            .kv_cells_used
+            .store(cells_in_use(&slots), Ordering::Relaxed);
         // 1. Intake: block only when there is nothing to do.
         let idle = waiting.is_empty() && slots.iter().all(|s| s.active.is_none());
         if idle {
@@ -304,6 +307,15 @@ pub(crate) fn run(
             }
         }
     }
+}
+
+/// KV cells holding the tokens of running sequences.
+fn cells_in_use(slots: &[Slot]) -> usize {
+    slots
+        .iter()
+        .filter(|s| s.active.is_some())
+        .map(|s| s.cached.len())
+        .sum()
 }
 
 /// The free slot to use for `prompt`: the one whose cache shares the

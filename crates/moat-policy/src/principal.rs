@@ -51,6 +51,11 @@ impl Principal {
         self.roles.iter().any(|r| r.admin)
     }
 
+    /// May this caller read the audit log? Administrators and auditors.
+    pub fn may_read_audit(&self) -> bool {
+        self.roles.iter().any(|r| r.admin || r.auditor)
+    }
+
     pub fn role_names(&self) -> Vec<&str> {
         self.roles.iter().map(|r| r.name.as_str()).collect()
     }

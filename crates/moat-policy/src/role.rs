@@ -80,6 +80,10 @@ pub struct RoleConfig {
     /// Whether the admin API (keys, usage, audit) is open to this role.
     #[serde(default)]
     pub admin: bool,
+    /// Whether this role may read the audit log (`GET /admin/audit`)
+    /// without the rest of the admin API.
+    #[serde(default)]
+    pub auditor: bool,
     /// Personal-data policy for this role; default: the `[guard]` policy.
     pub pii_policy: Option<Policy>,
     /// Audit content capture for this role; default: `masked`.
@@ -130,6 +134,7 @@ pub struct Role {
     pub tools: Patterns,
     pub knowledge_bases: Patterns,
     pub admin: bool,
+    pub auditor: bool,
     pub pii_policy: Option<Policy>,
     pub audit_content: AuditContent,
     pub limits: Limits,
@@ -147,6 +152,7 @@ impl Role {
             knowledge_bases: Patterns::new(&config.knowledge_bases)
                 .map_err(|e| at("knowledge_bases", e))?,
             admin: config.admin,
+            auditor: config.auditor,
             pii_policy: config.pii_policy,
             audit_content: config.audit_content.unwrap_or(AuditContent::Masked),
             limits: config.limits,
@@ -188,6 +194,7 @@ impl Roles {
             tools: Vec::new(),
             knowledge_bases: Vec::new(),
             admin: false,
+            auditor: false,
             pii_policy: None,
             audit_content: None,
             limits: Limits::default(),

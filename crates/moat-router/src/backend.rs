@@ -24,6 +24,18 @@ pub struct BackendInfo {
     pub created: u64,
 }
 
+/// How busy a backend is now, read when metrics are scraped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackendLoad {
+    /// Requests being generated.
+    pub running: u64,
+    /// Requests queued for a free slot.
+    pub waiting: u64,
+    /// Fraction of the KV cache held by running requests (0 to 1), where
+    /// the backend has one.
+    pub kv_cache_usage: Option<f64>,
+}
+
 /// A server of one model. Errors returned before the stream starts (bad
 /// parameter, context exceeded, overloaded) become an HTTP status; errors
 /// inside the stream become an SSE error event.
@@ -40,5 +52,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Whether the backend can take requests now.
     async fn ready(&self) -> bool {
         true
+    }
+
+    /// Its load now, where it knows it (the embedded engine does; an
+    /// upstream server reports its own).
+    fn load(&self) -> Option<BackendLoad> {
+        None
     }
 }

@@ -1,5 +1,6 @@
 //! The embedded llama.cpp engine behind the [`Backend`] trait.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -12,7 +13,7 @@ use moat_protocol::completion::CompletionRequest;
 use moat_protocol::{ApiError, ErrorKind};
 use serde_json::{json, Map, Value};
 
-use crate::backend::{Backend, BackendInfo, EventStream};
+use crate::backend::{Backend, BackendInfo, BackendLoad, EventStream};
 
 /// A model served in-process.
 pub struct EmbeddedBackend {
@@ -43,6 +44,16 @@ impl Backend for EmbeddedBackend {
             context_length: Some(self.engine.context_length()),
             created: self.engine.created(),
         }
+    }
+
+    fn load(&self) -> Option<BackendLoad> {
+        let stats = self.engine.stats();
+        let cells = stats.kv_cells_used.load(Ordering::Relaxed) as f64;
+        Some(BackendLoad {
+            running: stats.running.load(Ordering::Relaxed) as u64,
+            waiting: stats.waiting.load(Ordering::Relaxed) as u64,
+            kv_cache_usage: Some((cells / f64::from(self.engine.context_length())).min(1.0)),
+        })
     }
 
     async fn chat(&self, request: ChatCompletionRequest) -> Result<EventStream, ApiError> {

@@ -8,5 +8,5 @@ pub mod embedded;
 mod registry;
 pub mod upstream;
 
-pub use backend::{Backend, BackendInfo, EventStream};
+pub use backend::{Backend, BackendInfo, BackendLoad, EventStream};
 pub use registry::ModelRegistry;

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use moat_policy::{AuthFailure, Principal};
 use moat_protocol::{ApiError, ErrorKind};
 
+use crate::audit::AuditTrail;
 use crate::error::ErrorResponse;
 use crate::limits::with_retry_after;
 use crate::state::AppState;
@@ -25,6 +26,11 @@ pub struct Caller(pub Arc<Principal>);
 /// An authenticated caller whose roles open the admin API.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Arc<Principal>);
+
+/// An authenticated caller who may read the audit log (an administrator or
+/// an auditor).
+#[derive(Debug, Clone)]
+pub struct Auditor(pub Arc<Principal>);
 
 fn bearer(request: &Request) -> Option<&str> {
     let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
@@ -62,6 +68,9 @@ pub(crate) async fn authenticate(
     match result {
         Ok(principal) => {
             tracing::Span::current().record("principal", principal.id.as_str());
+            if let Some(trail) = request.extensions().get::<AuditTrail>() {
+                trail.principal(&principal);
+            }
             request.extensions_mut().insert(Caller(principal));
             next.run(request).await
         }
@@ -111,6 +120,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
             Err(ApiError::new(
                 ErrorKind::PermissionDenied,
                 "This API is for administrators; your key's roles do not include one.",
+            )
+            .into())
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auditor {
+    type Rejection = ErrorResponse;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        if principal.may_read_audit() {
+            Ok(Self(principal))
+        } else {
+            Err(ApiError::new(
+                ErrorKind::PermissionDenied,
+                "The audit log is for auditors and administrators.",
             )
             .into())
         }

@@ -49,6 +49,17 @@ impl PiiGuard {
         self.scanner.scan(text)
     }
 
+    /// `text` with every finding replaced by its partial mask (for audit
+    /// content under the `masked` policy). A text the masker cannot handle
+    /// is replaced whole rather than kept.
+    pub fn mask_text(&self, text: &str) -> String {
+        let findings = self.scanner.scan(text);
+        if findings.is_empty() {
+            return text.to_owned();
+        }
+        moat_guard::mask(text, &findings).unwrap_or_else(|_| "[unmaskable]".to_owned())
+    }
+
     /// The same scanner under another policy (a role's).
     pub fn with_policy(&self, policy: Policy) -> Self {
         Self {
@@ -127,6 +138,14 @@ pub struct PiiFound {
 }
 
 impl PiiFound {
+    /// Kind name → count, for the audit record.
+    pub fn named_counts(&self) -> std::collections::BTreeMap<String, u32> {
+        self.counts
+            .iter()
+            .map(|(k, n)| (k.name().to_owned(), u32::try_from(*n).unwrap_or(u32::MAX)))
+            .collect()
+    }
+
     /// Each kind found, in table order, with its number of findings.
     pub fn counts(&self) -> &BTreeMap<Kind, usize> {
         &self.counts

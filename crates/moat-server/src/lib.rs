@@ -6,6 +6,7 @@
 
 mod access;
 mod aggregate;
+mod audit;
 mod auth;
 mod chunks;
 mod error;
@@ -13,6 +14,7 @@ mod extract;
 mod guard;
 mod ids;
 mod limits;
+mod metrics;
 pub mod network;
 mod request_id;
 mod routes;
@@ -32,9 +34,10 @@ use moat_router::ModelRegistry;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use access::Access;
-pub use auth::{Admin, Caller};
+pub use auth::{Admin, Auditor, Caller};
 pub use error::ErrorResponse;
 pub use guard::{PiiFound, PiiGuard};
+pub use metrics::Metrics;
 pub use network::ClientAllowList;
 pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use routes::admin::{is_day, key_status, parse_usage_by};
@@ -59,6 +62,9 @@ pub struct ServerOptions {
     pub cors_origins: Vec<HeaderValue>,
     /// Serve HTTPS with this configuration instead of plain HTTP.
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// `GET /metrics` without credentials (for a server on loopback only);
+    /// otherwise it needs an admin key. Default: false.
+    pub metrics_open: bool,
 }
 
 impl ServerOptions {
@@ -77,6 +83,7 @@ impl Default for ServerOptions {
             allow_clients: ClientAllowList::default(),
             cors_origins: Vec::new(),
             tls: None,
+            metrics_open: false,
         }
     }
 }
@@ -93,9 +100,11 @@ pub(crate) fn router(state: AppState) -> Router {
     let max_body_bytes = options.max_body_bytes;
     let allow_clients = Arc::new(options.allow_clients.clone());
     let cors = cors_layer(&options.cors_origins);
+    let metrics_open = options.metrics_open;
     // Every route here needs an authenticated caller (handlers take
-    // `Caller` or `Admin`); only /health and /ready are open.
-    let api = Router::new()
+    // `Caller` or `Admin`); only /health, /ready and an open /metrics are
+    // not.
+    let mut api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/completions", post(completions::completions))
         .route("/v1/models", get(models::list_models))
@@ -105,14 +114,22 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/admin/keys/{id}/rotate", post(admin::rotate_key))
         .route("/admin/usage", get(admin::usage))
         .route("/admin/guard/scan", post(admin::guard_scan))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ));
+        .route("/admin/audit", get(admin::audit_search));
+    if !metrics_open {
+        api = api.route("/metrics", get(routes::metrics::for_admin));
+    }
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::authenticate,
+    ));
     let mut app = Router::new()
         .merge(api)
         .route("/health", get(routes::health::health))
-        .route("/ready", get(routes::health::ready))
+        .route("/ready", get(routes::health::ready));
+    if metrics_open {
+        app = app.route("/metrics", get(routes::metrics::open));
+    }
+    let mut app = app
         .fallback(routes::fallback::not_found)
         .method_not_allowed_fallback(routes::fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes));
@@ -123,7 +140,16 @@ pub(crate) fn router(state: AppState) -> Router {
         allow_clients,
         network::check_client_address,
     ))
-    .layer(axum::middleware::from_fn(request_id::track_request))
+    // Outside the allow-list and authentication, so their refusals are
+    // recorded too; inside request ids, so records carry them.
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        audit::record_requests,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        request_id::track_request,
+    ))
     .with_state(state)
 }
 

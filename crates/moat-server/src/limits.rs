@@ -16,6 +16,7 @@ use moat_protocol::GenerationEvent;
 use moat_router::EventStream;
 
 use crate::error::ErrorResponse;
+use crate::metrics::AnswerMetrics;
 
 /// Bytes per token assumed when estimating a prompt before it is
 /// tokenized (English text runs ~4; CJK fewer, so this errs high there).
@@ -162,12 +163,13 @@ impl Drop for Meter {
 
 /// Count the tokens of the answer against the caller's quota and usage,
 /// and free its stream slot when it ends; the admission lives as long as
-/// the stream.
+/// the stream. `answer` measures it for the metrics.
 pub(crate) fn metered(
     events: EventStream,
     admission: Admission,
     model: String,
     estimate: Estimate,
+    mut answer: AnswerMetrics,
 ) -> EventStream {
     let meter = Arc::new(Meter {
         admission: Some(admission),
@@ -177,6 +179,7 @@ pub(crate) fn metered(
         recorded: AtomicBool::new(false),
     });
     events
+        .inspect(move |item| answer.observe(item))
         .then(move |item| {
             let meter = meter.clone();
             async move {

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -12,6 +12,7 @@ use moat_protocol::ApiError;
 use tracing::Instrument;
 
 use crate::ids::response_id;
+use crate::state::AppState;
 
 /// The header carrying the request id both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -33,8 +34,12 @@ fn is_sane(id: &str) -> bool {
 }
 
 /// Middleware: assign the id, run the request inside a span that carries
-/// it, log one line when the response starts.
-pub(crate) async fn track_request(mut request: Request, next: Next) -> Response {
+/// it, log one line and count it in the metrics when the response starts.
+pub(crate) async fn track_request(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let id = request
         .headers()
         .get(REQUEST_ID_HEADER)
@@ -50,13 +55,16 @@ pub(crate) async fn track_request(mut request: Request, next: Next) -> Response 
         principal = tracing::field::Empty,
     );
     request.extensions_mut().insert(RequestId(id.clone()));
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
 
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let _entered = span.enter();
 
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     if let Some(error) = response.extensions().get::<ApiError>() {
         let code = error.kind.spec().code.unwrap_or_default();
         if response.status().is_server_error() {
@@ -70,6 +78,9 @@ pub(crate) async fn track_request(mut request: Request, next: Next) -> Response 
     } else {
         tracing::info!(status, latency_ms, "request");
     }
+    state
+        .metrics()
+        .observe_response(route.as_ref(), &method, &response, elapsed);
 
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);

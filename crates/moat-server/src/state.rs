@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::access::Access;
 use crate::auth::Caller;
 use crate::guard::PiiGuard;
+use crate::metrics::Metrics;
 use crate::ServerOptions;
 
 /// Shared state of the application; cheap to clone.
@@ -23,6 +24,7 @@ struct Inner {
     models: ModelRegistry,
     access: Access,
     options: ServerOptions,
+    metrics: Metrics,
     /// Cancelled when shutdown begins: `/ready` answers 503 from then on.
     draining: CancellationToken,
     /// Cancelled when the grace period is over: running generations stop.
@@ -36,6 +38,7 @@ impl AppState {
                 models,
                 access,
                 options,
+                metrics: Metrics::new(),
                 draining: CancellationToken::new(),
                 stop_generations: CancellationToken::new(),
             }),
@@ -106,6 +109,11 @@ impl AppState {
 
     pub fn options(&self) -> &ServerOptions {
         &self.inner.options
+    }
+
+    /// The server's metrics, for `/metrics` and whatever records into them.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// Shutdown has begun: no new work should be routed here.

@@ -2,6 +2,7 @@
 //! `postgres://` URL; one set of queries for both (sqlx's Any driver), with a
 //! migration folder per dialect.
 
+mod audit;
 mod error;
 mod keys;
 mod location;
@@ -13,6 +14,10 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
+pub use audit::{
+    AuditAppend, AuditCheckpoint, AuditHead, AuditPrincipal, AuditQuery, AuditRow, AuditSession,
+    AuditSubjectKey,
+};
 pub use error::StoreError;
 pub use keys::ApiKeyRecord;
 pub use usage::{UsageBy, UsageDelta, UsageRow};

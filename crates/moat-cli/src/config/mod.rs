@@ -106,6 +106,65 @@ pub struct FileConfig {
     pub tls: Option<TlsFileConfig>,
     #[serde(default)]
     pub roles: Vec<moat_policy::RoleConfig>,
+    #[serde(default)]
+    pub audit: AuditFileConfig,
+    #[serde(default)]
+    pub metrics: MetricsFileConfig,
+}
+
+/// The `[audit]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFileConfig {
+    /// Days records are kept; below 180 only with `allow_short_retention`. Default: 180
+    pub retention_days: Option<u64>,
+    /// Accept a retention under 180 days. Default: false
+    #[serde(default)]
+    pub allow_short_retention: bool,
+    /// The audit keys file (checkpoint signing key, principal pseudonym key),
+    /// outside the database. Default: data/audit.key
+    pub keys_file: Option<PathBuf>,
+}
+
+/// The `[metrics]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFileConfig {
+    /// `GET /metrics` without credentials. Default: true when listening on a
+    /// loopback address, otherwise an admin key is needed.
+    pub open: Option<bool>,
+}
+
+/// The resolved `[audit]` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    pub retention: Duration,
+    pub allow_short_retention: bool,
+    pub keys_file: PathBuf,
+}
+
+/// The shortest retention accepted without the explicit override (MLPS
+/// level 3 asks for six months).
+pub const MIN_RETENTION_DAYS: u64 = 180;
+
+/// `[audit]`, checked.
+pub fn resolve_audit(file: &FileConfig) -> anyhow::Result<AuditConfig> {
+    let days = file.audit.retention_days.unwrap_or(MIN_RETENTION_DAYS);
+    anyhow::ensure!(days >= 1, "[audit] retention_days must be at least 1");
+    anyhow::ensure!(
+        days >= MIN_RETENTION_DAYS || file.audit.allow_short_retention,
+        "[audit] retention_days = {days} is under {MIN_RETENTION_DAYS} days; set \
+         allow_short_retention = true if that is really meant"
+    );
+    Ok(AuditConfig {
+        retention: Duration::from_secs(days.saturating_mul(86_400)),
+        allow_short_retention: file.audit.allow_short_retention,
+        keys_file: file
+            .audit
+            .keys_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("data/audit.key")),
+    })
 }
 
 /// The `[guard]` table: what happens to personal data before a model sees it.
@@ -172,6 +231,9 @@ pub struct Config {
     pub models: Vec<ModelConfigResolved>,
     pub guard: GuardConfig,
     pub access: AccessConfig,
+    pub audit: AuditConfig,
+    /// `GET /metrics` without credentials.
+    pub metrics_open: bool,
 }
 
 /// The personal-data guard's settings, checked: every custom recognizer
@@ -275,6 +337,7 @@ impl Config {
     /// Merge flags and environment (already in `args`) over the file.
     pub fn resolve(args: &ServeArgs, file: FileConfig) -> anyhow::Result<Self> {
         let mut access = AccessConfig::resolve(&args.store, &file_access(&file))?;
+        let audit = resolve_audit(&file)?;
         if let Some(url) = &args.redis_url {
             access.redis_url = Some(access::check_redis_url(url)?);
         }
@@ -322,8 +385,11 @@ impl Config {
             recognizers: file.guard.recognizers,
         };
         guard.scanner()?;
+        let listen = args.listen.or(file.listen).unwrap_or_else(default_listen);
+        let metrics_open = file.metrics.open.unwrap_or(listen.ip().is_loopback());
         Ok(Self {
-            listen: args.listen.or(file.listen).unwrap_or_else(default_listen),
+            listen,
+            metrics_open,
             models_dirs,
             parallel,
             threads,
@@ -340,6 +406,7 @@ impl Config {
             models,
             guard,
             access,
+            audit,
         })
     }
 }
@@ -567,6 +634,43 @@ mod tests {
         assert_eq!(c.access.store, "data/moat.db");
         assert_eq!(c.access.secret_file, PathBuf::from("data/moat.secret"));
         assert!(c.access.redis_url.is_none() && c.access.tls.is_none());
+    }
+
+    #[test]
+    fn audit_retention_below_six_months_needs_the_override() {
+        let resolve = |text: &str| resolve_audit(&file(text).unwrap());
+        let default = resolve("").unwrap();
+        assert_eq!(default.retention, Duration::from_secs(180 * 86_400));
+        assert_eq!(default.keys_file, PathBuf::from("data/audit.key"));
+        let err = resolve("[audit]\nretention_days = 30\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allow_short_retention"), "{err}");
+        let short =
+            resolve("[audit]\nretention_days = 30\nallow_short_retention = true\n").unwrap();
+        assert_eq!(short.retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(
+            resolve("[audit]\nretention_days = 400\n")
+                .unwrap()
+                .retention
+                .as_secs(),
+            400 * 86_400
+        );
+    }
+
+    #[test]
+    fn metrics_are_open_on_loopback_only_by_default() {
+        let on = |listen: &str, extra: &str| {
+            let f = file(&format!("listen = \"{listen}\"\n{extra}")).unwrap();
+            Config::resolve(&ServeArgs::default(), f)
+                .unwrap()
+                .metrics_open
+        };
+        assert!(on("127.0.0.1:8080", ""));
+        assert!(on("[::1]:8080", ""));
+        assert!(!on("0.0.0.0:8080", ""));
+        assert!(on("0.0.0.0:8080", "[metrics]\nopen = true\n"));
+        assert!(!on("127.0.0.1:8080", "[metrics]\nopen = false\n"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use moat_store::{ApiKeyRecord, UsageBy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::auth::Admin;
+use crate::auth::{Admin, Auditor};
 use crate::error::ErrorResponse;
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -281,4 +281,49 @@ pub(crate) async fn guard_scan(
         "data": data,
     }))
     .into_response())
+}
+
+/// `GET /admin/audit?since=&until=&principal=&model=&status=&limit=`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    /// Unix seconds.
+    since: Option<i64>,
+    until: Option<i64>,
+    /// A clear principal id or its pseudonym.
+    principal: Option<String>,
+    model: Option<String>,
+    status: Option<u16>,
+    limit: Option<u32>,
+}
+
+/// Most records one audit search returns.
+const AUDIT_PAGE_MAX: u32 = 1000;
+
+/// Audit records, oldest first, for auditors and administrators; content
+/// decrypted where its subject has not been erased.
+pub(crate) async fn audit_search(
+    State(state): State<AppState>,
+    Auditor(auditor): Auditor,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Response, ErrorResponse> {
+    let Query(query) =
+        query.map_err(|r| ApiError::new(ErrorKind::InvalidRequest, r.body_text()))?;
+    let Some(log) = state.access().audit_log.clone() else {
+        return Err(ApiError::new(ErrorKind::NotFound, "No audit log is configured.").into());
+    };
+    let filter = moat_audit::SearchFilter {
+        since_ms: query.since.map(|s| s.saturating_mul(1000)),
+        until_ms: query.until.map(|s| s.saturating_mul(1000)),
+        principal: query.principal,
+        model: query.model,
+        status: query.status,
+        limit: Some(query.limit.unwrap_or(100).min(AUDIT_PAGE_MAX)),
+    };
+    let records = moat_audit::search(&log, &filter).await.map_err(|error| {
+        tracing::error!(%error, "audit search failed");
+        ErrorResponse::from(ApiError::internal())
+    })?;
+    tracing::info!(by = %auditor.id, records = records.len(), "audit log searched");
+    Ok(Json(json!({ "object": "list", "data": records })).into_response())
 }

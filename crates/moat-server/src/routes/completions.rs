@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use moat_protocol::completion::CompletionRequest;
 
+use crate::audit::{self, AuditTrail};
 use crate::auth::Caller;
 use crate::chunks::{CompletionChunks, ResponseMeta};
 use crate::error::ErrorResponse;
@@ -15,11 +16,13 @@ use crate::{aggregate, limits, sse};
 pub(crate) async fn completions(
     State(state): State<AppState>,
     caller: Caller,
+    trail: AuditTrail,
     JsonBody(mut request): JsonBody<CompletionRequest>,
 ) -> Result<Response, ErrorResponse> {
     tracing::Span::current().record("model", request.model.as_str());
     request.validate()?;
     let backend = state.backend_for(&caller, &request.model)?;
+    trail.model(&request.model, backend.info().kind);
     let estimate = limits::completion_estimate(&request);
     let admission = match state.admit(&caller, estimate.total()).await {
         Ok(admission) => admission,
@@ -28,15 +31,23 @@ pub(crate) async fn completions(
     let rate = admission.status;
     let meta = ResponseMeta::new("cmpl-", &request.model, request.include_usage());
     let stream = request.stream;
-    // What was found goes to the audit record once there is one.
-    let (_found, restorer) = state.guard_for(&caller.0).protect_prompt(&mut request)?;
+    let guard = state.guard_for(&caller.0);
+    trail.prompt(&audit::completion_text(&request), &guard);
+    let (found, restorer) = guard.protect_prompt(&mut request)?;
+    trail.pii(&found);
     let model = request.model.clone();
-    let events = restorer.events(limits::metered(
-        backend.complete(request).await?,
-        admission,
-        model,
-        estimate,
-    ));
+    let answer = state.metrics().answer(&model);
+    let events = audit::recorded(
+        restorer.events(limits::metered(
+            backend.complete(request).await?,
+            admission,
+            model,
+            estimate,
+            answer,
+        )),
+        trail,
+        state.clone(),
+    );
     let stop = state.stop_generations_token();
     let response = if stream {
         sse::response(events, CompletionChunks(meta), stop)

@@ -5,4 +5,5 @@ pub(crate) mod chat;
 pub(crate) mod completions;
 pub(crate) mod fallback;
 pub(crate) mod health;
+pub(crate) mod metrics;
 pub(crate) mod models;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use moat_audit::{AuditKeys, AuditLog, WriterSettings};
 use moat_policy::apikey::{KeyHasher, ServerSecret};
 use moat_policy::clock::{Clock, ManualClock};
 use moat_policy::failures::{FailureSettings, FailureTracker};
@@ -74,11 +75,19 @@ impl TestAccess {
             Some(store.clone()),
         );
         let keys = KeyService::new(store.clone(), hasher, roles);
+        // The real audit log on the same store: every in-process request
+        // goes through the audit step.
+        let audit_log = AuditLog::open(store.clone(), AuditKeys::from_bytes([3; 32], [4; 32]))
+            .await
+            .unwrap();
+        let audit = audit_log.writer(WriterSettings::default());
         let access = Access {
             authenticator,
             limiter,
             keys,
             store,
+            audit: Some(audit),
+            audit_log: Some(audit_log),
         };
         let mut this = Self {
             access,
@@ -151,6 +160,8 @@ impl TestAccess {
                 limiter,
                 keys,
                 store,
+                audit: None,
+                audit_log: None,
             },
             usage,
         }

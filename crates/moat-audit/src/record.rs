@@ -1,0 +1,183 @@
+//! What the server records about a request, and what a search returns.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One API request (or audit event) as the server fills it in. Times are
+/// milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// When the request arrived.
+    pub time_ms: i64,
+    /// The request id (`x-request-id`).
+    pub request_id: String,
+    /// Clear principal id (`key_…`, `oidc:sub`); the log stores only its
+    /// pseudonym (a keyed hash), the clear id sealed for auditors.
+    pub principal: Option<String>,
+    /// Client IP address.
+    pub client: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Path, e.g. `/v1/chat/completions`.
+    pub route: String,
+    /// The model asked for.
+    pub model: Option<String>,
+    /// `embedded` or `upstream`.
+    pub backend: Option<String>,
+    /// HTTP status.
+    pub status: u16,
+    /// OpenAI-style error code, when the request failed.
+    pub error_code: Option<String>,
+    /// How the request ended.
+    pub outcome: Outcome,
+    /// Prompt tokens.
+    pub prompt_tokens: Option<u32>,
+    /// Completion tokens.
+    pub completion_tokens: Option<u32>,
+    /// Time to first token.
+    pub ttft_ms: Option<u32>,
+    /// Total latency.
+    pub latency_ms: u32,
+    /// Personal data found: kind → count, never values.
+    pub pii: BTreeMap<String, u32>,
+    /// Tool calls.
+    pub tools: Vec<ToolAudit>,
+    /// Knowledge bases used.
+    pub knowledge_bases: Vec<String>,
+    /// Content, as the role's audit policy asks; `None` for policy `none`.
+    pub content: Option<Content>,
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Answered.
+    #[default]
+    Completed,
+    /// Refused: authentication, permission, rate limit, personal-data block.
+    Refused,
+    /// Failed.
+    Failed,
+    /// Cut off by the client disconnecting.
+    Disconnected,
+    /// An event of the audit log itself, e.g. an erasure.
+    Event,
+}
+
+/// One tool call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolAudit {
+    /// Tool name.
+    pub name: String,
+    /// The policy decision, e.g. `allowed`, `denied`.
+    pub decision: String,
+    /// What came of the call, e.g. `ok`, `error`.
+    pub outcome: String,
+}
+
+/// Content of a request, captured per the role's audit policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    /// How it is stored.
+    pub policy: ContentPolicy,
+    /// The prompt (masked already for [`ContentPolicy::Masked`]).
+    pub prompt: String,
+    /// The completion (masked already for [`ContentPolicy::Masked`]).
+    pub completion: String,
+}
+
+/// How content is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentPolicy {
+    /// Only the SHA-256 of prompt and completion.
+    Hash,
+    /// Masked text, encrypted with the data subject's key.
+    Masked,
+    /// Text as sent, encrypted with the data subject's key.
+    Full,
+}
+
+/// A record as stored, for search and export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRecord {
+    /// Position in the chain.
+    pub seq: u64,
+    /// Record hash (hex).
+    pub hash: String,
+    /// Hash of the record before (hex).
+    pub prev_hash: String,
+    /// When the request arrived.
+    pub time_ms: i64,
+    /// The request id.
+    pub request_id: String,
+    /// Pseudonym of the principal (for an erasure: of the erased subject).
+    pub principal: Option<String>,
+    /// Client IP address.
+    pub client: Option<String>,
+    /// HTTP method (`EVENT` for audit events).
+    pub method: String,
+    /// Path, or the event (`audit.erase`, `audit.purge`).
+    pub route: String,
+    /// The model asked for.
+    pub model: Option<String>,
+    /// `embedded` or `upstream`.
+    pub backend: Option<String>,
+    /// HTTP status.
+    pub status: u16,
+    /// Error code.
+    pub error_code: Option<String>,
+    /// How the request ended.
+    pub outcome: Outcome,
+    /// Prompt tokens.
+    pub prompt_tokens: Option<u32>,
+    /// Completion tokens.
+    pub completion_tokens: Option<u32>,
+    /// Time to first token.
+    pub ttft_ms: Option<u32>,
+    /// Total latency.
+    pub latency_ms: u32,
+    /// Personal data found: kind → count.
+    pub pii: BTreeMap<String, u32>,
+    /// Tool calls.
+    pub tools: Vec<ToolAudit>,
+    /// Knowledge bases used.
+    pub knowledge_bases: Vec<String>,
+    /// Content, when captured.
+    pub content: Option<StoredContent>,
+}
+
+/// Stored content as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum StoredContent {
+    /// Policy `hash`: digests only.
+    Hashed {
+        /// SHA-256 of the prompt (hex).
+        prompt_sha256: String,
+        /// SHA-256 of the completion (hex).
+        completion_sha256: String,
+    },
+    /// Decrypted with the subject's key.
+    Readable {
+        /// `masked` or `full`.
+        policy: ContentPolicy,
+        /// The prompt.
+        prompt: String,
+        /// The completion.
+        completion: String,
+    },
+    /// The subject was erased: its key is gone, the ciphertext unreadable.
+    Erased {
+        /// `masked` or `full`.
+        policy: ContentPolicy,
+    },
+    /// The subject's key exists but does not open the content: the key or
+    /// the ciphertext was altered outside moat.
+    Unreadable {
+        /// `masked` or `full`.
+        policy: ContentPolicy,
+    },
+}

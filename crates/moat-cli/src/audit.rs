@@ -1,0 +1,273 @@
+//! `moat audit verify|search|export|erase|purge`: the audit log, straight on
+//! the store (the same `--config`/`--store` as `moat serve`; with none, the
+//! default store in the working directory).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use moat_audit::{
+    erase_subject, export, purge, search, verify, AuditKeys, AuditLog, ExportFormat, SearchFilter,
+    WriterSettings,
+};
+use moat_policy::clock::{Clock, SystemClock};
+use moat_policy::keys::parse_lifetime;
+use moat_store::Store;
+
+use crate::config::{self, ConfigFileArgs, StoreArgs};
+use crate::output::say;
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub common: ConfigFileArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The audit keys file (checkpoint signing key, principal pseudonym key).
+    /// Default: data/audit.key
+    #[arg(global = true, long, env = "MOAT_AUDIT_KEYS", value_name = "FILE")]
+    pub audit_keys: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain and the signed checkpoints; report the first
+    /// broken link. Exit status 1 on any break.
+    Verify {
+        /// First record (sequence number) to check.
+        #[arg(long)]
+        from: Option<u64>,
+        /// Last record to check.
+        #[arg(long)]
+        to: Option<u64>,
+    },
+    /// Records matching the filters, one JSON object a line.
+    Search(FilterArgs),
+    /// Records for a SIEM: JSON lines or an Elasticsearch/OpenSearch bulk body.
+    Export {
+        #[command(flatten)]
+        filter: FilterArgs,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: Format,
+        /// Index name for es-bulk.
+        #[arg(long, default_value = "moat-audit")]
+        index: String,
+    },
+    /// Erase a data subject's stored content (crypto-shredding): its key is
+    /// destroyed, the chain still verifies; the erasure is itself recorded.
+    Erase {
+        /// The subject: a key id (key_…) or a token subject (oidc:…).
+        #[arg(long)]
+        subject: String,
+    },
+    /// Delete records older than the retention period (keeps the chain
+    /// verifiable from a signed checkpoint).
+    Purge {
+        /// Retention, e.g. 180d, 1y. Default: the configuration's (180d)
+        #[arg(long, value_name = "LIFETIME")]
+        retention: Option<String>,
+        /// Accept a retention under 180 days (below what MLPS level 3 asks).
+        #[arg(long)]
+        i_know_retention_is_short: bool,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FilterArgs {
+    /// From this time: RFC 3339 day (2026-11-01) or a span ago (24h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Up to this time, same forms.
+    #[arg(long)]
+    until: Option<String>,
+    /// A principal's clear id (key_… or oidc:…).
+    #[arg(long)]
+    principal: Option<String>,
+    #[arg(long)]
+    model: Option<String>,
+    /// HTTP status.
+    #[arg(long)]
+    status: Option<u16>,
+    /// At most this many records.
+    #[arg(long)]
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Jsonl,
+    EsBulk,
+}
+
+/// A day (`2026-11-01`, midnight UTC) or a span ago (`7d`) as ms.
+fn time_arg(text: &str, now_ms: i64) -> anyhow::Result<i64> {
+    if moat_server::is_day(text) {
+        let days = days_from_civil(text)?;
+        return Ok(days * 86_400_000);
+    }
+    let ago = parse_lifetime(text).map_err(|_| {
+        anyhow::anyhow!("`{text}`: write a day (2026-11-01) or a span ago (24h, 7d)")
+    })?;
+    Ok(now_ms.saturating_sub(i64::try_from(ago.as_millis()).unwrap_or(i64::MAX)))
+}
+
+/// Days since 1970-01-01 of `YYYY-MM-DD` (Howard Hinnant's days_from_civil).
+fn days_from_civil(day: &str) -> anyhow::Result<i64> {
+    let bad = || anyhow::anyhow!("`{day}` is not a date");
+    let y: i64 = day.get(0..4).ok_or_else(bad)?.parse().map_err(|_| bad())?;
+    let m: i64 = day.get(5..7).ok_or_else(bad)?.parse().map_err(|_| bad())?;
+    let d: i64 = day.get(8..10).ok_or_else(bad)?.parse().map_err(|_| bad())?;
+    anyhow::ensure!(
+        (1..=12).contains(&m) && (1..=31).contains(&d),
+        "`{day}` is not a date"
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Ok(era * 146_097 + doe - 719_468)
+}
+
+impl FilterArgs {
+    fn filter(&self, now_ms: i64) -> anyhow::Result<SearchFilter> {
+        Ok(SearchFilter {
+            since_ms: self
+                .since
+                .as_deref()
+                .map(|t| time_arg(t, now_ms))
+                .transpose()?,
+            until_ms: self
+                .until
+                .as_deref()
+                .map(|t| time_arg(t, now_ms))
+                .transpose()?,
+            principal: self.principal.clone(),
+            model: self.model.clone(),
+            status: self.status,
+            limit: self.limit,
+        })
+    }
+}
+
+pub fn run(args: AuditArgs) -> anyhow::Result<()> {
+    let file = config::read_file(args.common.config.as_deref())?;
+    let access = config::resolve_access(&args.store, &file)?;
+    let audit = config::resolve_audit(&file)?;
+    let keys_path = args.audit_keys.clone().unwrap_or(audit.keys_file);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let store = Store::open(&access.store).await?;
+        let result = command(&store, &keys_path, audit.retention, args.command).await;
+        store.close().await;
+        result
+    })
+}
+
+async fn command(
+    store: &Store,
+    keys_path: &std::path::Path,
+    retention: Duration,
+    command: AuditCommand,
+) -> anyhow::Result<()> {
+    let now = SystemClock.now_ms();
+    let keys = AuditKeys::load_or_create(keys_path, false)?;
+    match command {
+        AuditCommand::Verify { from, to } => {
+            let report = verify(store, &keys.verifying_key(), from, to).await?;
+            match report.first_break {
+                None => {
+                    say(&format!(
+                        "audit log intact: {} records, {} signed checkpoints",
+                        report.records, report.checkpoints
+                    ));
+                    Ok(())
+                }
+                Some(b) => anyhow::bail!(
+                    "audit log broken at record {}: {:?}: {} ({} records checked before it)",
+                    b.seq,
+                    b.kind,
+                    b.detail,
+                    report.records
+                ),
+            }
+        }
+        AuditCommand::Search(filter) => {
+            let log = AuditLog::open(store.clone(), keys).await?;
+            for record in search(&log, &filter.filter(now)?).await? {
+                say(&serde_json::to_string(&record)?);
+            }
+            Ok(())
+        }
+        AuditCommand::Export {
+            filter,
+            format,
+            index,
+        } => {
+            let log = AuditLog::open(store.clone(), keys).await?;
+            let format = match format {
+                Format::Jsonl => ExportFormat::Jsonl,
+                Format::EsBulk => ExportFormat::EsBulk { index },
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let n = export(&log, &filter.filter(now)?, format, &mut out).await?;
+            std::io::Write::flush(&mut out)?;
+            tracing::info!(records = n, "exported");
+            Ok(())
+        }
+        AuditCommand::Erase { subject } => {
+            let log = AuditLog::open(store.clone(), keys).await?;
+            let writer = log.writer(WriterSettings::default());
+            let erased = erase_subject(&log, &writer, &subject, now).await?;
+            writer.close().await?;
+            if erased {
+                say(&format!(
+                    "erased the stored content of {subject}: its key is destroyed; the erasure is recorded"
+                ));
+            } else {
+                say(&format!(
+                    "no stored content for {subject}; the request is recorded"
+                ));
+            }
+            Ok(())
+        }
+        AuditCommand::Purge {
+            retention: given,
+            i_know_retention_is_short,
+        } => {
+            let retention = match given {
+                Some(text) => parse_lifetime(&text).map_err(anyhow::Error::msg)?,
+                None => retention,
+            };
+            let log = AuditLog::open(store.clone(), keys).await?;
+            let n = purge(&log, retention, now, i_know_retention_is_short).await?;
+            say(&format!(
+                "purged {n} records older than {} days",
+                retention.as_secs() / 86_400
+            ));
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn days_and_spans() {
+        assert_eq!(days_from_civil("1970-01-01").unwrap(), 0);
+        assert_eq!(days_from_civil("2026-11-24").unwrap(), 20_781);
+        let now = 1_795_491_000_000;
+        assert_eq!(time_arg("2026-11-24", now).unwrap(), 20_781 * 86_400_000);
+        assert_eq!(time_arg("1h", now).unwrap(), now - 3_600_000);
+        assert!(time_arg("yesterday", now).is_err());
+        assert!(days_from_civil("2026-13-01").is_err());
+    }
+}
