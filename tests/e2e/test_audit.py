@@ -126,6 +126,15 @@ def test_the_audit_api_is_for_auditors_and_admins(audited: MoatServer):
     with audited.http() as admin:
         page = admin.get("/admin/audit", params={"status": 401, "limit": 10}).json()["data"]
         assert page and all(r["status"] == 401 for r in page)
+        mine = admin.get("/admin/audit", params={"principal": key_id(audited, "admin"), "limit": 1}).json()["data"]
+        pseudonym = mine[0]["principal"]
+        assert not pseudonym.startswith("key_")
+        revealed = admin.get(f"/admin/audit/principals/{pseudonym}")
+        assert revealed.json() == {"pseudonym": pseudonym, "principal": key_id(audited, "admin")}
+        assert admin.get("/admin/audit/principals/nobody").status_code == 404
+    with audited.http(api_key=user) as http:
+        assert http.get(f"/admin/audit/principals/{pseudonym}").status_code == 403
+    assert audit(audited, "reveal", pseudonym).stdout.strip() == key_id(audited, "admin")
 
 
 def test_a_modified_record_is_detected(tmp_path_factory):
@@ -172,7 +181,10 @@ def test_kill_9_under_load_loses_no_acknowledged_record(tmp_path_factory):
     threads = [threading.Thread(target=load, args=(i % 2 == 0,), daemon=True) for i in range(6)]
     for t in threads:
         t.start()
-    time.sleep(3)
+    # Kill while requests are in flight, once enough have been answered.
+    deadline = time.monotonic() + 120
+    while len(acknowledged) < 12 and time.monotonic() < deadline:
+        time.sleep(0.05)
     srv.proc.send_signal(signal.SIGKILL)
     srv.proc.wait()
     stop.set()

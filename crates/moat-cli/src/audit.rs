@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use moat_audit::{
-    erase_subject, export, purge, search, verify, AuditKeys, AuditLog, ExportFormat, SearchFilter,
-    WriterSettings,
+    erase_subject, export, purge, reveal_principal, search, verify, AuditKeys, AuditLog,
+    ExportFormat, SearchFilter, WriterSettings,
 };
 use moat_policy::clock::{Clock, SystemClock};
 use moat_policy::keys::parse_lifetime;
@@ -62,6 +62,8 @@ pub enum AuditCommand {
         #[arg(long)]
         subject: String,
     },
+    /// The clear principal id (key_…, oidc:…) behind a record's pseudonym.
+    Reveal { pseudonym: String },
     /// Delete records older than the retention period (keeps the chain
     /// verifiable from a signed checkpoint).
     Purge {
@@ -235,6 +237,16 @@ async fn command(
                 ));
             }
             Ok(())
+        }
+        AuditCommand::Reveal { pseudonym } => {
+            let log = AuditLog::open(store.clone(), keys).await?;
+            match reveal_principal(&log, &pseudonym).await? {
+                Some(principal) => {
+                    say(&principal);
+                    Ok(())
+                }
+                None => anyhow::bail!("no principal behind {pseudonym} (unknown, or erased)"),
+            }
         }
         AuditCommand::Purge {
             retention: given,

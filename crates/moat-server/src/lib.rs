@@ -114,7 +114,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/admin/keys/{id}/rotate", post(admin::rotate_key))
         .route("/admin/usage", get(admin::usage))
         .route("/admin/guard/scan", post(admin::guard_scan))
-        .route("/admin/audit", get(admin::audit_search));
+        .route("/admin/audit", get(admin::audit_search))
+        .route(
+            "/admin/audit/principals/{pseudonym}",
+            get(admin::audit_reveal),
+        );
     if !metrics_open {
         api = api.route("/metrics", get(routes::metrics::for_admin));
     }

@@ -327,3 +327,33 @@ pub(crate) async fn audit_search(
     tracing::info!(by = %auditor.id, records = records.len(), "audit log searched");
     Ok(Json(json!({ "object": "list", "data": records })).into_response())
 }
+
+/// `GET /admin/audit/principals/{pseudonym}`: the clear principal id behind
+/// a record's pseudonym, for auditors and administrators; the look-up is
+/// logged with who asked.
+pub(crate) async fn audit_reveal(
+    State(state): State<AppState>,
+    Auditor(auditor): Auditor,
+    Path(pseudonym): Path<String>,
+) -> Result<Response, ErrorResponse> {
+    let Some(log) = state.access().audit_log.clone() else {
+        return Err(ApiError::new(ErrorKind::NotFound, "No audit log is configured.").into());
+    };
+    let principal = moat_audit::reveal_principal(&log, &pseudonym)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "audit principal look-up failed");
+            ErrorResponse::from(ApiError::internal())
+        })?;
+    tracing::info!(by = %auditor.id, %pseudonym, found = principal.is_some(), "audit pseudonym revealed");
+    match principal {
+        Some(principal) => {
+            Ok(Json(json!({ "pseudonym": pseudonym, "principal": principal })).into_response())
+        }
+        None => Err(ApiError::new(
+            ErrorKind::NotFound,
+            "No principal behind that pseudonym (unknown, or erased).",
+        )
+        .into()),
+    }
+}
