@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -202,3 +203,46 @@ def test_completions_stream(client: OpenAI, http: httpx.Client):
     assert completion_text(events) == expected
     assert completion_text(events).strip()
     assert finish_reasons(events) in (["stop"], ["length"])
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+
+def test_chat_with_tools_answers_and_never_leaks_tool_call_markup(client: OpenAI, http: httpx.Client):
+    """SmolLM2's template has no tool support: moat describes the tools in the
+    system prompt and parses `<tool_call>` blocks. The tiny model may or may
+    not call the tool; either way the answer is well formed."""
+    ask = [{"role": "user", "content": "What is the weather in Paris? Use the tool."}]
+    reply = client.chat.completions.create(
+        model=SMOL_ID, messages=ask, tools=[WEATHER_TOOL], max_tokens=48, temperature=0
+    )
+    choice = reply.choices[0]
+    assert "<tool_call>" not in (choice.message.content or "")
+    if choice.message.tool_calls:
+        assert choice.finish_reason == "tool_calls"
+        for call in choice.message.tool_calls:
+            assert call.id.startswith("call_") and call.function.name
+            json.loads(call.function.arguments)
+    else:
+        assert choice.finish_reason in ("stop", "length")
+    # Streamed, the same request gives the same outcome.
+    status, events, dones = stream_events(
+        http,
+        "/v1/chat/completions",
+        {"model": SMOL_ID, "messages": ask, "tools": [WEATHER_TOOL], "max_tokens": 48, "temperature": 0, "stream": True},
+    )
+    assert status == 200 and dones == 1
+    assert "<tool_call>" not in chat_text(events)
+    streamed_calls = [c for e in events for ch in e.get("choices", []) for c in (ch.get("delta") or {}).get("tool_calls") or []]
+    assert bool(streamed_calls) == bool(choice.message.tool_calls)

@@ -92,13 +92,21 @@ impl ChatTemplate {
         input: &TemplateInput<'_>,
         kwargs: Option<&Map<String, Value>>,
     ) -> Result<String, TemplateError> {
+        let described;
+        let messages = match input.tools {
+            Some(tools) if !tools.is_empty() && !self.supports_tools => {
+                described = with_tools_in_system_prompt(input.messages, tools)?;
+                &described[..]
+            }
+            _ => input.messages,
+        };
         let mut ctx = Map::new();
         if let Some(kwargs) = kwargs {
             for (k, v) in kwargs {
                 ctx.insert(k.clone(), v.clone());
             }
         }
-        ctx.insert("messages".into(), Value::from(input.messages.to_vec()));
+        ctx.insert("messages".into(), Value::from(messages.to_vec()));
         if let Some(tools) = input.tools {
             ctx.insert("tools".into(), Value::from(tools.to_vec()));
         }
@@ -123,6 +131,57 @@ impl ChatTemplate {
         }
         Ok(out)
     }
+}
+
+/// For templates that ignore `tools`: the tools described in the system
+/// message the way Hermes and Qwen models were trained on, so calls come
+/// back as `<tool_call>` blocks. Prepended to the first system message, or
+/// in a new one.
+fn with_tools_in_system_prompt(
+    messages: &[Value],
+    tools: &[Value],
+) -> Result<Vec<Value>, TemplateError> {
+    let mut signatures = String::new();
+    for tool in tools {
+        let mut line = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut line, PythonFormatter);
+        tool.serialize(&mut ser)
+            .map_err(|e| TemplateError::Render(e.to_string()))?;
+        signatures.push('\n');
+        signatures.push_str(&String::from_utf8_lossy(&line));
+    }
+    let description = format!(
+        "You may call one or more functions to assist with the user query.\n\n\
+         You are provided with function signatures within <tools></tools> XML tags:\n\
+         <tools>{signatures}\n</tools>\n\n\
+         For each function call, return a json object with function name and arguments \
+         within <tool_call></tool_call> XML tags:\n\
+         <tool_call>\n{{\"name\": <function-name>, \"arguments\": <args-json-object>}}\n</tool_call>"
+    );
+    let mut out = messages.to_vec();
+    let system = out
+        .first_mut()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("system"))
+        .and_then(Value::as_object_mut);
+    match system {
+        Some(system) => {
+            let existing = system
+                .get("content")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let content = if existing.is_empty() {
+                description
+            } else {
+                format!("{description}\n\n{existing}")
+            };
+            system.insert("content".into(), Value::String(content));
+        }
+        None => out.insert(
+            0,
+            serde_json::json!({"role": "system", "content": description}),
+        ),
+    }
+    Ok(out)
 }
 
 /// The error's own message, with `raise_exception` text kept verbatim.
@@ -425,6 +484,92 @@ mod tests {
             )
             .unwrap();
         assert_eq!(out, "1");
+    }
+
+    fn weather_tool() -> Vec<Value> {
+        msgs(
+            json!([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]),
+        )
+    }
+
+    fn render_with_tools(t: &ChatTemplate, m: &[Value]) -> String {
+        let tools = weather_tool();
+        t.render(
+            &TemplateInput {
+                messages: m,
+                tools: Some(&tools),
+                add_generation_prompt: true,
+            },
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn templates_without_tool_support_get_tools_in_the_system_prompt() {
+        let t = ChatTemplate::new(None, "", "").unwrap();
+        assert!(!t.supports_tools);
+        let signature = r#"<tools>
+{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+</tools>"#;
+
+        let m = msgs(
+            json!([{"role":"system","content":"Be brief."},{"role":"user","content":"Weather in Oslo?"}]),
+        );
+        let out = render_with_tools(&t, &m);
+        assert!(out.starts_with(
+            "<|im_start|>system\nYou may call one or more functions to assist with the user query."
+        ));
+        assert!(out.contains(signature), "{out}");
+        assert!(out.contains("<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>\n\nBe brief.<|im_end|>\n<|im_start|>user\nWeather in Oslo?"), "{out}");
+
+        let m = msgs(json!([{"role":"user","content":"Weather in Oslo?"}]));
+        let out = render_with_tools(&t, &m);
+        assert!(out.starts_with("<|im_start|>system\nYou may call"));
+        assert!(out.contains(signature));
+        assert!(out.ends_with("</tool_call><|im_end|>\n<|im_start|>user\nWeather in Oslo?<|im_end|>\n<|im_start|>assistant\n"), "{out}");
+
+        // Without tools, nothing is added.
+        let plain = t
+            .render(
+                &TemplateInput {
+                    messages: &m,
+                    tools: Some(&[]),
+                    add_generation_prompt: true,
+                },
+                None,
+            )
+            .unwrap();
+        assert!(!plain.contains("<tools>"));
+    }
+
+    #[test]
+    fn smollm2_template_gets_tools_instead_of_its_default_system_prompt() {
+        // SmolLM2-135M-Instruct's template, as stored in its GGUF file.
+        let src = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+        let t = ChatTemplate::new(Some(src), "", "").unwrap();
+        assert!(!t.supports_tools);
+        let m = msgs(json!([{"role":"user","content":"Weather in Oslo?"}]));
+        let out = render_with_tools(&t, &m);
+        assert!(out.starts_with("<|im_start|>system\nYou may call one or more functions"));
+        assert_eq!(out.matches("get_weather").count(), 1);
+        assert!(!out.contains("SmolLM"));
+    }
+
+    #[test]
+    fn templates_with_tool_support_render_tools_once() {
+        // The shape of Qwen3's template: tools in its own system block.
+        let src = "{%- if tools %}<|im_start|>system\n{% if messages[0].role == 'system' %}{{ messages[0].content }}\n\n{% endif %}# Tools\n<tools>{% for tool in tools %}\n{{ tool | tojson }}{% endfor %}\n</tools><|im_end|>\n{%- endif %}{%- for message in messages %}{%- if message.role != 'system' %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{%- endif %}{%- endfor %}";
+        let t = ChatTemplate::new(Some(src), "", "").unwrap();
+        assert!(t.supports_tools);
+        let m = msgs(
+            json!([{"role":"system","content":"Be brief."},{"role":"user","content":"Weather?"}]),
+        );
+        let out = render_with_tools(&t, &m);
+        assert_eq!(out.matches("<tools>").count(), 1, "{out}");
+        assert_eq!(out.matches("get_weather").count(), 1, "{out}");
+        assert!(!out.contains("You may call"));
+        assert!(out.starts_with("<|im_start|>system\nBe brief.\n\n# Tools\n<tools>"));
     }
 
     #[test]

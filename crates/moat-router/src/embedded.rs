@@ -8,9 +8,12 @@ use futures::StreamExt;
 use moat_engine::sampling::SamplingParams;
 use moat_engine::template::TemplateError;
 use moat_engine::{Engine, EngineError, GenerateRequest, PromptInput};
-use moat_protocol::chat::{ChatCompletionRequest, ChatMessage, Role};
+use moat_protocol::chat::{
+    ChatCompletionRequest, ChatMessage, FunctionCallDelta, Role, ToolCallDelta,
+};
 use moat_protocol::completion::CompletionRequest;
-use moat_protocol::{ApiError, ErrorKind};
+use moat_protocol::toolcall::{ToolCallParser, ToolCallPiece};
+use moat_protocol::{ApiError, ErrorKind, FinishReason, GenerationEvent};
 use serde_json::{json, Map, Value};
 
 use crate::backend::{Backend, BackendInfo, BackendLoad, EventStream};
@@ -62,11 +65,13 @@ impl Backend for EmbeddedBackend {
             .iter()
             .map(template_message)
             .collect::<Result<Vec<_>, _>>()?;
+        let use_tools = tools_enabled(&request);
         let tools = request
             .tools
             .as_ref()
+            .filter(|_| use_tools)
             .map(|tools| tools.iter().map(|t| json!(t)).collect());
-        self.start(GenerateRequest {
+        let events = self.start(GenerateRequest {
             prompt: PromptInput::Chat {
                 messages,
                 tools,
@@ -79,6 +84,11 @@ impl Backend for EmbeddedBackend {
                 .clone()
                 .map(|s| s.into_vec())
                 .unwrap_or_default(),
+        })?;
+        Ok(if use_tools {
+            parse_tool_calls(events)
+        } else {
+            events
         })
     }
 
@@ -94,6 +104,120 @@ impl Backend for EmbeddedBackend {
                 .map(|s| s.into_vec())
                 .unwrap_or_default(),
         })
+    }
+}
+
+/// The request offers tools and does not forbid them (`tool_choice: "none"`):
+/// they are rendered into the prompt and calls are parsed out of the output.
+fn tools_enabled(request: &ChatCompletionRequest) -> bool {
+    let offered = request.tools.as_ref().is_some_and(|t| !t.is_empty());
+    let forbidden = request.tool_choice.as_ref().and_then(Value::as_str) == Some("none");
+    offered && !forbidden
+}
+
+/// Turn `<tool_call>` blocks in the content (reasoning is already split off
+/// by the engine) into tool-call deltas, one whole call per delta, indexed
+/// 0, 1, ...; the finish reason becomes `tool_calls` when there was one.
+fn parse_tool_calls(events: EventStream) -> EventStream {
+    let mut calls = ToolCalls::new();
+    events
+        .flat_map(move |item| futures::stream::iter(calls.on(item)))
+        .boxed()
+}
+
+/// State of [`parse_tool_calls`] over one stream.
+struct ToolCalls {
+    /// `None` once the stream finished or failed.
+    parser: Option<ToolCallParser>,
+    emitted: u32,
+}
+
+impl ToolCalls {
+    fn new() -> Self {
+        Self {
+            parser: Some(ToolCallParser::new()),
+            emitted: 0,
+        }
+    }
+
+    fn on(
+        &mut self,
+        item: Result<GenerationEvent, ApiError>,
+    ) -> Vec<Result<GenerationEvent, ApiError>> {
+        let mut out = Vec::new();
+        match item {
+            Ok(GenerationEvent::Delta {
+                content,
+                reasoning,
+                tool_calls,
+            }) => {
+                if !reasoning.is_empty() || !tool_calls.is_empty() {
+                    out.push(Ok(GenerationEvent::Delta {
+                        content: String::new(),
+                        reasoning,
+                        tool_calls,
+                    }));
+                }
+                let pieces = match &mut self.parser {
+                    Some(parser) => parser.push(&content),
+                    None => vec![ToolCallPiece::Content(content)],
+                };
+                self.emit(pieces, &mut out);
+            }
+            Ok(GenerationEvent::Finish { reason, usage }) => {
+                self.flush(&mut out);
+                let reason = if self.emitted > 0 {
+                    FinishReason::ToolCalls
+                } else {
+                    reason
+                };
+                out.push(Ok(GenerationEvent::Finish { reason, usage }));
+            }
+            Err(e) => {
+                self.flush(&mut out);
+                out.push(Err(e));
+            }
+        }
+        out
+    }
+
+    fn flush(&mut self, out: &mut Vec<Result<GenerationEvent, ApiError>>) {
+        if let Some(parser) = self.parser.take() {
+            self.emit(parser.finish(), out);
+        }
+    }
+
+    fn emit(
+        &mut self,
+        pieces: Vec<ToolCallPiece>,
+        out: &mut Vec<Result<GenerationEvent, ApiError>>,
+    ) {
+        for piece in pieces {
+            match piece {
+                ToolCallPiece::Content(text) if text.is_empty() => {}
+                ToolCallPiece::Content(text) => out.push(Ok(GenerationEvent::content(text))),
+                ToolCallPiece::Call {
+                    id,
+                    name,
+                    arguments,
+                } => {
+                    out.push(Ok(GenerationEvent::Delta {
+                        content: String::new(),
+                        reasoning: String::new(),
+                        tool_calls: vec![ToolCallDelta {
+                            index: self.emitted,
+                            id: Some(id),
+                            kind: Some("function".into()),
+                            function: Some(FunctionCallDelta {
+                                name: Some(name),
+                                arguments: Some(arguments),
+                            }),
+                        }],
+                    }));
+                    self.emitted += 1;
+                }
+            }
+        }
     }
 }
 
@@ -199,6 +323,142 @@ mod tests {
         );
         let d = template_message(&ChatMessage::text(Role::Developer, "rules")).unwrap();
         assert_eq!(d["role"], "system");
+    }
+
+    fn tools_request(tool_choice: Option<Value>) -> ChatCompletionRequest {
+        serde_json::from_value(json!({
+            "model": "m",
+            "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "f"}}],
+            "tool_choice": tool_choice,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn tools_are_used_unless_absent_or_none() {
+        assert!(tools_enabled(&tools_request(None)));
+        assert!(tools_enabled(&tools_request(Some(json!("auto")))));
+        assert!(!tools_enabled(&tools_request(Some(json!("none")))));
+        let mut no_tools = tools_request(None);
+        no_tools.tools = None;
+        assert!(!tools_enabled(&no_tools));
+        no_tools.tools = Some(Vec::new());
+        assert!(!tools_enabled(&no_tools));
+    }
+
+    fn finish(reason: FinishReason) -> Result<GenerationEvent, ApiError> {
+        Ok(GenerationEvent::Finish {
+            reason,
+            usage: moat_protocol::Usage::new(1, 2, None),
+        })
+    }
+
+    /// Feed events through the tool-call stage; content is fed 5 bytes at a
+    /// time (ASCII only) to exercise the streaming path.
+    fn through(reasoning: &str, content: &str, reason: FinishReason) -> Vec<GenerationEvent> {
+        let mut calls = ToolCalls::new();
+        let mut out = calls.on(Ok(GenerationEvent::reasoning(reasoning)));
+        for chunk in content.as_bytes().chunks(5) {
+            let chunk = std::str::from_utf8(chunk).unwrap();
+            out.extend(calls.on(Ok(GenerationEvent::content(chunk))));
+        }
+        out.extend(calls.on(finish(reason)));
+        out.into_iter().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn calls_after_reasoning_become_indexed_deltas_and_finish_with_tool_calls() {
+        let events = through(
+            "the user wants weather",
+            "<tool_call>\n{\"name\": \"weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"time\", \"arguments\": {}}\n</tool_call>",
+            FinishReason::Stop,
+        );
+        assert_eq!(
+            events[0],
+            GenerationEvent::reasoning("the user wants weather")
+        );
+        let calls: Vec<&ToolCallDelta> = events
+            .iter()
+            .filter_map(|e| match e {
+                GenerationEvent::Delta { tool_calls, .. } => Some(tool_calls),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(calls.len(), 2);
+        for (i, (call, (name, args))) in calls
+            .iter()
+            .zip([("weather", r#"{"city":"Oslo"}"#), ("time", "{}")])
+            .enumerate()
+        {
+            assert_eq!(call.index, i as u32);
+            assert!(call.id.as_ref().unwrap().starts_with("call_"));
+            assert_eq!(call.kind.as_deref(), Some("function"));
+            let function = call.function.as_ref().unwrap();
+            assert_eq!(function.name.as_deref(), Some(name));
+            assert_eq!(function.arguments.as_deref(), Some(args));
+        }
+        let content: String = events
+            .iter()
+            .filter_map(|e| match e {
+                GenerationEvent::Delta { content, .. } => Some(content.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(content, "");
+        assert!(matches!(
+            events.last(),
+            Some(GenerationEvent::Finish {
+                reason: FinishReason::ToolCalls,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn text_without_calls_keeps_its_finish_reason_and_is_not_lost() {
+        let text = "No tools needed. <tool_call>{broken";
+        let events = through("", text, FinishReason::Length);
+        let content: String = events
+            .iter()
+            .filter_map(|e| match e {
+                GenerationEvent::Delta {
+                    content,
+                    tool_calls,
+                    ..
+                } => {
+                    assert!(tool_calls.is_empty());
+                    Some(content.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(content, text);
+        assert!(matches!(
+            events.last(),
+            Some(GenerationEvent::Finish {
+                reason: FinishReason::Length,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn held_back_text_is_released_before_an_error() {
+        let mut calls = ToolCalls::new();
+        let held = calls.on(Ok(GenerationEvent::content("see <tool_call>{")));
+        assert_eq!(
+            held.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+            vec![GenerationEvent::content("see")]
+        );
+        let out = calls.on(Err(ApiError::internal()));
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            out[0].as_ref().unwrap(),
+            &GenerationEvent::content(" <tool_call>{")
+        );
+        assert!(out[1].is_err());
     }
 
     #[test]
