@@ -169,9 +169,7 @@ pub(crate) fn completion_text(request: &moat_protocol::completion::CompletionReq
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    moat_policy::clock::Clock::now_ms(&moat_policy::clock::SystemClock)
 }
 
 /// Middleware: start the trail; after the handler, write the record of

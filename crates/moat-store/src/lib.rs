@@ -9,6 +9,9 @@ mod location;
 mod open;
 mod usage;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::fmt;
 use std::sync::Arc;
 

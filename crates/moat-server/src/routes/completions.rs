@@ -36,17 +36,15 @@ pub(crate) async fn completions(
     let (found, restorer) = guard.protect_prompt(&mut request)?;
     trail.pii(&found);
     let model = request.model.clone();
-    let answer = state.metrics().answer(&model);
-    let events = audit::recorded(
-        restorer.events(limits::metered(
-            backend.complete(request).await?,
-            admission,
-            model,
-            estimate,
-            answer,
-        )),
+    let backend_events = backend.complete(request).await?;
+    let events = super::answer_events(
+        &state,
         trail,
-        state.clone(),
+        backend_events,
+        admission,
+        model,
+        estimate,
+        restorer,
     );
     let stop = state.stop_generations_token();
     let response = if stream {

@@ -7,3 +7,29 @@ pub(crate) mod fallback;
 pub(crate) mod health;
 pub(crate) mod metrics;
 pub(crate) mod models;
+
+use moat_policy::Admission;
+use moat_router::EventStream;
+
+use crate::audit::{self, AuditTrail};
+use crate::guard::ResponseRestorer;
+use crate::limits::{self, Estimate};
+use crate::state::AppState;
+
+/// A generation's events as the caller gets them, in the order every
+/// generation route needs: the backend's events are metered (quota, usage,
+/// metrics) as the model produced them, then pseudonyms are restored, then
+/// the audit record is written before the last event leaves.
+pub(crate) fn answer_events(
+    state: &AppState,
+    trail: AuditTrail,
+    backend_events: EventStream,
+    admission: Admission,
+    model: String,
+    estimate: Estimate,
+    restorer: ResponseRestorer,
+) -> EventStream {
+    let answer = state.metrics().answer(&model);
+    let metered = limits::metered(backend_events, admission, model, estimate, answer);
+    audit::recorded(restorer.events(metered), trail, state.clone())
+}
