@@ -64,13 +64,14 @@ impl AuditTrail {
     }
 
     /// The prompt, kept as the content policy says (`masked`: personal
-    /// data masked; `full`: as sent; `hash`: hashed by the log).
-    pub fn prompt(&self, text: &str, guard: &PiiGuard) {
+    /// data masked; `full`: as sent; `hash`: hashed by the log). `text` is
+    /// only built when the policy keeps something.
+    pub fn prompt(&self, text: impl FnOnce() -> String, guard: &PiiGuard) {
         let mut d = self.draft();
         d.prompt = match d.content {
             AuditContent::None => None,
-            AuditContent::Masked => Some(guard.mask_text(text)),
-            AuditContent::Full | AuditContent::Hash => Some(text.to_owned()),
+            AuditContent::Masked => Some(guard.mask_text(&text())),
+            AuditContent::Full | AuditContent::Hash => Some(text()),
         };
     }
 

@@ -32,7 +32,7 @@ pub(crate) async fn completions(
     let meta = ResponseMeta::new("cmpl-", &request.model, request.include_usage());
     let stream = request.stream;
     let guard = state.guard_for(&caller.0);
-    trail.prompt(&audit::completion_text(&request), &guard);
+    trail.prompt(|| audit::completion_text(&request), &guard);
     let (found, restorer) = guard.protect_prompt(&mut request)?;
     trail.pii(&found);
     let model = request.model.clone();
