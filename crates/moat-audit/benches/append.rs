@@ -43,6 +43,8 @@ fn record(i: u64) -> AuditRecord {
             name: "kb_search".into(),
             decision: "allowed".into(),
             outcome: "ok".into(),
+            latency_ms: Some(12),
+            cached: false,
         }],
         knowledge_bases: vec!["policies".into()],
         content: Some(Content {

@@ -66,15 +66,24 @@ pub enum Outcome {
     Event,
 }
 
-/// One tool call.
+/// One server-side tool call. Its arguments are not here: they belong to
+/// the request's content (kept, encrypted, as the role's audit policy says).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolAudit {
-    /// Tool name.
+    /// Tool name (`(unknown)` for a name that is not registered).
     pub name: String,
-    /// The policy decision, e.g. `allowed`, `denied`.
+    /// The policy decision: `allowed`, `denied`, `invalid_arguments`,
+    /// `awaiting_confirmation`, `confirmed`, `rejected`.
     pub decision: String,
-    /// What came of the call, e.g. `ok`, `error`.
+    /// What came of the call: `ok`, `not_run`, or the failure (`timeout`,
+    /// `too_large`, `http_error`, `redirect_refused`...).
     pub outcome: String,
+    /// How long the call took, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u32>,
+    /// Answered from the tool's cache.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 /// Content of a request, captured per the role's audit policy.

@@ -151,6 +151,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         cors_origins,
         tls,
         metrics_open: config.metrics_open,
+        tools: Some(
+            moat_server::ServerTools::new(config.tools.registry.clone(), config.tools.settings)
+                .map_err(|e| anyhow::anyhow!("[[tools]] {e}"))?,
+        ),
     };
     let state = AppState::new(registry, serving.access, options);
     let shutdown = shutdown_signal()?;

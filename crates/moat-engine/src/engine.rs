@@ -14,6 +14,7 @@ use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use moat_protocol::GenerationEvent;
 use serde_json::{Map, Value};
@@ -21,6 +22,7 @@ use tokio::sync::{mpsc as tmpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::catalog::ModelFile;
 use crate::error::{EngineError, LoadError};
+use crate::grammar::{self, ToolCallGrammar, ToolGrammarError};
 use crate::sampling::SamplingParams;
 use crate::scheduler::{self, Job};
 use crate::template::{ChatTemplate, TemplateInput};
@@ -94,6 +96,8 @@ pub struct GenerateRequest {
     /// `None`: until the context is full.
     pub max_tokens: Option<u32>,
     pub stop: Vec<String>,
+    /// Constrain tool calls to the tools' schemas; `None`: unconstrained.
+    pub tool_grammar: Option<ToolCallGrammar>,
 }
 
 static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
@@ -324,6 +328,11 @@ impl Engine {
             }
             None => room,
         };
+        let grammar = request
+            .tool_grammar
+            .as_ref()
+            .map(|spec| self.grammar_sampler(spec, reasoning == Some(true)))
+            .transpose()?;
         let permit = Arc::clone(&self.admission)
             .try_acquire_owned()
             .map_err(|_| EngineError::Overloaded)?;
@@ -334,6 +343,7 @@ impl Engine {
             max_tokens,
             stop: request.stop,
             reasoning,
+            grammar,
             tx,
         };
         self.stats.waiting.fetch_add(1, Ordering::Relaxed);
@@ -349,6 +359,28 @@ impl Engine {
 }
 
 impl Engine {
+    /// The grammar sampler of a tool-call constraint: bounded and compiled
+    /// here, on the request path, so a refusal comes before queueing.
+    fn grammar_sampler(
+        &self,
+        spec: &ToolCallGrammar,
+        in_reasoning: bool,
+    ) -> Result<LlamaSampler, EngineError> {
+        let compiled = grammar::compile(spec, in_reasoning)?;
+        let sampler = if compiled.lazy {
+            let trigger = [grammar::CALL_OPEN.to_owned()];
+            LlamaSampler::grammar_lazy_patterns(&self.model, &compiled.gbnf, "root", &trigger, &[])
+        } else {
+            LlamaSampler::grammar(&self.model, &compiled.gbnf, "root")
+        };
+        sampler.map_err(|e| {
+            tracing::debug!(error = %e, grammar = %compiled.gbnf, "grammar refused by llama.cpp");
+            EngineError::ToolGrammar(ToolGrammarError::Rejected {
+                reason: e.to_string(),
+            })
+        })
+    }
+
     /// Refuse message text holding a control token's text.
     fn check_no_control_tokens(&self, messages: &[Value]) -> Result<(), EngineError> {
         for (i, message) in messages.iter().enumerate() {

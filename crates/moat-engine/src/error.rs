@@ -1,5 +1,6 @@
 //! Errors of the embedded engine.
 
+use crate::grammar::ToolGrammarError;
 use crate::template::TemplateError;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,10 @@ pub enum EngineError {
     CacheFull,
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// The tools cannot constrain the output (a hostile or unsupported
+    /// schema, an unknown tool); the client's doing.
+    #[error(transparent)]
+    ToolGrammar(#[from] ToolGrammarError),
     /// The request cannot be given to this model; `param` names the field.
     #[error("{message}")]
     InvalidRequest {

@@ -1,6 +1,7 @@
 //! Embedded inference on llama.cpp: GGUF discovery and metadata, chat
 //! templates in a sandbox, and an engine that decodes many sequences in one
-//! batch (continuous batching) with prefix KV reuse.
+//! batch (continuous batching) with prefix KV reuse, and grammars that
+//! constrain tool calls to the tools' JSON Schemas.
 //!
 //! The only `unsafe` of moat lives in the `llama-cpp-2` crate this wraps.
 
@@ -8,6 +9,7 @@ pub mod catalog;
 mod engine;
 mod error;
 pub mod gguf;
+pub mod grammar;
 pub mod sampling;
 mod scheduler;
 pub mod template;

@@ -14,6 +14,7 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::DecodeError;
 use moat_protocol::reasoning::ReasoningSplitter;
@@ -22,7 +23,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::engine::EngineStats;
 use crate::error::EngineError;
-use crate::sampling::SamplingParams;
+use crate::sampling::{self, SamplingParams};
 use crate::text::{StopMatcher, Utf8Decoder};
 
 /// A request handed to the scheduler, prompt already tokenized.
@@ -33,6 +34,8 @@ pub(crate) struct Job {
     pub stop: Vec<String>,
     /// `Some(in_reasoning)`: split `<think>` blocks off the content.
     pub reasoning: Option<bool>,
+    /// Constrains the tokens drawn (tool calls); `None`: the chain alone.
+    pub grammar: Option<LlamaSampler>,
     pub tx: UnboundedSender<Result<GenerationEvent, EngineError>>,
 }
 
@@ -62,6 +65,8 @@ struct Slot {
 struct Active {
     job: Job,
     sampler: LlamaSampler,
+    /// Taken from the job; checked after the chain draws (`sampling.rs`).
+    grammar: Option<LlamaSampler>,
     /// Prompt tokens not yet decoded start at `cached.len()` while this
     /// is below `job.prompt.len()`.
     pending_token: Option<LlamaToken>,
@@ -105,6 +110,8 @@ pub(crate) fn run(
     let mut waiting: VecDeque<Job> = VecDeque::new();
     let mut tick: u64 = 0;
     let mut piece = Vec::with_capacity(64);
+    // Scratch candidates for grammar-constrained draws.
+    let mut candidates = LlamaTokenDataArray::new(Vec::new(), false);
 
     loop {
         tick += 1;
@@ -273,27 +280,40 @@ pub(crate) fn run(
             let Some(at) = active.logits_at.take() else {
                 continue;
             };
-            let token = active.sampler.sample(&ctx, at);
+            let token = match active.grammar.as_mut() {
+                None => Some(active.sampler.sample(&ctx, at)),
+                Some(grammar) => sampling::sample_constrained(
+                    &mut active.sampler,
+                    grammar,
+                    model,
+                    &ctx,
+                    at,
+                    &mut candidates,
+                ),
+            };
             let vocab = model.vocab();
             // (reason, flush held-back text)
-            let finish = if vocab.is_eog(token) {
-                Some((FinishReason::Stop, true))
-            } else {
-                active.generated += 1;
-                piece.clear();
-                vocab.token_to_piece_into(token, &mut piece, false, None);
-                let text = active.decoder.push(&piece);
-                let scan = active.stops.push(&text);
-                send_text(active, &scan.text);
-                if scan.stopped {
-                    Some((FinishReason::Stop, false))
-                } else if active.generated >= active.job.max_tokens
-                    || slot.cached.len() + 1 >= settings.n_ctx as usize
-                {
-                    Some((FinishReason::Length, true))
-                } else {
-                    active.pending_token = Some(token);
-                    None
+            let finish = match token {
+                // A grammar with no allowed token ends like end-of-text.
+                None => Some((FinishReason::Stop, true)),
+                Some(token) if vocab.is_eog(token) => Some((FinishReason::Stop, true)),
+                Some(token) => {
+                    active.generated += 1;
+                    piece.clear();
+                    vocab.token_to_piece_into(token, &mut piece, false, None);
+                    let text = active.decoder.push(&piece);
+                    let scan = active.stops.push(&text);
+                    send_text(active, &scan.text);
+                    if scan.stopped {
+                        Some((FinishReason::Stop, false))
+                    } else if active.generated >= active.job.max_tokens
+                        || slot.cached.len() + 1 >= settings.n_ctx as usize
+                    {
+                        Some((FinishReason::Length, true))
+                    } else {
+                        active.pending_token = Some(token);
+                        None
+                    }
                 }
             };
             if let Some((reason, flush)) = finish {
@@ -344,7 +364,7 @@ fn admit(
     ctx: &mut LlamaContext<'_>,
     slots: &mut [Slot],
     free: usize,
-    job: Job,
+    mut job: Job,
     n_vocab: i32,
     tick: u64,
     stats: &EngineStats,
@@ -385,11 +405,13 @@ fn admit(
         .cached_prompt_tokens
         .fetch_add(u64::from(reused), Ordering::Relaxed);
     let sampler = job.sampling.build(n_vocab);
+    let grammar = job.grammar.take();
     slot.active = Some(Active {
         splitter: job.reasoning.map(ReasoningSplitter::new),
         stops: StopMatcher::new(job.stop.clone()),
         job,
         sampler,
+        grammar,
         pending_token: None,
         decoder: Utf8Decoder::default(),
         generated: 0,

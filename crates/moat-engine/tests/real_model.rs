@@ -72,6 +72,7 @@ fn chat_with_system(system: &str, user: &str, max_tokens: u32) -> GenerateReques
         sampling: greedy(),
         max_tokens: Some(max_tokens),
         stop: vec![],
+        tool_grammar: None,
     }
 }
 
@@ -304,6 +305,7 @@ async fn the_next_turn_of_a_conversation_reuses_the_previous_one() {
         sampling: greedy(),
         max_tokens: Some(8),
         stop: vec![],
+        tool_grammar: None,
     };
     let (_, _, usage2) = collect(e.generate(turn2).unwrap()).await;
     let cached = usage2.prompt_tokens_details.unwrap().cached_tokens;
@@ -329,6 +331,7 @@ async fn control_tokens_in_message_text_are_refused() {
         sampling: greedy(),
         max_tokens: Some(2),
         stop: vec![],
+        tool_grammar: None,
     };
     collect(e.generate(raw).unwrap()).await;
 }

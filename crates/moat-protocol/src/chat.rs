@@ -54,6 +54,20 @@ pub struct ChatCompletionRequest {
     pub chat_template_kwargs: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// moat's own options; never sent on to a backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moat: Option<MoatOptions>,
+}
+
+/// `"moat": {...}` in a chat request: what moat does around the model.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct MoatOptions {
+    /// Server-side tools (registered in the configuration) that moat runs
+    /// for this request: the model sees them next to the request's own
+    /// `tools`, and moat executes the calls it makes to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
 }
 
 /// Sampling parameters shared by chat and text completions.

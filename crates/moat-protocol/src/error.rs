@@ -24,6 +24,14 @@ pub enum ErrorKind {
     PermissionDenied,
     /// The client address is not in the allow-list.
     AddressNotAllowed,
+    /// The caller may not use this server-side tool, or it is not registered.
+    ToolNotAllowed,
+    /// No pending tool call by that confirmation id for this caller (never
+    /// issued, already decided, expired, or another caller's).
+    ConfirmationNotFound,
+    /// A server-side tool loop could not finish: the model kept sending
+    /// invalid arguments, or the step limit was reached.
+    ToolLoopFailed,
     /// Too many requests for the caller's limit.
     RateLimited,
     /// The caller's token quota cannot cover the request.
@@ -99,6 +107,21 @@ impl ErrorKind {
                 StatusCode::FORBIDDEN,
                 "permission_error",
                 Some("address_not_allowed"),
+            ),
+            ToolNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                Some("tool_not_allowed"),
+            ),
+            ConfirmationNotFound => (
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                Some("confirmation_not_found"),
+            ),
+            ToolLoopFailed => (
+                StatusCode::BAD_GATEWAY,
+                "server_error",
+                Some("tool_loop_failed"),
             ),
             RateLimited => (
                 StatusCode::TOO_MANY_REQUESTS,

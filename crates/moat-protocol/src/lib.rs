@@ -9,6 +9,7 @@ pub mod event;
 pub mod models;
 pub mod reasoning;
 pub mod toolcall;
+pub mod toolchoice;
 
 pub use error::{ApiError, ErrorKind};
 pub use event::{FinishReason, GenerationEvent, Usage};

@@ -1,10 +1,16 @@
 //! The embedded llama.cpp engine behind the [`Backend`] trait.
+//!
+//! Tool calls are constrained by a grammar built from the tools' schemas
+//! (`moat_engine::grammar`): lazily in `auto` (from the first `<tool_call>`),
+//! from the first token with `required` or a named function. Setting
+//! `MOAT_TOOL_GRAMMAR=off` before start turns that off (for measurements).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use moat_engine::grammar::{ToolCallGrammar, ToolCallMode, ToolSchema};
 use moat_engine::sampling::SamplingParams;
 use moat_engine::template::TemplateError;
 use moat_engine::{Engine, EngineError, GenerateRequest, PromptInput};
@@ -13,19 +19,44 @@ use moat_protocol::chat::{
 };
 use moat_protocol::completion::CompletionRequest;
 use moat_protocol::toolcall::{ToolCallParser, ToolCallPiece};
+use moat_protocol::toolchoice::ToolChoice;
 use moat_protocol::{ApiError, ErrorKind, FinishReason, GenerationEvent};
 use serde_json::{json, Map, Value};
 
 use crate::backend::{Backend, BackendInfo, BackendLoad, EventStream};
 
+/// The environment variable that turns constrained tool calls off
+/// (`off`, `0` or `false`); read once, when a backend is made.
+pub const TOOL_GRAMMAR_ENV: &str = "MOAT_TOOL_GRAMMAR";
+
 /// A model served in-process.
 pub struct EmbeddedBackend {
     engine: Arc<Engine>,
+    /// Constrain tool calls with a grammar (the default).
+    tool_grammar: bool,
 }
 
 impl EmbeddedBackend {
+    /// A backend for `engine`; constrained tool calls unless
+    /// `MOAT_TOOL_GRAMMAR` turns them off.
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine }
+        let off = std::env::var(TOOL_GRAMMAR_ENV)
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "false"));
+        if off {
+            tracing::info!(
+                model = engine.id(),
+                "tool-call grammar off ({TOOL_GRAMMAR_ENV})"
+            );
+        }
+        Self::with_tool_grammar(engine, !off)
+    }
+
+    /// A backend for `engine`, constraining tool calls or not.
+    pub fn with_tool_grammar(engine: Arc<Engine>, tool_grammar: bool) -> Self {
+        Self {
+            engine,
+            tool_grammar,
+        }
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -65,12 +96,18 @@ impl Backend for EmbeddedBackend {
             .iter()
             .map(template_message)
             .collect::<Result<Vec<_>, _>>()?;
-        let use_tools = tools_enabled(&request);
+        let choice = tool_choice(&request)?;
+        let use_tools = tools_enabled(&request, &choice);
         let tools = request
             .tools
             .as_ref()
             .filter(|_| use_tools)
             .map(|tools| tools.iter().map(|t| json!(t)).collect());
+        let tool_grammar = if use_tools && self.tool_grammar {
+            tool_grammar(&request, &choice)
+        } else {
+            None
+        };
         let events = self.start(GenerateRequest {
             prompt: PromptInput::Chat {
                 messages,
@@ -84,6 +121,7 @@ impl Backend for EmbeddedBackend {
                 .clone()
                 .map(|s| s.into_vec())
                 .unwrap_or_default(),
+            tool_grammar,
         })?;
         Ok(if use_tools {
             parse_tool_calls(events)
@@ -103,16 +141,53 @@ impl Backend for EmbeddedBackend {
                 .clone()
                 .map(|s| s.into_vec())
                 .unwrap_or_default(),
+            tool_grammar: None,
         })
     }
 }
 
+/// The request's `tool_choice`, checked against its tools.
+fn tool_choice(request: &ChatCompletionRequest) -> Result<ToolChoice, ApiError> {
+    let names: Vec<&str> = request
+        .tools
+        .iter()
+        .flatten()
+        .map(|t| t.function.name.as_str())
+        .collect();
+    ToolChoice::parse(request.tool_choice.as_ref(), &names)
+}
+
 /// The request offers tools and does not forbid them (`tool_choice: "none"`):
 /// they are rendered into the prompt and calls are parsed out of the output.
-fn tools_enabled(request: &ChatCompletionRequest) -> bool {
+fn tools_enabled(request: &ChatCompletionRequest, choice: &ToolChoice) -> bool {
     let offered = request.tools.as_ref().is_some_and(|t| !t.is_empty());
-    let forbidden = request.tool_choice.as_ref().and_then(Value::as_str) == Some("none");
-    offered && !forbidden
+    offered && *choice != ToolChoice::None
+}
+
+/// The grammar for the request's tools: lazy in `auto`, from the first
+/// token when a call is required; one call when `parallel_tool_calls` is
+/// false.
+fn tool_grammar(request: &ChatCompletionRequest, choice: &ToolChoice) -> Option<ToolCallGrammar> {
+    let mode = match choice {
+        ToolChoice::None => return None,
+        ToolChoice::Auto => ToolCallMode::Auto,
+        ToolChoice::Required => ToolCallMode::Required,
+        ToolChoice::Function(name) => ToolCallMode::Named(name.clone()),
+    };
+    let tools = request
+        .tools
+        .iter()
+        .flatten()
+        .map(|t| ToolSchema {
+            name: t.function.name.clone(),
+            parameters: t.function.parameters.clone(),
+        })
+        .collect();
+    Some(ToolCallGrammar {
+        tools,
+        mode,
+        parallel: request.parallel_tool_calls.unwrap_or(true),
+    })
 }
 
 /// Turn `<tool_call>` blocks in the content (reasoning is already split off
@@ -285,6 +360,7 @@ fn api_error(e: EngineError) -> ApiError {
         EngineError::Template(t) => {
             ApiError::new(ErrorKind::InvalidRequest, t.to_string()).with_param("messages")
         }
+        EngineError::ToolGrammar(g) => ApiError::invalid_param(g.param(), g.to_string()),
         EngineError::InvalidRequest { message, param } => {
             ApiError::new(ErrorKind::InvalidParameter, message).with_param(param)
         }
@@ -335,16 +411,62 @@ mod tests {
         .unwrap()
     }
 
+    fn enabled(request: &ChatCompletionRequest) -> bool {
+        tools_enabled(request, &tool_choice(request).unwrap())
+    }
+
     #[test]
     fn tools_are_used_unless_absent_or_none() {
-        assert!(tools_enabled(&tools_request(None)));
-        assert!(tools_enabled(&tools_request(Some(json!("auto")))));
-        assert!(!tools_enabled(&tools_request(Some(json!("none")))));
+        assert!(enabled(&tools_request(None)));
+        assert!(enabled(&tools_request(Some(json!("auto")))));
+        assert!(!enabled(&tools_request(Some(json!("none")))));
         let mut no_tools = tools_request(None);
         no_tools.tools = None;
-        assert!(!tools_enabled(&no_tools));
+        assert!(!enabled(&no_tools));
         no_tools.tools = Some(Vec::new());
-        assert!(!tools_enabled(&no_tools));
+        assert!(!enabled(&no_tools));
+    }
+
+    #[test]
+    fn tool_choice_becomes_the_grammar_mode() {
+        let mode = |choice: Option<Value>, parallel: Option<bool>| {
+            let mut request = tools_request(choice);
+            request.parallel_tool_calls = parallel;
+            let choice = tool_choice(&request).unwrap();
+            tool_grammar(&request, &choice).map(|g| (g.mode, g.parallel, g.tools.len()))
+        };
+        assert_eq!(mode(None, None), Some((ToolCallMode::Auto, true, 1)));
+        assert_eq!(
+            mode(Some(json!("required")), Some(false)),
+            Some((ToolCallMode::Required, false, 1))
+        );
+        assert_eq!(
+            mode(
+                Some(json!({"type": "function", "function": {"name": "f"}})),
+                None
+            ),
+            Some((ToolCallMode::Named("f".into()), true, 1))
+        );
+        assert_eq!(mode(Some(json!("none")), None), None);
+        let unknown = tools_request(Some(json!({"type": "function", "function": {"name": "g"}})));
+        assert_eq!(
+            tool_choice(&unknown).unwrap_err().param.as_deref(),
+            Some("tool_choice")
+        );
+    }
+
+    #[test]
+    fn grammar_refusals_name_the_parameter() {
+        let e = api_error(EngineError::ToolGrammar(
+            moat_engine::grammar::ToolGrammarError::TooDeep {
+                tool: "t".into(),
+                limit: 32,
+            },
+        ));
+        assert_eq!(e.status().as_u16(), 400);
+        assert_eq!(e.param.as_deref(), Some("tools"));
+        assert_eq!(e.kind.spec().error_type, "invalid_request_error");
+        assert!(e.message.contains("`t`"));
     }
 
     fn finish(reason: FinishReason) -> Result<GenerationEvent, ApiError> {

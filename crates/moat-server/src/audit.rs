@@ -75,6 +75,19 @@ impl AuditTrail {
         };
     }
 
+    /// One server-side tool call. Its arguments go into the completion
+    /// content (so they are kept, masked, hashed or not at all, as the
+    /// content policy says, and encrypted with the rest); `arguments` is
+    /// only built when the policy keeps something.
+    pub fn tool(&self, call: moat_audit::ToolAudit, arguments: impl FnOnce() -> String) {
+        let mut d = self.draft();
+        if d.content != AuditContent::None {
+            let line = format!("[tool {} {}: {}]\n", call.name, call.decision, arguments());
+            d.completion.push_str(&line);
+        }
+        d.record.tools.push(call);
+    }
+
     /// The answer's stream will write the record.
     fn claim(&self) {
         self.draft().claimed = true;

@@ -22,6 +22,7 @@ mod serve;
 mod sse;
 mod state;
 pub mod tls;
+mod tools;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,7 @@ pub use request_id::{RequestId, REQUEST_ID_HEADER};
 pub use routes::admin::{is_day, key_status, parse_usage_by};
 pub use serve::serve;
 pub use state::AppState;
+pub use tools::{ServerTools, ToolLoopSettings};
 
 /// How the HTTP server behaves; one default per field.
 #[derive(Debug, Clone)]
@@ -65,6 +67,8 @@ pub struct ServerOptions {
     /// `GET /metrics` without credentials (for a server on loopback only);
     /// otherwise it needs an admin key. Default: false.
     pub metrics_open: bool,
+    /// Server-side tools requests may opt into; `None`: none registered.
+    pub tools: Option<ServerTools>,
 }
 
 impl ServerOptions {
@@ -84,6 +88,7 @@ impl Default for ServerOptions {
             cors_origins: Vec::new(),
             tls: None,
             metrics_open: false,
+            tools: None,
         }
     }
 }
@@ -106,6 +111,7 @@ pub(crate) fn router(state: AppState) -> Router {
     // not.
     let mut api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/moat/confirmations/{id}", post(chat::decide))
         .route("/v1/completions", post(completions::completions))
         .route("/v1/models", get(models::list_models))
         .route("/v1/models/{*model}", get(models::get_model))

@@ -85,6 +85,18 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolLabels {
+    tool: String,
+    decision: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolNameLabels {
+    tool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusalLabels {
     reason: &'static str,
 }
@@ -129,6 +141,9 @@ struct Inner {
     refusals: Family<RefusalLabels, Counter>,
     audit_write: Histogram,
     audit_backlog: Gauge,
+    tool_calls: Family<ToolLabels, Counter>,
+    tool_cache_hits: Family<ToolNameLabels, Counter>,
+    tool_call_duration: HistogramFamily<ToolNameLabels>,
 }
 
 impl Default for Metrics {
@@ -156,6 +171,10 @@ impl Metrics {
         let refusals = Family::default();
         let audit_write = Histogram::new(AUDIT_WRITE_BUCKETS);
         let audit_backlog = Gauge::default();
+        let tool_calls = Family::default();
+        let tool_cache_hits = Family::default();
+        let tool_call_duration =
+            HistogramFamily::new_with_constructor(http_duration_histogram as fn() -> _);
 
         // Counters get their `_total` suffix from the encoder.
         let mut registry = Registry::default();
@@ -220,6 +239,21 @@ impl Metrics {
             "Audit records waiting to be written",
             audit_backlog.clone(),
         );
+        registry.register(
+            "moat_tool_calls",
+            "Server-side tool calls by tool, policy decision and outcome",
+            tool_calls.clone(),
+        );
+        registry.register(
+            "moat_tool_cache_hits",
+            "Server-side tool calls answered from the cache",
+            tool_cache_hits.clone(),
+        );
+        registry.register(
+            "moat_tool_call_duration_seconds",
+            "Time to run one server-side tool call (cache hits included)",
+            tool_call_duration.clone(),
+        );
 
         Self {
             inner: Arc::new(Inner {
@@ -236,6 +270,9 @@ impl Metrics {
                 refusals,
                 audit_write,
                 audit_backlog,
+                tool_calls,
+                tool_cache_hits,
+                tool_call_duration,
             }),
         }
     }
@@ -283,6 +320,37 @@ impl Metrics {
             },
             started: Instant::now(),
             last_token: None,
+        }
+    }
+
+    /// One server-side tool call decided (`allowed`, `denied`...) and, when
+    /// it ran, how long it took and whether the cache answered it.
+    pub(crate) fn observe_tool_call(
+        &self,
+        tool: &str,
+        decision: &'static str,
+        outcome: &'static str,
+        ran: Option<(Duration, bool)>,
+    ) {
+        let name = ToolNameLabels {
+            tool: tool.to_owned(),
+        };
+        self.inner
+            .tool_calls
+            .get_or_create(&ToolLabels {
+                tool: name.tool.clone(),
+                decision,
+                outcome,
+            })
+            .inc();
+        if let Some((elapsed, cached)) = ran {
+            self.inner
+                .tool_call_duration
+                .get_or_create(&name)
+                .observe(elapsed.as_secs_f64());
+            if cached {
+                self.inner.tool_cache_hits.get_or_create(&name).inc();
+            }
         }
     }
 

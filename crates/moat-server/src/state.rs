@@ -12,6 +12,7 @@ use crate::access::Access;
 use crate::auth::Caller;
 use crate::guard::PiiGuard;
 use crate::metrics::Metrics;
+use crate::tools::ServerTools;
 use crate::ServerOptions;
 
 /// Shared state of the application; cheap to clone.
@@ -72,6 +73,31 @@ impl AppState {
             .with_param("model"));
         }
         self.inner.models.get(model)
+    }
+
+    /// The server-side tools, if any are registered.
+    pub(crate) fn tools(&self) -> Option<&ServerTools> {
+        self.inner.options.tools.as_ref()
+    }
+
+    /// The definitions of the server-side tools `names`, when the caller
+    /// may use every one (403 `tool_not_allowed` otherwise).
+    pub(crate) fn offer_tools(
+        &self,
+        caller: &Caller,
+        names: &[String],
+    ) -> Result<Vec<moat_protocol::chat::Tool>, ApiError> {
+        match self.tools() {
+            Some(tools) => tools.offer(&caller.0, names),
+            None => Err(ApiError::new(
+                ErrorKind::ToolNotAllowed,
+                format!(
+                    "You are not allowed to use the tool `{}`.",
+                    names.first().map_or("", String::as_str)
+                ),
+            )
+            .with_param("moat.tools")),
+        }
     }
 
     /// The models the caller may use.

@@ -93,6 +93,8 @@ pub fn record(i: u64) -> AuditRecord {
             name: "search".into(),
             decision: "allowed".into(),
             outcome: "ok".into(),
+            latency_ms: Some(12),
+            cached: false,
         }],
         knowledge_bases: vec!["policies".into()],
         content: Some(Content {

@@ -11,6 +11,7 @@ use moat_guard::{CustomRecognizer, Policy, Scanner};
 use serde::Deserialize;
 
 mod access;
+pub mod tools;
 
 pub use access::{AccessConfig, AuthFileConfig, StoreArgs, StoreFileConfig, TlsFileConfig};
 
@@ -110,6 +111,11 @@ pub struct FileConfig {
     pub audit: AuditFileConfig,
     #[serde(default)]
     pub metrics: MetricsFileConfig,
+    /// Server-side tools requests may opt into.
+    #[serde(default)]
+    pub tools: Vec<moat_tools::ToolConfig>,
+    #[serde(default)]
+    pub tool_loop: tools::ToolLoopFileConfig,
 }
 
 /// The `[audit]` table.
@@ -234,6 +240,7 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `GET /metrics` without credentials.
     pub metrics_open: bool,
+    pub tools: tools::ToolsConfig,
 }
 
 /// The personal-data guard's settings, checked: every custom recognizer
@@ -385,6 +392,7 @@ impl Config {
             recognizers: file.guard.recognizers,
         };
         guard.scanner()?;
+        let tools = tools::resolve(file.tools, &file.tool_loop, args.common.config.as_deref())?;
         let listen = args.listen.or(file.listen).unwrap_or_else(default_listen);
         let metrics_open = file.metrics.open.unwrap_or(listen.ip().is_loopback());
         Ok(Self {
@@ -407,6 +415,7 @@ impl Config {
             guard,
             access,
             audit,
+            tools,
         })
     }
 }
@@ -604,8 +613,40 @@ mod tests {
             Some("redis://127.0.0.1:6379/")
         );
         assert!(!c.access.allow_clients.is_empty());
+        assert_eq!(
+            c.tools.registry.names().collect::<Vec<_>>(),
+            ["get_order_status"]
+        );
+        assert_eq!(c.tools.settings.max_steps, 8);
         let plain = Config::resolve(&ServeArgs::default(), file(text).unwrap()).unwrap();
         assert!(plain.access.tls.is_none());
+    }
+
+    #[test]
+    fn tool_errors_name_the_file_and_the_tool() {
+        let text = "[[tools]]\nname = \"lookup\"\ndescription = \"d\"\n\
+                    parameters = { type = \"object\", properties = { id = { \"$ref\" = \"#/nowhere\" } } }\n\
+                    http = { url = \"http://orders.internal/{id}\" }\n";
+        let args = ServeArgs {
+            common: ConfigArgs {
+                config: Some(PathBuf::from("/etc/moat/moat.toml")),
+                ..ConfigArgs::default()
+            },
+            ..ServeArgs::default()
+        };
+        let err = Config::resolve(&args, file(text).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/etc/moat/moat.toml"), "{err}");
+        assert!(err.contains("lookup"), "{err}");
+        assert!(err.contains("#/nowhere"), "{err}");
+        let err = Config::resolve(
+            &ServeArgs::default(),
+            file("[tool_loop]\nmax_steps = 0\n").unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("max_steps"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,76 @@
+//! `[[tools]]` (the server-side tool registry) and `[tool_loop]` (its limits).
+
+use std::path::Path;
+use std::time::Duration;
+
+use moat_server::ToolLoopSettings;
+use moat_tools::ToolRegistry;
+use serde::Deserialize;
+
+/// The `[tool_loop]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolLoopFileConfig {
+    /// Model turns in one request with server-side tools. Default: 8
+    pub max_steps: Option<u32>,
+    /// Invalid tool arguments returned to the model before the request
+    /// fails. Default: 2
+    pub max_invalid_arguments: Option<u32>,
+    /// Seconds a call marked `confirm` waits for the caller's decision.
+    /// Default: 600
+    pub confirmation_ttl_secs: Option<u64>,
+}
+
+/// The registered tools and the loop's limits, checked.
+#[derive(Debug, Clone)]
+pub struct ToolsConfig {
+    pub registry: ToolRegistry,
+    pub settings: ToolLoopSettings,
+}
+
+/// Check every `[[tools]]` entry (schemas compile, URLs and hosts agree,
+/// secrets in headers are set) and `[tool_loop]`. `config_path` is the
+/// configuration file: schema files are read relative to its directory.
+pub fn resolve(
+    tools: Vec<moat_tools::ToolConfig>,
+    loop_file: &ToolLoopFileConfig,
+    config_path: Option<&Path>,
+) -> anyhow::Result<ToolsConfig> {
+    let base_dir = config_path
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let registry = ToolRegistry::new(tools, base_dir).map_err(|e| match config_path {
+        Some(path) => anyhow::anyhow!("configuration file {}: [[tools]] {e}", path.display()),
+        None => anyhow::anyhow!("[[tools]] {e}"),
+    })?;
+    let defaults = ToolLoopSettings::default();
+    let max_steps = loop_file.max_steps.unwrap_or(defaults.max_steps);
+    anyhow::ensure!(
+        (1..=64).contains(&max_steps),
+        "[tool_loop] max_steps must be between 1 and 64, not {max_steps}"
+    );
+    let max_invalid_arguments = loop_file
+        .max_invalid_arguments
+        .unwrap_or(defaults.max_invalid_arguments);
+    anyhow::ensure!(
+        max_invalid_arguments <= 16,
+        "[tool_loop] max_invalid_arguments must be at most 16, not {max_invalid_arguments}"
+    );
+    let ttl = loop_file
+        .confirmation_ttl_secs
+        .map_or(defaults.confirmation_ttl, Duration::from_secs);
+    anyhow::ensure!(
+        (Duration::from_secs(10)..=Duration::from_secs(86_400)).contains(&ttl),
+        "[tool_loop] confirmation_ttl_secs must be between 10 and 86400"
+    );
+    Ok(ToolsConfig {
+        registry,
+        settings: ToolLoopSettings {
+            max_steps,
+            max_invalid_arguments,
+            confirmation_ttl: ttl,
+            ..defaults
+        },
+    })
+}

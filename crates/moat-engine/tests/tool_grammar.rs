@@ -1,0 +1,396 @@
+//! Grammar-constrained tool calls through the engine with the real default
+//! model (SmolLM2-135M, which never calls tools by itself): forced calls
+//! validate against their schemas, a named tool is the only one called,
+//! one call without parallel calls, an untriggered lazy grammar changes
+//! nothing, and hostile schemas are refused before queueing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use futures::StreamExt;
+use moat_engine::catalog::ModelFile;
+use moat_engine::grammar::{ToolCallGrammar, ToolCallMode, ToolGrammarError, ToolSchema};
+use moat_engine::sampling::SamplingParams;
+use moat_engine::{Engine, EngineConfig, EngineError, GenerateRequest, PromptInput};
+use moat_protocol::toolcall::{ToolCallParser, ToolCallPiece};
+use moat_protocol::{FinishReason, GenerationEvent};
+use serde_json::{json, Value};
+
+/// The engine the tests share (they run at the same time, in one batch).
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| load(4))
+}
+
+/// A model of its own: logits depend on what else is in the batch, so
+/// comparing texts needs an engine nothing else uses.
+fn load(parallel: u32) -> Engine {
+    {
+        let path = std::env::var_os("MOAT_TEST_MODEL").map_or_else(
+            || {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+            },
+            PathBuf::from,
+        );
+        assert!(
+            path.exists(),
+            "test model {} is missing: run scripts/fetch-model.sh",
+            path.display()
+        );
+        let file = ModelFile::open(path.canonicalize().unwrap(), None).unwrap();
+        Engine::load(
+            &file,
+            &EngineConfig {
+                parallel,
+                queue_size: 16,
+                ctx_size: Some(4096),
+                threads: Some(2),
+                batch_size: 256,
+            },
+        )
+        .unwrap()
+    }
+}
+
+fn weather() -> ToolSchema {
+    ToolSchema {
+        name: "get_weather".into(),
+        parameters: Some(json!({
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "maxLength": 40},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}
+            },
+            "required": ["city"],
+            "additionalProperties": false
+        })),
+    }
+}
+
+fn email() -> ToolSchema {
+    ToolSchema {
+        name: "send_email".into(),
+        parameters: Some(json!({
+            "type": "object",
+            "properties": {
+                "to": {"type": "string", "maxLength": 60},
+                "subject": {"type": "string", "maxLength": 60},
+                "body": {"type": "string", "maxLength": 200}
+            },
+            "required": ["to", "subject", "body"],
+            "additionalProperties": false
+        })),
+    }
+}
+
+fn openai_tools(tools: &[ToolSchema]) -> Vec<Value> {
+    tools
+        .iter()
+        .map(|t| json!({"type": "function", "function": {"name": t.name, "parameters": t.parameters}}))
+        .collect()
+}
+
+fn request(
+    user: &str,
+    tools: &[ToolSchema],
+    grammar: Option<ToolCallGrammar>,
+    sampling: SamplingParams,
+) -> GenerateRequest {
+    GenerateRequest {
+        prompt: PromptInput::Chat {
+            messages: vec![
+                json!({"role": "system", "content": "You are a helpful assistant."}),
+                json!({"role": "user", "content": user}),
+            ],
+            tools: (!tools.is_empty()).then(|| openai_tools(tools)),
+            template_kwargs: None,
+        },
+        sampling,
+        max_tokens: Some(300),
+        stop: vec![],
+        tool_grammar: grammar,
+    }
+}
+
+fn greedy() -> SamplingParams {
+    SamplingParams {
+        temperature: 0.0,
+        ..SamplingParams::default()
+    }
+}
+
+fn seeded(seed: u32) -> SamplingParams {
+    SamplingParams {
+        temperature: 0.7,
+        seed,
+        ..SamplingParams::default()
+    }
+}
+
+fn grammar(tools: &[ToolSchema], mode: ToolCallMode, parallel: bool) -> ToolCallGrammar {
+    ToolCallGrammar {
+        tools: tools.to_vec(),
+        mode,
+        parallel,
+    }
+}
+
+async fn generate(request: GenerateRequest) -> (String, FinishReason) {
+    generate_with(engine(), request).await
+}
+
+async fn generate_with(engine: &Engine, request: GenerateRequest) -> (String, FinishReason) {
+    let mut rx = engine.generate(request).unwrap();
+    let mut text = String::new();
+    while let Some(event) = rx.next().await {
+        match event.unwrap() {
+            GenerationEvent::Delta { content, .. } => text.push_str(&content),
+            GenerationEvent::Finish { reason, .. } => return (text, reason),
+        }
+    }
+    panic!("no finish event")
+}
+
+/// The calls in `text` as (name, arguments), and the text outside them.
+fn calls(text: &str) -> (Vec<(String, Value)>, String) {
+    let mut parser = ToolCallParser::new();
+    let mut pieces = parser.push(text);
+    pieces.extend(parser.finish());
+    let mut calls = Vec::new();
+    let mut rest = String::new();
+    for piece in pieces {
+        match piece {
+            ToolCallPiece::Call {
+                name, arguments, ..
+            } => calls.push((name, serde_json::from_str(&arguments).unwrap())),
+            ToolCallPiece::Content(c) => rest.push_str(&c),
+        }
+    }
+    (calls, rest)
+}
+
+fn assert_valid(tools: &[ToolSchema], name: &str, arguments: &Value) {
+    let tool = tools
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("call of an unknown tool {name}"));
+    let validator = jsonschema::validator_for(tool.parameters.as_ref().unwrap()).unwrap();
+    assert!(
+        validator.is_valid(arguments),
+        "{name}({arguments}) is not valid against its schema"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn required_calls_validate_against_their_schemas() {
+    let tools = [weather(), email()];
+    for (seed, user) in [
+        (1, "What's the weather like in Lisbon?"),
+        (2, "Email bob@example.com that the meeting moved to 3pm."),
+        (3, "Tell me a joke."),
+    ] {
+        let (text, reason) = generate(request(
+            user,
+            &tools,
+            Some(grammar(&tools, ToolCallMode::Required, false)),
+            seeded(seed),
+        ))
+        .await;
+        // Strings are bounded (`maxLength`), so the call ends in time.
+        assert_eq!(reason, FinishReason::Stop, "{text}");
+        let (calls, rest) = calls(&text);
+        assert_eq!(calls.len(), 1, "{text:?}");
+        assert_eq!(rest.trim(), "", "text outside the calls: {text:?}");
+        for (name, arguments) in &calls {
+            assert_valid(&tools, name, arguments);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_named_tool_is_the_one_called() {
+    let tools = [weather(), email()];
+    let (text, _) = generate(request(
+        "What's the weather like in Lisbon?",
+        &tools,
+        Some(grammar(
+            &tools,
+            ToolCallMode::Named("send_email".into()),
+            true,
+        )),
+        greedy(),
+    ))
+    .await;
+    let (calls, _) = calls(&text);
+    assert!(!calls.is_empty(), "no call in {text:?}");
+    for (name, arguments) in &calls {
+        assert_eq!(name, "send_email");
+        assert_valid(&tools, name, arguments);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_parallel_calls_there_is_exactly_one() {
+    let tools = [weather(), email()];
+    for seed in 10..13 {
+        let (text, reason) = generate(request(
+            "Weather in Oslo, Paris and Rome, please.",
+            &tools,
+            Some(grammar(&tools, ToolCallMode::Required, false)),
+            seeded(seed),
+        ))
+        .await;
+        assert_eq!(reason, FinishReason::Stop, "{text}");
+        let (calls, rest) = calls(&text);
+        assert_eq!(calls.len(), 1, "{text:?}");
+        assert_eq!(rest.trim(), "");
+        assert_valid(&tools, &calls[0].0, &calls[0].1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_calls_each_validate() {
+    let tools = [weather(), email()];
+    let (text, reason) = generate(request(
+        "Weather in Oslo, Paris and Rome, please.",
+        &tools,
+        Some(grammar(&tools, ToolCallMode::Required, true)),
+        seeded(1),
+    ))
+    .await;
+    let (calls, rest) = calls(&text);
+    assert!(!calls.is_empty(), "{text:?}");
+    for (name, arguments) in &calls {
+        assert_valid(&tools, name, arguments);
+    }
+    // Nothing but calls: at most a last one cut short by max_tokens.
+    let rest = rest.trim();
+    assert!(
+        rest.is_empty() || (reason == FinishReason::Length && rest.starts_with("<tool_call>")),
+        "{text:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untriggered_lazy_grammar_changes_nothing() {
+    let engine = load(1);
+    let tools = [weather(), email()];
+    let user = "Write two sentences about the sea.";
+    // A first run caches the prompt: the last prompt token's logits then
+    // come from a one-token batch, which can change a greedy pick, so
+    // both compared runs start from the cache.
+    generate_with(&engine, request(user, &tools, None, greedy())).await;
+    let (free, _) = generate_with(&engine, request(user, &tools, None, greedy())).await;
+    let (lazy, _) = generate_with(
+        &engine,
+        request(
+            user,
+            &tools,
+            Some(grammar(&tools, ToolCallMode::Auto, true)),
+            greedy(),
+        ),
+    )
+    .await;
+    assert!(!free.contains("<tool_call>"), "{free}");
+    assert_eq!(lazy, free);
+    // The same with a seeded draw: the grammar consumes no randomness.
+    let (free, _) = generate_with(&engine, request(user, &tools, None, seeded(7))).await;
+    let (lazy, _) = generate_with(
+        &engine,
+        request(
+            user,
+            &tools,
+            Some(grammar(&tools, ToolCallMode::Auto, true)),
+            seeded(7),
+        ),
+    )
+    .await;
+    assert_eq!(lazy, free);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lazy_grammar_constrains_what_follows_its_trigger() {
+    // A raw prompt that makes the model continue a list of call blocks;
+    // the grammar starts at the `<tool_call>` it writes.
+    let tools = [weather()];
+    let block = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>\n";
+    let prompt = format!("Calls:\n{block}{block}{block}");
+    let (text, _) = generate(GenerateRequest {
+        prompt: PromptInput::Text(prompt),
+        sampling: seeded(3),
+        max_tokens: Some(80),
+        stop: vec![],
+        tool_grammar: Some(grammar(&tools, ToolCallMode::Auto, false)),
+    })
+    .await;
+    let (calls, _) = calls(&text);
+    assert_eq!(calls.len(), 1, "{text:?}");
+    assert_valid(&tools, &calls[0].0, &calls[0].1);
+    // One call, then only the end of generation is allowed.
+    assert!(text.trim_end().ends_with("</tool_call>"), "{text:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_schemas_are_refused_before_queueing() {
+    let hostile = ToolSchema {
+        name: "evil".into(),
+        parameters: Some(json!({
+            "type": "object",
+            "properties": {"x": {"type": "array", "minItems": 100000, "items": {"type": "string"}}}
+        })),
+    };
+    let recursive = ToolSchema {
+        name: "tree".into(),
+        parameters: Some(json!({
+            "type": "object",
+            "$defs": {"node": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}}}},
+            "properties": {"root": {"$ref": "#/$defs/node"}}
+        })),
+    };
+    for (tool, expected) in [(hostile, "RepetitionTooLarge"), (recursive, "RefCycle")] {
+        let tools = [tool];
+        let err = engine()
+            .generate(request(
+                "hi",
+                &tools,
+                Some(grammar(&tools, ToolCallMode::Required, true)),
+                greedy(),
+            ))
+            .err()
+            .expect("refused");
+        match err {
+            EngineError::ToolGrammar(e) => {
+                assert!(format!("{e:?}").starts_with(expected), "{e:?}");
+                assert_eq!(e.param(), "tools");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let unknown = engine()
+        .generate(request(
+            "hi",
+            &[weather()],
+            Some(grammar(
+                &[weather()],
+                ToolCallMode::Named("nope".into()),
+                true,
+            )),
+            greedy(),
+        ))
+        .err()
+        .expect("refused");
+    assert!(matches!(
+        unknown,
+        EngineError::ToolGrammar(ToolGrammarError::UnknownTool(_))
+    ));
+    assert_eq!(
+        engine()
+            .stats()
+            .waiting
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}

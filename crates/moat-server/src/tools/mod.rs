@@ -1,0 +1,140 @@
+//! Server-side tools (step 9). A chat request names the registered tools
+//! it wants (`"moat": {"tools": [...]}`); those the caller may use are
+//! offered to the model, and moat runs the calls the model makes: validate
+//! the arguments, check the caller's roles, stop for a person's
+//! confirmation where the tool says so, execute, feed the result back, and
+//! go on until the model answers in text or a limit is reached.
+
+mod run;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use moat_policy::Principal;
+use moat_protocol::chat::Tool;
+use moat_protocol::{ApiError, ErrorKind};
+use moat_tools::{Confirmations, RegisteredTool, RegistryError, ToolExecutor, ToolRegistry};
+
+pub(crate) use run::{run, Conversation, Pending, Resume, RunContext};
+
+/// Limits of a tool loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolLoopSettings {
+    /// Model turns in one request (a resumed loop counts on).
+    pub max_steps: u32,
+    /// Invalid arguments sent back to the model before the request fails.
+    pub max_invalid_arguments: u32,
+    /// How long a call waits for its confirmation.
+    pub confirmation_ttl: Duration,
+    /// Calls waiting for confirmation, over all callers.
+    pub max_pending: usize,
+}
+
+impl Default for ToolLoopSettings {
+    fn default() -> Self {
+        Self {
+            max_steps: 8,
+            max_invalid_arguments: 2,
+            confirmation_ttl: Duration::from_secs(600),
+            max_pending: 10_000,
+        }
+    }
+}
+
+/// The registered tools, their executor and the calls awaiting
+/// confirmation; cheap to clone.
+#[derive(Clone)]
+pub struct ServerTools {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: ToolRegistry,
+    executor: ToolExecutor,
+    settings: ToolLoopSettings,
+    pending: Confirmations<Pending>,
+}
+
+impl ServerTools {
+    pub fn new(registry: ToolRegistry, settings: ToolLoopSettings) -> Result<Self, RegistryError> {
+        let executor = ToolExecutor::new(registry.clone())?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                registry,
+                executor,
+                settings,
+                pending: Confirmations::new(settings.confirmation_ttl, settings.max_pending),
+            }),
+        })
+    }
+
+    /// No tools registered.
+    pub fn none() -> Result<Self, RegistryError> {
+        Self::new(ToolRegistry::empty(), ToolLoopSettings::default())
+    }
+
+    pub(crate) fn settings(&self) -> &ToolLoopSettings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn registry(&self) -> &ToolRegistry {
+        &self.inner.registry
+    }
+
+    pub(crate) fn executor(&self) -> &ToolExecutor {
+        &self.inner.executor
+    }
+
+    pub(crate) fn pending(&self) -> &Confirmations<Pending> {
+        &self.inner.pending
+    }
+
+    /// The definitions of `names` for the model, if the caller may use
+    /// every one; otherwise 403 `tool_not_allowed` naming the first it may
+    /// not use. A name that is not registered gets the same answer, so
+    /// names cannot be probed.
+    pub(crate) fn offer(
+        &self,
+        principal: &Principal,
+        names: &[String],
+    ) -> Result<Vec<Tool>, ApiError> {
+        let mut offered: Vec<Tool> = Vec::with_capacity(names.len());
+        for name in names {
+            match self.inner.registry.get(name) {
+                Some(tool) if may_use(principal, tool) => {
+                    if !offered.iter().any(|t| t.function.name == *name) {
+                        offered.push(tool.definition());
+                    }
+                }
+                _ => {
+                    return Err(ApiError::new(
+                        ErrorKind::ToolNotAllowed,
+                        format!("You are not allowed to use the tool `{name}`."),
+                    )
+                    .with_param("moat.tools"))
+                }
+            }
+        }
+        Ok(offered)
+    }
+}
+
+/// A role of the caller lists the tool in its `tools`, or the tool lists
+/// one of the caller's roles in its `roles`.
+pub(crate) fn may_use(principal: &Principal, tool: &RegisteredTool) -> bool {
+    principal.may_use_tool(tool.name())
+        || principal
+            .roles
+            .iter()
+            .any(|r| tool.roles().iter().any(|allowed| *allowed == r.name))
+}
+
+impl fmt::Debug for ServerTools {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerTools")
+            .field("tools", &self.inner.registry.names().collect::<Vec<_>>())
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}

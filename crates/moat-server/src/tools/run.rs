@@ -1,0 +1,410 @@
+//! The loop of one request with server-side tools, as one event stream:
+//! each model turn is guarded and generated like any chat request, its text
+//! passed on as it comes; when the turn ends in tool calls, moat decides
+//! and runs them, adds the results to the conversation and starts the next
+//! turn. The caller sees one answer: the text of every turn, then one
+//! `Finish` with the usage of all turns. A call that needs confirmation
+//! ends the answer with that call (its id is the confirmation id) and
+//! parks the conversation until the caller decides.
+//!
+//! Whatever the model says, only tools offered to this request and allowed
+//! to the caller run, with arguments that validate against their schema.
+//! Tool results are data for the model: they enter the conversation as
+//! `tool` messages and are guarded with the rest of it before the next
+//! turn; they cannot offer tools or change roles.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_stream::stream;
+use futures::StreamExt;
+use moat_audit::ToolAudit;
+use moat_policy::Principal;
+use moat_protocol::chat::{
+    ChatCompletionRequest, ChatMessage, FunctionCall, FunctionCallDelta, MessageContent, Role,
+    ToolCall, ToolCallDelta,
+};
+use moat_protocol::event::PromptTokensDetails;
+use moat_protocol::{ApiError, ErrorKind, FinishReason, GenerationEvent, Usage};
+use moat_router::{Backend, EventStream};
+
+use super::{may_use, ServerTools};
+use crate::audit::AuditTrail;
+use crate::guard::PiiGuard;
+use crate::metrics::Metrics;
+
+/// Metric label of a tool name that is not registered (the model can say
+/// anything; labels stay bounded).
+const UNKNOWN_TOOL: &str = "(unknown)";
+
+/// What one run needs besides the conversation.
+pub(crate) struct RunContext {
+    pub tools: ServerTools,
+    pub principal: Arc<Principal>,
+    pub backend: Arc<dyn Backend>,
+    pub guard: PiiGuard,
+    pub trail: AuditTrail,
+    pub metrics: Metrics,
+}
+
+/// The conversation as the loop carries it: real text (each turn guards
+/// its own copy), the offered tools' definitions in `request.tools`.
+#[derive(Debug, Clone)]
+pub(crate) struct Conversation {
+    pub request: ChatCompletionRequest,
+    /// Names of the server-side tools offered to the model.
+    pub offered: Vec<String>,
+    /// Model turns so far.
+    pub steps: u32,
+    /// Invalid arguments sent back to the model so far.
+    pub invalid: u32,
+}
+
+/// A loop stopped at a call that needs confirmation.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub conversation: Conversation,
+    /// The calls of the model's last turn not run yet; the first one awaits
+    /// the decision.
+    pub calls: VecDeque<ToolCall>,
+}
+
+/// The caller's decision on a parked call: the calls it stopped at.
+pub(crate) struct Resume {
+    pub calls: VecDeque<ToolCall>,
+    pub approved: bool,
+}
+
+/// Run the loop on `conversation`; from the parked calls first when
+/// resuming.
+pub(crate) fn run(
+    ctx: RunContext,
+    mut conversation: Conversation,
+    resume: Option<Resume>,
+) -> EventStream {
+    let mut next = resume.map(|r| (r.calls, Some(r.approved)));
+    stream! {
+        let mut usage = Usage::default();
+        loop {
+            if let Some((calls, decision)) = next.take() {
+                match ctx.run_calls(&mut conversation, calls, decision).await {
+                    Ok(None) => {}
+                    Ok(Some(calls)) => {
+                        for event in ctx.park(conversation, calls, usage) {
+                            yield event;
+                        }
+                        return;
+                    }
+                    Err(error) => {
+                        yield Err(error);
+                        return;
+                    }
+                }
+            }
+            let max_steps = ctx.tools.settings().max_steps;
+            if conversation.steps >= max_steps {
+                yield Err(ApiError::new(
+                    ErrorKind::ToolLoopFailed,
+                    format!("The tool loop reached its limit of {max_steps} model turns without an answer."),
+                ));
+                return;
+            }
+            conversation.steps += 1;
+            let mut request = conversation.request.clone();
+            if conversation.steps > 1 {
+                // A forced choice applies to the first turn only, or the
+                // model could never answer.
+                request.tool_choice = None;
+            }
+            let restorer = match ctx.guard.protect_chat(&mut request) {
+                Ok((found, restorer)) => {
+                    ctx.trail.pii(&found);
+                    restorer
+                }
+                Err(error) => {
+                    yield Err(error);
+                    return;
+                }
+            };
+            let mut events = match ctx.backend.chat(request).await {
+                Ok(events) => restorer.events(events),
+                Err(error) => {
+                    yield Err(error);
+                    return;
+                }
+            };
+            let mut turn = Turn::default();
+            while let Some(item) = events.next().await {
+                match item {
+                    Ok(GenerationEvent::Delta { content, reasoning, tool_calls }) => {
+                        for delta in tool_calls {
+                            turn.add_call(delta);
+                        }
+                        turn.content.push_str(&content);
+                        if !content.is_empty() || !reasoning.is_empty() {
+                            yield Ok(GenerationEvent::Delta {
+                                content,
+                                reasoning,
+                                tool_calls: Vec::new(),
+                            });
+                        }
+                    }
+                    Ok(GenerationEvent::Finish { reason, usage: used }) => {
+                        turn.reason = Some(reason);
+                        usage = add_usage(usage, used);
+                    }
+                    Err(error) => {
+                        yield Err(error);
+                        return;
+                    }
+                }
+            }
+            if turn.calls.is_empty() {
+                let reason = turn.reason.unwrap_or(FinishReason::Stop);
+                yield Ok(GenerationEvent::Finish { reason, usage });
+                return;
+            }
+            let calls: VecDeque<ToolCall> = turn.calls.into_values().collect();
+            conversation
+                .request
+                .messages
+                .push(assistant_turn(turn.content, calls.iter().cloned().collect()));
+            next = Some((calls, None));
+        }
+    }
+    .boxed()
+}
+
+/// What one model turn produced.
+#[derive(Default)]
+struct Turn {
+    content: String,
+    calls: BTreeMap<u32, ToolCall>,
+    reason: Option<FinishReason>,
+}
+
+impl Turn {
+    fn add_call(&mut self, delta: ToolCallDelta) {
+        let call = self.calls.entry(delta.index).or_insert_with(|| ToolCall {
+            id: String::new(),
+            kind: "function".to_owned(),
+            function: FunctionCall {
+                name: String::new(),
+                arguments: String::new(),
+            },
+        });
+        if let Some(id) = delta.id {
+            if call.id.is_empty() {
+                call.id = id;
+            }
+        }
+        if let Some(function) = delta.function {
+            call.function
+                .name
+                .push_str(function.name.as_deref().unwrap_or(""));
+            call.function
+                .arguments
+                .push_str(function.arguments.as_deref().unwrap_or(""));
+        }
+    }
+}
+
+impl RunContext {
+    /// Decide and run `calls` in order, each result added to the
+    /// conversation. `decision` is the caller's on the first call (a parked
+    /// one). Returns the calls left when one needs a confirmation.
+    async fn run_calls(
+        &self,
+        conversation: &mut Conversation,
+        mut calls: VecDeque<ToolCall>,
+        mut decision: Option<bool>,
+    ) -> Result<Option<VecDeque<ToolCall>>, ApiError> {
+        while let Some(call) = calls.front() {
+            let decision = decision.take();
+            let name = call.function.name.as_str();
+            let tool = self
+                .tools
+                .registry()
+                .get(name)
+                .filter(|_| conversation.offered.iter().any(|o| o == name))
+                .filter(|tool| may_use(&self.principal, tool));
+            let Some(tool) = tool else {
+                let label = if self.tools.registry().get(name).is_some() {
+                    name
+                } else {
+                    UNKNOWN_TOOL
+                };
+                self.note(call, label, "denied", "not_run", None);
+                let message = format!("error: the tool `{name}` is not available to you.");
+                conversation.add_result(call, message);
+                calls.pop_front();
+                continue;
+            };
+            let arguments = match tool.validate(&call.function.arguments) {
+                Ok(arguments) => arguments,
+                Err(invalid) => {
+                    conversation.invalid += 1;
+                    self.note(call, name, "invalid_arguments", "not_run", None);
+                    let max = self.tools.settings().max_invalid_arguments;
+                    if conversation.invalid > max {
+                        return Err(ApiError::new(
+                            ErrorKind::ToolLoopFailed,
+                            format!(
+                                "The model sent invalid arguments for `{name}` ({} times, more than the {max} allowed): {invalid}",
+                                conversation.invalid
+                            ),
+                        ));
+                    }
+                    let message =
+                        format!("error: {invalid}. Call the tool again with valid arguments.");
+                    conversation.add_result(call, message);
+                    calls.pop_front();
+                    continue;
+                }
+            };
+            let decided = if tool.needs_confirmation() {
+                match decision {
+                    None => {
+                        self.note(call, name, "awaiting_confirmation", "not_run", None);
+                        return Ok(Some(calls));
+                    }
+                    Some(false) => {
+                        self.note(call, name, "rejected", "not_run", None);
+                        let message = "error: the user rejected this call; it was not run.";
+                        conversation.add_result(call, message.to_owned());
+                        calls.pop_front();
+                        continue;
+                    }
+                    Some(true) => "confirmed",
+                }
+            } else {
+                "allowed"
+            };
+            let started = Instant::now();
+            let result = self
+                .tools
+                .executor()
+                .execute(name, &arguments, &self.principal.id)
+                .await;
+            let elapsed = started.elapsed();
+            let content = match result {
+                Ok(output) => {
+                    self.note(call, name, decided, "ok", Some((elapsed, output.cached)));
+                    output.content
+                }
+                Err(error) => {
+                    tracing::info!(tool = name, outcome = error.outcome(), "tool call failed");
+                    self.note(call, name, decided, error.outcome(), Some((elapsed, false)));
+                    format!("error: {error}")
+                }
+            };
+            conversation.add_result(call, content);
+            calls.pop_front();
+        }
+        Ok(None)
+    }
+
+    /// Record one decision in the audit trail and the metrics.
+    fn note(
+        &self,
+        call: &ToolCall,
+        label: &str,
+        decision: &'static str,
+        outcome: &'static str,
+        ran: Option<(Duration, bool)>,
+    ) {
+        self.metrics
+            .observe_tool_call(label, decision, outcome, ran);
+        let audit = ToolAudit {
+            name: label.to_owned(),
+            decision: decision.to_owned(),
+            outcome: outcome.to_owned(),
+            latency_ms: ran
+                .map(|(elapsed, _)| u32::try_from(elapsed.as_millis()).unwrap_or(u32::MAX)),
+            cached: ran.is_some_and(|(_, cached)| cached),
+        };
+        self.trail.tool(audit, || call.function.arguments.clone());
+    }
+
+    /// Park the conversation at the first of `calls` and end the answer
+    /// with that call, its id the confirmation id.
+    fn park(
+        &self,
+        conversation: Conversation,
+        calls: VecDeque<ToolCall>,
+        usage: Usage,
+    ) -> Vec<Result<GenerationEvent, ApiError>> {
+        let Some(call) = calls.front().cloned() else {
+            return vec![Err(ApiError::internal())];
+        };
+        let pending = Pending {
+            conversation,
+            calls,
+        };
+        let id = match self.tools.pending().insert(&self.principal.id, pending) {
+            Ok(id) => id,
+            Err(_) => {
+                return vec![Err(ApiError::new(
+                    ErrorKind::Overloaded,
+                    "Too many tool calls are waiting for confirmation. Retry later.",
+                ))]
+            }
+        };
+        let delta = ToolCallDelta {
+            index: 0,
+            id: Some(id),
+            kind: Some("function".to_owned()),
+            function: Some(FunctionCallDelta {
+                name: Some(call.function.name),
+                arguments: Some(call.function.arguments),
+            }),
+        };
+        vec![
+            Ok(GenerationEvent::Delta {
+                content: String::new(),
+                reasoning: String::new(),
+                tool_calls: vec![delta],
+            }),
+            Ok(GenerationEvent::Finish {
+                reason: FinishReason::ToolCalls,
+                usage,
+            }),
+        ]
+    }
+}
+
+impl Conversation {
+    /// The result of `call`, as the `tool` message answering it.
+    fn add_result(&mut self, call: &ToolCall, content: String) {
+        let mut message = ChatMessage::text(Role::Tool, content);
+        message.tool_call_id = Some(call.id.clone());
+        self.request.messages.push(message);
+    }
+}
+
+/// The model's turn as an assistant message in the conversation.
+fn assistant_turn(content: String, calls: Vec<ToolCall>) -> ChatMessage {
+    let mut message = ChatMessage::text(Role::Assistant, content);
+    if matches!(&message.content, Some(MessageContent::Text(t)) if t.is_empty()) {
+        message.content = None;
+    }
+    message.tool_calls = Some(calls);
+    message
+}
+
+/// Token counts of several turns, added up.
+fn add_usage(a: Usage, b: Usage) -> Usage {
+    let cached = match (a.prompt_tokens_details, b.prompt_tokens_details) {
+        (None, None) => None,
+        (x, y) => Some(PromptTokensDetails {
+            cached_tokens: x.map_or(0, |d| d.cached_tokens) + y.map_or(0, |d| d.cached_tokens),
+        }),
+    };
+    Usage {
+        prompt_tokens: a.prompt_tokens + b.prompt_tokens,
+        completion_tokens: a.completion_tokens + b.completion_tokens,
+        total_tokens: a.total_tokens + b.total_tokens,
+        prompt_tokens_details: cached,
+    }
+}

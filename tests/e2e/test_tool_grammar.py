@@ -1,0 +1,218 @@
+"""Grammar-constrained tool calls through the real binary and SmolLM2 (which
+never calls tools by itself): `tool_choice` "required" and a named function
+force valid calls, streamed or not; hostile schemas and unknown functions are
+refused with a 400 naming the parameter."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from openai import OpenAI
+
+from support import SMOL_ID, error_of, finish_reasons, stream_events
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string", "maxLength": 40},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    },
+}
+EMAIL = {
+    "type": "function",
+    "function": {
+        "name": "send_email",
+        "description": "Send an email.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "to": {"type": "string", "maxLength": 60},
+                "subject": {"type": "string", "maxLength": 60},
+                "body": {"type": "string", "maxLength": 200},
+            },
+            "required": ["to", "subject", "body"],
+            "additionalProperties": False,
+        },
+    },
+}
+TOOLS = [WEATHER, EMAIL]
+ASK = [{"role": "user", "content": "What's the weather like in Lisbon today?"}]
+
+
+def check_arguments(name: str, arguments: str) -> dict:
+    """Parse a call's arguments and check them against its tool's schema
+    (a hand check of the small schemas above)."""
+    tool = next(t for t in TOOLS if t["function"]["name"] == name)
+    schema = tool["function"]["parameters"]
+    args = json.loads(arguments)
+    assert isinstance(args, dict), arguments
+    assert set(schema["required"]) <= set(args), arguments
+    assert set(args) <= set(schema["properties"]), arguments
+    for key, value in args.items():
+        prop = schema["properties"][key]
+        assert isinstance(value, str), arguments
+        assert len(value) <= prop.get("maxLength", 10**9), arguments
+        if "enum" in prop:
+            assert value in prop["enum"], arguments
+    return args
+
+
+def test_required_forces_a_valid_call(client: OpenAI):
+    resp = client.chat.completions.create(
+        model=SMOL_ID,
+        messages=ASK,
+        tools=TOOLS,
+        tool_choice="required",
+        temperature=0.7,
+        seed=1,
+        max_tokens=300,
+    )
+    choice = resp.choices[0]
+    assert choice.finish_reason == "tool_calls", choice
+    calls = choice.message.tool_calls
+    assert calls, choice.message
+    for call in calls:
+        assert call.type == "function"
+        assert call.id.startswith("call_")
+        check_arguments(call.function.name, call.function.arguments)
+
+
+def test_a_named_function_is_the_one_called_once(client: OpenAI):
+    resp = client.chat.completions.create(
+        model=SMOL_ID,
+        messages=ASK,
+        tools=TOOLS,
+        tool_choice={"type": "function", "function": {"name": "send_email"}},
+        parallel_tool_calls=False,
+        temperature=0,
+        max_tokens=300,
+    )
+    choice = resp.choices[0]
+    assert choice.finish_reason == "tool_calls", choice
+    calls = choice.message.tool_calls
+    assert calls is not None and len(calls) == 1, choice.message
+    assert calls[0].function.name == "send_email"
+    check_arguments("send_email", calls[0].function.arguments)
+
+
+def test_required_calls_stream_with_the_sdk(client: OpenAI):
+    stream = client.chat.completions.create(
+        model=SMOL_ID,
+        messages=ASK,
+        tools=TOOLS,
+        tool_choice="required",
+        parallel_tool_calls=False,
+        temperature=0.7,
+        seed=3,
+        max_tokens=300,
+        stream=True,
+    )
+    calls: dict[int, dict] = {}
+    reasons = []
+    for chunk in stream:
+        for choice in chunk.choices:
+            for delta in choice.delta.tool_calls or []:
+                call = calls.setdefault(delta.index, {"name": "", "arguments": ""})
+                if delta.function and delta.function.name:
+                    call["name"] += delta.function.name
+                if delta.function and delta.function.arguments:
+                    call["arguments"] += delta.function.arguments
+            if choice.finish_reason:
+                reasons.append(choice.finish_reason)
+    assert reasons == ["tool_calls"]
+    assert list(calls) == [0], calls
+    check_arguments(calls[0]["name"], calls[0]["arguments"])
+
+
+def test_auto_leaves_a_plain_answer_alone(client: OpenAI):
+    resp = client.chat.completions.create(
+        model=SMOL_ID,
+        messages=[{"role": "user", "content": "Say hello in French."}],
+        tools=TOOLS,
+        temperature=0,
+        max_tokens=32,
+    )
+    choice = resp.choices[0]
+    assert choice.finish_reason in ("stop", "length")
+    assert not choice.message.tool_calls
+    assert choice.message.content
+
+
+def test_hostile_schemas_are_refused_naming_tools(http: httpx.Client):
+    recursive = {
+        "type": "function",
+        "function": {
+            "name": "tree",
+            "parameters": {
+                "type": "object",
+                "$defs": {
+                    "node": {
+                        "type": "object",
+                        "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+                    }
+                },
+                "properties": {"root": {"$ref": "#/$defs/node"}},
+            },
+        },
+    }
+    huge = {
+        "type": "function",
+        "function": {
+            "name": "huge",
+            "parameters": {
+                "type": "object",
+                "properties": {"s": {"type": "string", "minLength": 1000000}},
+            },
+        },
+    }
+    for tool, words in [(recursive, "recursive"), (huge, "minLength")]:
+        for stream in (False, True):
+            body = {
+                "model": SMOL_ID,
+                "messages": ASK,
+                "tools": [WEATHER, tool],
+                "tool_choice": "required",
+                "stream": stream,
+            }
+            r = http.post("/v1/chat/completions", json=body)
+            assert r.status_code == 400, r.text
+            error = error_of(r)
+            assert error["type"] == "invalid_request_error"
+            assert error["param"] == "tools"
+            assert words in error["message"] and tool["function"]["name"] in error["message"]
+
+
+def test_bad_tool_choices_are_refused_before_generation(http: httpx.Client):
+    for choice, tools in [
+        ({"type": "function", "function": {"name": "rm_rf"}}, TOOLS),
+        ("required", None),
+        ("sometimes", TOOLS),
+    ]:
+        body = {"model": SMOL_ID, "messages": ASK, "tool_choice": choice}
+        if tools:
+            body["tools"] = tools
+        r = http.post("/v1/chat/completions", json=body)
+        assert r.status_code == 400, r.text
+        assert error_of(r)["param"] == "tool_choice"
+
+
+def test_streamed_refusal_is_an_http_error_not_a_stream(http: httpx.Client):
+    body = {
+        "model": SMOL_ID,
+        "messages": ASK,
+        "tools": TOOLS,
+        "tool_choice": {"type": "function", "function": {"name": "nope"}},
+    }
+    status, events, done = stream_events(http, "/v1/chat/completions", body)
+    assert status == 400 and done == 0, events
+    assert finish_reasons(events) == []
