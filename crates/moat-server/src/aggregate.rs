@@ -26,32 +26,35 @@ struct Generation {
 
 impl Generation {
     fn add_tool_call(&mut self, delta: ToolCallDelta) {
-        let call = self
-            .tool_calls
-            .entry(delta.index)
-            .or_insert_with(|| ToolCall {
-                id: String::new(),
-                kind: "function".to_owned(),
-                function: FunctionCall {
-                    name: String::new(),
-                    arguments: String::new(),
-                },
-            });
-        if let Some(id) = delta.id {
-            if call.id.is_empty() {
-                call.id = id;
-            }
+        merge_tool_call(&mut self.tool_calls, delta);
+    }
+}
+
+/// Add one streamed fragment to the calls it belongs to (by index): the
+/// first id and type stay, name and argument fragments are appended.
+pub(crate) fn merge_tool_call(calls: &mut BTreeMap<u32, ToolCall>, delta: ToolCallDelta) {
+    let call = calls.entry(delta.index).or_insert_with(|| ToolCall {
+        id: String::new(),
+        kind: "function".to_owned(),
+        function: FunctionCall {
+            name: String::new(),
+            arguments: String::new(),
+        },
+    });
+    if let Some(id) = delta.id {
+        if call.id.is_empty() {
+            call.id = id;
         }
-        if let Some(kind) = delta.kind {
-            call.kind = kind;
+    }
+    if let Some(kind) = delta.kind {
+        call.kind = kind;
+    }
+    if let Some(function) = delta.function {
+        if let Some(name) = function.name {
+            call.function.name.push_str(&name);
         }
-        if let Some(function) = delta.function {
-            if let Some(name) = function.name {
-                call.function.name.push_str(&name);
-            }
-            if let Some(arguments) = function.arguments {
-                call.function.arguments.push_str(&arguments);
-            }
+        if let Some(arguments) = function.arguments {
+            call.function.arguments.push_str(&arguments);
         }
     }
 }

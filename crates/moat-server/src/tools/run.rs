@@ -22,14 +22,15 @@ use futures::StreamExt;
 use moat_audit::ToolAudit;
 use moat_policy::Principal;
 use moat_protocol::chat::{
-    ChatCompletionRequest, ChatMessage, FunctionCall, FunctionCallDelta, MessageContent, Role,
-    ToolCall, ToolCallDelta,
+    ChatCompletionRequest, ChatMessage, FunctionCallDelta, MessageContent, Role, ToolCall,
+    ToolCallDelta,
 };
 use moat_protocol::event::PromptTokensDetails;
 use moat_protocol::{ApiError, ErrorKind, FinishReason, GenerationEvent, Usage};
 use moat_router::{Backend, EventStream};
 
 use super::{may_use, ServerTools};
+use crate::aggregate::merge_tool_call;
 use crate::audit::AuditTrail;
 use crate::guard::PiiGuard;
 use crate::metrics::Metrics;
@@ -139,7 +140,7 @@ pub(crate) fn run(
                 match item {
                     Ok(GenerationEvent::Delta { content, reasoning, tool_calls }) => {
                         for delta in tool_calls {
-                            turn.add_call(delta);
+                            merge_tool_call(&mut turn.calls, delta);
                         }
                         turn.content.push_str(&content);
                         if !content.is_empty() || !reasoning.is_empty() {
@@ -182,32 +183,6 @@ struct Turn {
     content: String,
     calls: BTreeMap<u32, ToolCall>,
     reason: Option<FinishReason>,
-}
-
-impl Turn {
-    fn add_call(&mut self, delta: ToolCallDelta) {
-        let call = self.calls.entry(delta.index).or_insert_with(|| ToolCall {
-            id: String::new(),
-            kind: "function".to_owned(),
-            function: FunctionCall {
-                name: String::new(),
-                arguments: String::new(),
-            },
-        });
-        if let Some(id) = delta.id {
-            if call.id.is_empty() {
-                call.id = id;
-            }
-        }
-        if let Some(function) = delta.function {
-            call.function
-                .name
-                .push_str(function.name.as_deref().unwrap_or(""));
-            call.function
-                .arguments
-                .push_str(function.arguments.as_deref().unwrap_or(""));
-        }
-    }
 }
 
 impl RunContext {
