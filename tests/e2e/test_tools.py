@@ -194,6 +194,12 @@ audit_content = "full"
 name = "viewer"
 models = ["*"]
 
+[[roles]]
+name = "clerk"
+models = ["*"]
+tools = ["get_order_status"]
+default_tools = ["get_order_status"]
+
 [tool_loop]
 max_steps = 4
 max_invalid_arguments = 1
@@ -315,6 +321,37 @@ def test_order_status_runs_and_the_model_sees_it_pseudonymized(setup: Setup):
     assert record["tools"] == [
         {"name": "get_order_status", "decision": "allowed", "outcome": "ok", "latency_ms": record["tools"][0]["latency_ms"]}
     ]
+
+
+def test_a_role_default_offers_its_tools_when_the_request_names_none(setup: Setup):
+    clerk = setup.server.moat(
+        "keys", "create", "--config", "moat.toml", "--quiet", "--name", "clerk", "--role", "clerk"
+    ).stdout.strip()
+    question = {"model": "scripted", "messages": [{"role": "user", "content": "#order Where is A-1001?"}]}
+    before = len(setup.rec.calls_to("/orders/A-1001"))
+    with setup.server.http(api_key=clerk) as http:
+        r = http.post("/v1/chat/completions", json=question)
+        assert '"status": "shipped"' in content(r)
+        assert [t["function"]["name"] for t in setup.rec.model_requests[-1]["tools"]] == ["get_order_status"]
+        assert len(setup.rec.calls_to("/orders/A-1001")) == before + 1
+        assert [t["name"] for t in setup.record_of(r)["tools"]] == ["get_order_status"]
+
+        # Naming no server tools explicitly turns the default off: the
+        # model is offered nothing, and its call goes back to the client.
+        r = http.post("/v1/chat/completions", json={**question, "moat": {"tools": []}})
+        assert r.status_code == 200, r.text
+        assert "tools" not in setup.rec.model_requests[-1]
+        choice = r.json()["choices"][0]
+        assert choice["finish_reason"] == "tool_calls"
+        assert choice["message"]["tool_calls"][0]["function"]["name"] == "get_order_status"
+        assert len(setup.rec.calls_to("/orders/A-1001")) == before + 1
+
+    # A role without defaults gets no tools either.
+    with setup.server.http(api_key=setup.support_key) as http:
+        r = http.post("/v1/chat/completions", json=question)
+        assert r.status_code == 200, r.text
+        assert "tools" not in setup.rec.model_requests[-1]
+    assert len(setup.rec.calls_to("/orders/A-1001")) == before + 1
 
 
 def test_sales_data_with_a_date(setup: Setup):

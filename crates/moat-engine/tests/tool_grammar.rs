@@ -394,3 +394,41 @@ async fn hostile_schemas_are_refused_before_queueing() {
         0
     );
 }
+
+/// Patterns with open repetitions, negated classes, `\d` and no anchors:
+/// the grammar bounds them and keeps `"` and `\` out, so every call ends
+/// and validates (without the rewrite the address never ended).
+#[tokio::test(flavor = "multi_thread")]
+async fn patterned_strings_end_and_match_their_patterns() {
+    let tools = [ToolSchema {
+        name: "send_email".into(),
+        parameters: Some(json!({
+            "type": "object",
+            "properties": {
+                "to": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}$",
+                    "maxLength": 100
+                },
+                "order": {"type": "string", "pattern": "^ORD-[0-9]{6}$"},
+                "note": {"type": "string", "pattern": "^[^<>]*$", "maxLength": 80},
+                "ref": {"type": "string", "pattern": "\\d{3}", "maxLength": 40}
+            },
+            "required": ["to", "order", "note", "ref"],
+            "additionalProperties": false
+        })),
+    }];
+    for seed in 1..=4 {
+        let (text, reason) = generate(request(
+            "Email bob@example.com about order ORD-123456.",
+            &tools,
+            Some(grammar(&tools, ToolCallMode::Required, false)),
+            seeded(seed),
+        ))
+        .await;
+        assert_eq!(reason, FinishReason::Stop, "seed {seed}: {text}");
+        let (calls, _) = calls(&text);
+        assert_eq!(calls.len(), 1, "seed {seed}: {text:?}");
+        assert_valid(&tools, &calls[0].0, &calls[0].1);
+    }
+}

@@ -41,7 +41,8 @@ pub struct Admission {
     principal: Arc<Principal>,
     /// Stream slots held; released when the answer ends, or on drop.
     streams: Mutex<Vec<String>>,
-    token_buckets: Vec<String>,
+    /// Daily token counters and their limits.
+    token_buckets: Vec<(String, u64)>,
     day: String,
     pub status: RateStatus,
 }
@@ -173,7 +174,7 @@ impl Limiter {
                     status: admission.status,
                 });
             }
-            admission.token_buckets.push(bucket.clone());
+            admission.token_buckets.push((bucket.clone(), limit));
         }
 
         // Concurrent streams: released when the admission is dropped.
@@ -286,10 +287,38 @@ impl Admission {
         }
     }
 
+    /// May the request go on to use `tokens` more than the counters show
+    /// (a later turn of a tool loop: the turns so far and the next one's
+    /// estimate, none of it counted yet)? The daily token limits are
+    /// checked again, as at admission.
+    pub async fn check_more(&self, tokens: u64) -> Result<(), ApiError> {
+        for (bucket, limit) in &self.token_buckets {
+            let used = self
+                .limiter
+                .inner
+                .counters
+                .tokens(bucket, &self.day)
+                .await
+                .map_err(|e| unavailable(&e).error)?;
+            if used.saturating_add(tokens) > *limit {
+                let remaining = limit.saturating_sub(used);
+                return Err(ApiError::new(
+                    ErrorKind::QuotaExceeded,
+                    format!(
+                        "You exceeded your token quota: {remaining} of {limit} tokens left \
+                         today (UTC), and this tool loop needs about {tokens} to go on. \
+                         Ask your administrator for a larger quota."
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Count what the request used, once it is known (end of generation).
     pub async fn record(&self, model: &str, prompt_tokens: u64, completion_tokens: u64) {
         let total = prompt_tokens.saturating_add(completion_tokens);
-        for bucket in &self.token_buckets {
+        for (bucket, _) in &self.token_buckets {
             if let Err(error) = self
                 .limiter
                 .inner

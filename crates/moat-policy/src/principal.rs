@@ -42,6 +42,18 @@ impl Principal {
         self.roles.iter().any(|r| r.tools.matches(tool))
     }
 
+    /// The server-side tools this caller's roles offer by default, each
+    /// once, in the order the roles list them.
+    pub fn default_tools(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for name in self.roles.iter().flat_map(|r| &r.default_tools) {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
     pub fn may_read_knowledge_base(&self, name: &str) -> bool {
         self.roles.iter().any(|r| r.knowledge_bases.matches(name))
     }

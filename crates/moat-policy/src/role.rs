@@ -74,6 +74,10 @@ pub struct RoleConfig {
     /// Server-side tools this role may call (names or globs).
     #[serde(default)]
     pub tools: Vec<String>,
+    /// Server-side tools (names) offered to a chat request of this role
+    /// that names none itself: no `moat.tools` and no `tools` of its own.
+    #[serde(default)]
+    pub default_tools: Vec<String>,
     /// Knowledge bases this role may read (names or globs).
     #[serde(default)]
     pub knowledge_bases: Vec<String>,
@@ -132,6 +136,7 @@ pub struct Role {
     pub name: String,
     pub models: Patterns,
     pub tools: Patterns,
+    pub default_tools: Vec<String>,
     pub knowledge_bases: Patterns,
     pub admin: bool,
     pub auditor: bool,
@@ -149,6 +154,7 @@ impl Role {
             name: config.name.clone(),
             models: Patterns::new(&config.models).map_err(|e| at("models", e))?,
             tools: Patterns::new(&config.tools).map_err(|e| at("tools", e))?,
+            default_tools: config.default_tools.clone(),
             knowledge_bases: Patterns::new(&config.knowledge_bases)
                 .map_err(|e| at("knowledge_bases", e))?,
             admin: config.admin,
@@ -192,6 +198,7 @@ impl Roles {
             name: String::new(),
             models: all.clone(),
             tools: Vec::new(),
+            default_tools: Vec::new(),
             knowledge_bases: Vec::new(),
             admin: false,
             auditor: false,

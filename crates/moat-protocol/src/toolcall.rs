@@ -4,11 +4,7 @@
 //! call once it closes; a block that does not parse is released as the text
 //! it was, so nothing the model wrote is ever lost.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
 
 use crate::reasoning::partial_suffix;
@@ -147,27 +143,11 @@ fn parse_block(block: &str) -> Option<ToolCallPiece> {
     })
 }
 
-/// `call_` and 24 random base62 characters, the shape OpenAI's ids have.
+/// `call_` and 24 random base62 characters, the shape OpenAI's ids have,
+/// from the thread's OS-seeded CSPRNG: an id must not be guessable, since a
+/// tool result names the call it answers.
 pub fn new_call_id() -> String {
-    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let mut id = String::from("call_");
-    for _ in 0..3 {
-        // Randomly keyed SipHash of a process-wide counter and the clock.
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        hasher.write_u64(nanos);
-        let mut bits = hasher.finish();
-        for _ in 0..8 {
-            id.push(char::from(ALPHABET[(bits % 62) as usize]));
-            bits /= 62;
-        }
-    }
-    id
+    format!("call_{}", Alphanumeric.sample_string(&mut rand::rng(), 24))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! stream slot when it ends.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,7 @@ use futures::StreamExt;
 use moat_policy::{Admission, RateStatus, Refusal};
 use moat_protocol::chat::{ChatCompletionRequest, MessageContent};
 use moat_protocol::completion::{CompletionRequest, Prompt};
-use moat_protocol::GenerationEvent;
+use moat_protocol::{ApiError, GenerationEvent};
 use moat_router::EventStream;
 
 use crate::error::ErrorResponse;
@@ -130,12 +130,67 @@ pub(crate) fn refusal_response(refusal: Refusal) -> Response {
     )
 }
 
+/// The admission of one answer, shared by its meter and, in a tool loop,
+/// by the loop: the loop checks the daily token limits again before each
+/// later turn, and tells the meter what its finished turns used, so an
+/// answer that ends without its final usage still counts every turn.
+#[derive(Clone)]
+pub(crate) struct Quota {
+    inner: Arc<QuotaInner>,
+}
+
+struct QuotaInner {
+    admission: Admission,
+    /// Prompt and completion tokens of the loop's finished turns.
+    finished: Mutex<(u64, u64)>,
+}
+
+impl Quota {
+    pub fn new(admission: Admission) -> Self {
+        Self {
+            inner: Arc::new(QuotaInner {
+                admission,
+                finished: Mutex::new((0, 0)),
+            }),
+        }
+    }
+
+    fn finished(&self) -> (u64, u64) {
+        *self
+            .inner
+            .finished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A turn of a tool loop ended, having used this much.
+    pub fn turn_finished(&self, prompt_tokens: u64, completion_tokens: u64) {
+        let mut finished = self
+            .inner
+            .finished
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        finished.0 = finished.0.saturating_add(prompt_tokens);
+        finished.1 = finished.1.saturating_add(completion_tokens);
+    }
+
+    /// May the loop start a turn expected to use `estimate` tokens, on top
+    /// of its finished turns? 429 `quota_exceeded` when a daily limit
+    /// would be passed.
+    pub async fn check_next_turn(&self, estimate: u64) -> Result<(), ApiError> {
+        let (prompt, completion) = self.finished();
+        let tokens = prompt.saturating_add(completion).saturating_add(estimate);
+        self.inner.admission.check_more(tokens).await
+    }
+}
+
 /// The accounting of one answer: the usage the backend reports at the end,
 /// or — when the answer never got there (client gone, error mid-stream,
-/// shutdown) — the prompt estimate and the pieces streamed so far, so an
-/// abandoned stream still counts against the quota and in usage.
+/// shutdown) — at least the prompt estimate and the pieces streamed so far,
+/// or what a tool loop's finished turns used, so an abandoned stream still
+/// counts against the quota and in usage.
 struct Meter {
-    admission: Option<Admission>,
+    quota: Option<Quota>,
     model: String,
     prompt_estimate: u64,
     pieces: AtomicU64,
@@ -144,17 +199,31 @@ struct Meter {
 
 impl Drop for Meter {
     fn drop(&mut self) {
-        let Some(admission) = self.admission.take() else {
+        let Some(quota) = self.quota.take() else {
             return;
         };
         if self.recorded.load(Ordering::Acquire) {
             return;
         }
         let model = std::mem::take(&mut self.model);
-        let (prompt, pieces) = (self.prompt_estimate, self.pieces.load(Ordering::Acquire));
+        let (turns_prompt, turns_completion) = quota.finished();
+        // The loop's finished turns are measured; a turn cut off has no
+        // usage yet, and its pieces are among those counted.
+        let prompt = if turns_prompt > 0 {
+            turns_prompt
+        } else {
+            self.prompt_estimate
+        };
+        let completion = self.pieces.load(Ordering::Acquire).max(turns_completion);
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
-                handle.spawn(async move { admission.record(&model, prompt, pieces).await });
+                handle.spawn(async move {
+                    quota
+                        .inner
+                        .admission
+                        .record(&model, prompt, completion)
+                        .await;
+                });
             }
             Err(_) => tracing::warn!("no runtime to count an abandoned answer"),
         }
@@ -166,13 +235,13 @@ impl Drop for Meter {
 /// the stream. `answer` measures it for the metrics.
 pub(crate) fn metered(
     events: EventStream,
-    admission: Admission,
+    quota: Quota,
     model: String,
     estimate: Estimate,
     mut answer: AnswerMetrics,
 ) -> EventStream {
     let meter = Arc::new(Meter {
-        admission: Some(admission),
+        quota: Some(quota),
         model,
         prompt_estimate: estimate.prompt,
         pieces: AtomicU64::new(0),
@@ -188,7 +257,7 @@ pub(crate) fn metered(
                         meter.pieces.fetch_add(1, Ordering::AcqRel);
                     }
                     Ok(GenerationEvent::Finish { usage, .. }) => {
-                        if let Some(admission) = &meter.admission {
+                        if let Some(admission) = meter.quota.as_ref().map(|q| &q.inner.admission) {
                             if !meter.recorded.swap(true, Ordering::AcqRel) {
                                 admission
                                     .record(

@@ -270,6 +270,13 @@ audit_content = "full"
 [[roles]]
 name = "viewer"
 models = ["*"]
+
+# 60 tokens a day: enough for one turn of the scripted model, not two.
+[[roles]]
+name = "frugal"
+models = ["*"]
+tools = ["get_order_status"]
+per_key = { tokens_per_day = 60 }
 "#
             .into(),
             ..Setup::default()
@@ -637,4 +644,55 @@ async fn a_streamed_confirmation_ends_with_the_pending_call() {
         "tool_calls"
     );
     assert_eq!(h.emails(), 0);
+}
+
+#[tokio::test]
+async fn a_later_turn_past_the_token_quota_is_refused_and_the_turns_run_are_counted() {
+    let h = Harness::new(vec![
+        Turn::Calls(vec![(
+            "get_order_status",
+            r#"{"order_id":"A-1001"}"#.into(),
+        )]),
+        Turn::Calls(vec![(
+            "get_order_status",
+            r#"{"order_id":"A-1002"}"#.into(),
+        )]),
+        Turn::Text("done"),
+    ])
+    .await;
+    let frugal = h.access.key("frugal", &["frugal"], None).await;
+    let body = json!({
+        "model": "scripted",
+        "max_tokens": 5,
+        "messages": [{"role": "user", "content": "Where is my order A-1001?"}],
+        "moat": {"tools": ["get_order_status"]},
+    });
+    // Admitted (about 19 tokens); the first turn uses 15 and runs its call;
+    // the second turn, with the tool result, needs about 50 more.
+    let refused = h.post(&frugal, CHAT, body.clone()).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.json()["error"]["code"], "insufficient_quota");
+    assert_eq!(*h.services.orders.lock().unwrap(), ["A-1001"]);
+    assert_eq!(h.model.received().len(), 1);
+
+    assert!(
+        refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("60 of 60 tokens left"),
+        "{}",
+        refused.body
+    );
+
+    // The first turn's 15 tokens count against the quota: recorded when
+    // the refused answer is dropped, in a task of its own, which this
+    // single-threaded runtime runs while the test sleeps. A request whose
+    // estimate no longer fits is refused at admission.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut larger = body;
+    larger["max_tokens"] = json!(40);
+    let over = h.post(&frugal, CHAT, larger).await;
+    assert_eq!(over.status, 429, "{}", over.body);
+    assert_eq!(over.headers["x-ratelimit-remaining-tokens"], "45");
+    assert_eq!(h.model.received().len(), 1);
 }

@@ -68,6 +68,13 @@ pub struct HttpConfig {
     /// link-local, unspecified, broadcast and multicast, which are always refused.
     #[serde(default)]
     pub allow_addresses: Vec<String>,
+    /// A PEM file of one or more CA certificates (a private certificate
+    /// authority) that this tool's HTTPS client trusts, relative to the
+    /// config file's directory. They are added to the public web roots,
+    /// which stay trusted: the connection is still confined by
+    /// `allow_hosts` and `allow_addresses`. Only for `https://` URLs.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Where the arguments that are not URL placeholders go.
@@ -106,6 +113,7 @@ impl fmt::Debug for HttpConfig {
             .field("body", &self.body)
             .field("allow_hosts", &self.allow_hosts)
             .field("allow_addresses", &self.allow_addresses)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }

@@ -56,6 +56,12 @@ pub enum RegistryError {
         field: &'static str,
         problem: String,
     },
+    #[error("tool `{tool}`: http.ca_file `{path}`: {problem}")]
+    CaFile {
+        tool: String,
+        path: String,
+        problem: String,
+    },
     #[error("tool `{tool}`: cannot build the HTTP client: {problem}")]
     Client { tool: String, problem: String },
 }
@@ -105,6 +111,10 @@ pub enum ToolError {
     Status { status: u16, body: String },
     #[error("the tool's service is unreachable: {0}")]
     Connect(String),
+    /// The TLS handshake failed, most often a certificate this server does
+    /// not trust (see `http.ca_file`).
+    #[error("no secure connection to the tool's service: {0}")]
+    Tls(String),
     #[error("cannot build the tool's URL: {0}")]
     InvalidUrl(String),
 }
@@ -121,6 +131,7 @@ impl ToolError {
             Self::TooLarge { .. } => "too_large",
             Self::Status { .. } => "http_error",
             Self::Connect(_) => "unreachable",
+            Self::Tls(_) => "tls_error",
             Self::InvalidUrl(_) => "invalid_url",
         }
     }
@@ -173,6 +184,7 @@ mod tests {
                 body: String::new(),
             },
             ToolError::Connect(String::new()),
+            ToolError::Tls(String::new()),
             ToolError::InvalidUrl(String::new()),
         ];
         for e in all {

@@ -3,7 +3,8 @@
 //! One reqwest client per tool carries that tool's policies: no proxy from
 //! the environment, no cookies, no `Referer`, its time limit, a resolver that
 //! refuses forbidden addresses, and a redirect policy that re-checks the host
-//! allow-list on every hop (at most [`MAX_REDIRECTS`]).
+//! allow-list on every hop (at most [`MAX_REDIRECTS`]). Its trusted roots are
+//! the public web ones plus the certificates of its `http.ca_file`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use reqwest::redirect::{Attempt, Policy};
 use reqwest::{Client, Url};
 use serde_json::{Map, Value};
+use tokio_rustls::rustls;
 
 use crate::allow::{host_port, AddressPolicy, HostAllowList};
 use crate::cache::{CacheStats, ResultCache, MAX_BYTES, MAX_ENTRIES};
@@ -165,7 +167,11 @@ fn build_client(tool: &RegisteredTool) -> Result<Client, RegistryError> {
     let hosts = tool.http.hosts.clone();
     let addresses = tool.http.addresses.clone();
     let policy = Policy::custom(move |attempt| redirect(attempt, &hosts, &addresses));
-    Client::builder()
+    let mut builder = Client::builder();
+    for certificate in tool.http.private_ca.iter().flat_map(|ca| &ca.certificates) {
+        builder = builder.add_root_certificate(certificate.clone());
+    }
+    builder
         .no_proxy()
         .redirect(policy)
         .referer(false)
@@ -351,6 +357,9 @@ fn map_error(error: reqwest::Error, timeout: Duration) -> ToolError {
                 address: a.address,
             };
         }
+        if let Some(tls) = handshake_error(e) {
+            return ToolError::Tls(truncate(tls.to_string(), 300));
+        }
         source = e.source();
     }
     if error.is_timeout() {
@@ -371,6 +380,15 @@ fn map_error(error: reqwest::Error, timeout: Duration) -> ToolError {
         source = e.source();
     }
     ToolError::Connect(truncate(message, 300))
+}
+
+/// The rustls error of a failed handshake. It arrives wrapped in io::Errors
+/// (two, from hyper-rustls), whose `source` skips what they wrap.
+fn handshake_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    handshake_error(error.downcast_ref::<std::io::Error>()?.get_ref()?)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod config;
 mod confirm;
 mod error;
 mod http;
+mod private_ca;
 mod registry;
 mod resolve;
 mod schema;
@@ -24,6 +25,7 @@ pub use config::{BodyMode, HttpConfig, ToolConfig};
 pub use confirm::{Confirmations, ConfirmationsFull, TakeError};
 pub use error::{InvalidArguments, RegistryError, ToolError};
 pub use http::{ToolExecutor, ToolOutput, MAX_ERROR_BODY_BYTES, MAX_REDIRECTS};
+pub use private_ca::MAX_CA_FILE_BYTES;
 pub use registry::{
     RegisteredTool, ToolRegistry, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES,
     MAX_TIMEOUT,

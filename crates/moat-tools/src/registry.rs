@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::allow::{AddressPolicy, HostAllowList, HostPattern};
 use crate::config::{BodyMode, ToolConfig};
 use crate::error::{InvalidArguments, RegistryError};
+use crate::private_ca::PrivateCa;
 use crate::schema::ParametersSchema;
 use crate::template::UrlTemplate;
 
@@ -61,11 +62,14 @@ pub(crate) struct HttpTarget {
     pub(crate) body: BodyMode,
     pub(crate) hosts: HostAllowList,
     pub(crate) addresses: AddressPolicy,
+    /// Roots trusted besides the public ones (`http.ca_file`).
+    pub(crate) private_ca: Option<PrivateCa>,
 }
 
 impl ToolRegistry {
     /// Check every tool; `${VAR}` in header values come from the process
-    /// environment. Relative `parameters_file`s are read under `base_dir`.
+    /// environment. Relative `parameters_file`s and `http.ca_file`s are read
+    /// under `base_dir` (the config file's directory).
     pub fn new(configs: Vec<ToolConfig>, base_dir: &Path) -> Result<Self, RegistryError> {
         Self::with_env(configs, base_dir, |name| std::env::var(name).ok())
     }
@@ -267,6 +271,19 @@ impl RegisteredTool {
                 host: crate::allow::host_port(url.example()),
             });
         }
+        let private_ca = match &http.ca_file {
+            None => None,
+            Some(file) if url.example().scheme() != "https" => {
+                return Err(RegistryError::CaFile {
+                    tool: name.clone(),
+                    path: base_dir.join(file).display().to_string(),
+                    problem: "the URL is http://, so no certificate is ever checked and the \
+                              file would never be used; use an https:// URL or remove ca_file"
+                        .into(),
+                })
+            }
+            Some(file) => Some(PrivateCa::load(&name, file, base_dir)?),
+        };
         let addresses = http
             .allow_addresses
             .iter()
@@ -319,6 +336,7 @@ impl RegisteredTool {
                 body,
                 hosts,
                 addresses: AddressPolicy::new(addresses),
+                private_ca,
             },
         })
     }
@@ -377,6 +395,10 @@ impl fmt::Debug for RegisteredTool {
             .field("url", &self.http.url.example().as_str())
             .field("header_names", &header_names)
             .field("body", &self.http.body)
+            .field(
+                "ca_file",
+                &self.http.private_ca.as_ref().map(|ca| ca.path.display()),
+            )
             .finish_non_exhaustive()
     }
 }

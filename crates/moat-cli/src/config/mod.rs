@@ -393,6 +393,7 @@ impl Config {
         };
         guard.scanner()?;
         let tools = tools::resolve(file.tools, &file.tool_loop, args.common.config.as_deref())?;
+        tools::check_role_defaults(&access.roles()?, &tools.registry)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(default_listen);
         let metrics_open = file.metrics.open.unwrap_or(listen.ip().is_loopback());
         Ok(Self {
@@ -647,6 +648,38 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("max_steps"), "{err}");
+    }
+
+    #[test]
+    fn role_default_tools_must_be_registered_and_allowed() {
+        let tool = "[[tools]]\nname = \"lookup\"\ndescription = \"d\"\n\
+                    http = { url = \"http://orders.internal/x\" }\n";
+        let resolve = |roles: &str| {
+            Config::resolve(
+                &ServeArgs::default(),
+                file(&format!("{tool}{roles}")).unwrap(),
+            )
+        };
+        let err = resolve("[[roles]]\nname = \"clerk\"\ndefault_tools = [\"nope\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("clerk") && err.contains("`nope` is not a registered"),
+            "{err}"
+        );
+        let err = resolve("[[roles]]\nname = \"clerk\"\ndefault_tools = [\"lookup\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("clerk") && err.contains("may not use `lookup`"),
+            "{err}"
+        );
+        let ok = resolve(
+            "[[roles]]\nname = \"clerk\"\ntools = [\"look*\"]\ndefault_tools = [\"lookup\"]\n",
+        )
+        .unwrap();
+        let roles = ok.access.roles().unwrap();
+        assert_eq!(roles.get("clerk").unwrap().default_tools, ["lookup"]);
     }
 
     #[test]

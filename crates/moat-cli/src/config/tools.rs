@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use moat_policy::Roles;
 use moat_server::ToolLoopSettings;
 use moat_tools::ToolRegistry;
 use serde::Deserialize;
@@ -73,4 +74,29 @@ pub fn resolve(
             ..defaults
         },
     })
+}
+
+/// Every tool a role offers by default (`default_tools`) is registered
+/// and one the role may use.
+pub fn check_role_defaults(roles: &Roles, registry: &ToolRegistry) -> anyhow::Result<()> {
+    for name in roles.names() {
+        let Some(role) = roles.get(name) else {
+            continue;
+        };
+        for tool in &role.default_tools {
+            let registered = registry.get(tool).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "[[roles]] role `{name}`, default_tools: `{tool}` is not a registered \
+                     tool; add a [[tools]] entry named `{tool}` or remove it"
+                )
+            })?;
+            let allowed = role.tools.matches(tool) || registered.roles().iter().any(|r| r == name);
+            anyhow::ensure!(
+                allowed,
+                "[[roles]] role `{name}`, default_tools: the role may not use `{tool}`; \
+                 add it to the role's `tools` (or the role to the tool's `roles`)"
+            );
+        }
+    }
+    Ok(())
 }

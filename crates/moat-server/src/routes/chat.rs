@@ -29,7 +29,12 @@ pub(crate) async fn chat_completions(
 ) -> Result<Response, ErrorResponse> {
     tracing::Span::current().record("model", request.model.as_str());
     request.validate()?;
-    let server_tools = request.moat.take().map(|m| m.tools).unwrap_or_default();
+    let server_tools = match request.moat.take() {
+        Some(options) => options.tools,
+        // A request that names no tools of either kind gets its roles'.
+        None if request.tools.as_ref().is_none_or(Vec::is_empty) => caller.0.default_tools(),
+        None => Vec::new(),
+    };
     let backend = state.backend_for(&caller, &request.model)?;
     trail.model(&request.model, backend.info().kind);
     if server_tools.is_empty() {
@@ -150,6 +155,7 @@ async fn respond(
     let (found, restorer) = guard.protect_chat(&mut request)?;
     trail.pii(&found);
     let model = request.model.clone();
+    let quota = limits::Quota::new(admission);
     let (backend_events, restorer) = match (tool_run, state.tools()) {
         (Some((conversation, resume)), Some(tools)) => {
             let ctx = RunContext {
@@ -159,6 +165,7 @@ async fn respond(
                 guard,
                 trail: trail.clone(),
                 metrics: state.metrics().clone(),
+                quota: quota.clone(),
             };
             let events = tools::run(ctx, conversation, resume);
             (events, ResponseRestorer::none())
@@ -169,7 +176,7 @@ async fn respond(
         &state,
         trail,
         backend_events,
-        admission,
+        quota,
         model,
         estimate,
         restorer,

@@ -41,7 +41,7 @@ pub(crate) async fn completions(
         &state,
         trail,
         backend_events,
-        admission,
+        limits::Quota::new(admission),
         model,
         estimate,
         restorer,

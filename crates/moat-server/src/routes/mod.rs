@@ -8,12 +8,11 @@ pub(crate) mod health;
 pub(crate) mod metrics;
 pub(crate) mod models;
 
-use moat_policy::Admission;
 use moat_router::EventStream;
 
 use crate::audit::{self, AuditTrail};
 use crate::guard::ResponseRestorer;
-use crate::limits::{self, Estimate};
+use crate::limits::{self, Estimate, Quota};
 use crate::state::AppState;
 
 /// A generation's events as the caller gets them, in the order every
@@ -24,12 +23,12 @@ pub(crate) fn answer_events(
     state: &AppState,
     trail: AuditTrail,
     backend_events: EventStream,
-    admission: Admission,
+    quota: Quota,
     model: String,
     estimate: Estimate,
     restorer: ResponseRestorer,
 ) -> EventStream {
     let answer = state.metrics().answer(&model);
-    let metered = limits::metered(backend_events, admission, model, estimate, answer);
+    let metered = limits::metered(backend_events, quota, model, estimate, answer);
     audit::recorded(restorer.events(metered), trail, state.clone())
 }

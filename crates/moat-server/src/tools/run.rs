@@ -33,6 +33,7 @@ use super::{may_use, ServerTools};
 use crate::aggregate::merge_tool_call;
 use crate::audit::AuditTrail;
 use crate::guard::PiiGuard;
+use crate::limits::{self, Quota};
 use crate::metrics::Metrics;
 
 /// Metric label of a tool name that is not registered (the model can say
@@ -47,6 +48,9 @@ pub(crate) struct RunContext {
     pub guard: PiiGuard,
     pub trail: AuditTrail,
     pub metrics: Metrics,
+    /// The request's admission: each later turn is checked against the
+    /// daily token limits, and each finished turn counted.
+    pub quota: Quota,
 }
 
 /// The conversation as the loop carries it: real text (each turn guards
@@ -87,6 +91,8 @@ pub(crate) fn run(
     let mut next = resume.map(|r| (r.calls, Some(r.approved)));
     stream! {
         let mut usage = Usage::default();
+        // Turns run by this request (a resumed loop starts again at 0).
+        let mut turns = 0u32;
         loop {
             if let Some((calls, decision)) = next.take() {
                 match ctx.run_calls(&mut conversation, calls, decision).await {
@@ -117,6 +123,15 @@ pub(crate) fn run(
                 // A forced choice applies to the first turn only, or the
                 // model could never answer.
                 request.tool_choice = None;
+            }
+            turns += 1;
+            if turns > 1 {
+                // Admission checked this request's first turn only.
+                let next = limits::chat_estimate(&request).total();
+                if let Err(error) = ctx.quota.check_next_turn(next).await {
+                    yield Err(error);
+                    return;
+                }
             }
             let restorer = match ctx.guard.protect_chat(&mut request) {
                 Ok((found, restorer)) => {
@@ -153,6 +168,10 @@ pub(crate) fn run(
                     }
                     Ok(GenerationEvent::Finish { reason, usage: used }) => {
                         turn.reason = Some(reason);
+                        ctx.quota.turn_finished(
+                            u64::from(used.prompt_tokens),
+                            u64::from(used.completion_tokens),
+                        );
                         usage = add_usage(usage, used);
                     }
                     Err(error) => {

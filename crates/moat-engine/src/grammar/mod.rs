@@ -8,9 +8,14 @@
 //! cycles), repetition counts and `pattern`s. Each refusal names the limit
 //! and the tool.
 
+mod pattern;
+
 use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
+
+use pattern::Rewrite;
+pub use pattern::OPEN_REPETITION;
 
 /// Most bytes of parameter schemas (compact JSON) over all tools.
 pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
@@ -121,6 +126,8 @@ pub enum ToolGrammarError {
         "The parameter schema of tool `{tool}` has a `pattern` repeating more than {limit} times."
     )]
     PatternRepetition { tool: String, limit: u64 },
+    #[error("The parameter schema of tool `{tool}` has a `pattern` that is not a valid regular expression: {reason}.")]
+    PatternInvalid { tool: String, reason: &'static str },
     #[error("The grammar for these tools would be larger than {limit} bytes; simplify the parameter schemas.")]
     GrammarTooLarge { limit: usize },
     #[error("The parameter schema of tool `{tool}` cannot be turned into a grammar: {reason}.")]
@@ -351,18 +358,34 @@ fn check_keywords(map: &mut Map<String, Value>, tool: &str) -> Result<(), ToolGr
             }
         }
     }
-    if let Some(Value::String(pattern)) = map.get("pattern") {
+    if let Some(Value::String(pattern)) = map.get("pattern").cloned() {
         if pattern.len() > MAX_PATTERN_BYTES {
             return Err(ToolGrammarError::PatternTooLong {
                 tool: tool.to_owned(),
                 limit: MAX_PATTERN_BYTES,
             });
         }
-        if pattern_repetitions(pattern).any(|n| n > MAX_REPETITION) {
+        if pattern_repetitions(&pattern).any(|n| n > MAX_REPETITION) {
             return Err(ToolGrammarError::PatternRepetition {
                 tool: tool.to_owned(),
                 limit: MAX_REPETITION,
             });
+        }
+        let max_length = map.get("maxLength").and_then(Value::as_u64);
+        match pattern::rewrite(&pattern, max_length) {
+            Rewrite::Pattern(rewritten) => {
+                map.insert("pattern".to_owned(), Value::String(rewritten));
+            }
+            Rewrite::Unsupported(why) => {
+                tracing::debug!(tool, why, "a pattern is beyond the grammar: not enforced");
+                map.remove("pattern");
+            }
+            Rewrite::Invalid(reason) => {
+                return Err(ToolGrammarError::PatternInvalid {
+                    tool: tool.to_owned(),
+                    reason,
+                });
+            }
         }
     }
     Ok(())
