@@ -353,8 +353,9 @@ def setup(tmp_path_factory) -> Iterator[Setup]:
     srv = MoatServer(workdir, [], ["--config", "moat.toml"])
     support = srv.moat("keys", "create", "--config", "moat.toml", "--quiet", "--name", "agent", "--role", "support").stdout.strip()
     viewer = srv.moat("keys", "create", "--config", "moat.toml", "--quiet", "--name", "v", "--role", "viewer").stdout.strip()
-    yield Setup(srv, rec, support, viewer)
-    srv.stop()
+    setup = Setup(srv, rec, support, viewer)
+    yield setup
+    setup.server.stop()  # the server of the last restart
     tools_server.shutdown()
     model_server.shutdown()
     tls_server.shutdown()
@@ -491,6 +492,21 @@ def test_a_slow_tool_times_out(setup: Setup):
     text = content(r)
     assert text.startswith("RESULT: error: ") and "1s" in text
     assert setup.record_of(r)["tools"][0]["outcome"] == "timeout"
+
+
+def test_a_parked_call_survives_a_restart(setup: Setup):
+    """Calls awaiting confirmation are sealed in the database, so a restart
+    (or another replica on the same database and secret) can resume them."""
+    before = len(setup.rec.calls_to("/email"))
+    r = setup.chat("#email Tell the customer it shipped.", ["send_email"])
+    pending = r.json()["choices"][0]["message"]["tool_calls"][0]
+    workdir = setup.server.workdir
+    assert setup.server.stop() == 0
+    setup.server = MoatServer(workdir, [], ["--config", "moat.toml"])
+    approved = setup.decide(pending["id"], True)
+    assert content(approved).startswith("RESULT: ")
+    assert len(setup.rec.calls_to("/email")) == before + 1
+    assert setup.decide(pending["id"], True).status_code == 404
 
 
 def test_an_https_service_with_a_private_ca(setup: Setup):

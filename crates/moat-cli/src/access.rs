@@ -22,6 +22,9 @@ pub struct KeyAdmin {
     pub store: Store,
     pub hasher: KeyHasher,
     pub roles: Arc<Roles>,
+    /// Seals tool calls parked for confirmation in the store; derived from
+    /// the server secret, so every replica has the same one.
+    pub parking_key: [u8; 32],
 }
 
 impl KeyAdmin {
@@ -36,6 +39,7 @@ impl KeyAdmin {
             store,
             hasher: KeyHasher::new(&secret),
             roles,
+            parking_key: secret.derive_key("tool confirmations"),
         })
     }
 

@@ -45,6 +45,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.audit.clone(),
         stop_tasks.clone(),
     ));
+    let parking = (key_admin.store.clone(), key_admin.parking_key);
     let serving = access::build(
         &config.access,
         key_admin,
@@ -152,8 +153,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tls,
         metrics_open: config.metrics_open,
         tools: Some(
-            moat_server::ServerTools::new(config.tools.registry.clone(), config.tools.settings)
-                .map_err(|e| anyhow::anyhow!("[[tools]] {e}"))?,
+            moat_server::ServerTools::parked_in(
+                config.tools.registry.clone(),
+                config.tools.settings,
+                parking.0,
+                &parking.1,
+            )
+            .map_err(|e| anyhow::anyhow!("[[tools]] {e}"))?,
         ),
     };
     let state = AppState::new(registry, serving.access, options);

@@ -112,6 +112,17 @@ pub enum SecretError {
 }
 
 impl ServerSecret {
+    /// A 32-byte key for `purpose`, derived from the secret with
+    /// HMAC-SHA256: every replica holding the same secret derives the same
+    /// key, and keys for different purposes are unrelated.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(b"moat derived key\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// For tests and for callers that hold the bytes elsewhere.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
@@ -192,6 +203,22 @@ mod tests {
         assert!(!looks_like_key(&a.replace("moat_", "sk-__")));
         assert_eq!(hint(&a), format!("{}…", &a[..9]));
         assert!(new_key_id().starts_with("key_"));
+    }
+
+    #[test]
+    fn derived_keys_depend_on_secret_and_purpose() {
+        let one = ServerSecret::from_bytes([1; 32]);
+        let key = one.derive_key("tool confirmations");
+        assert_eq!(
+            key,
+            ServerSecret::from_bytes([1; 32]).derive_key("tool confirmations")
+        );
+        assert_ne!(key, one.derive_key("something else"));
+        assert_ne!(
+            key,
+            ServerSecret::from_bytes([2; 32]).derive_key("tool confirmations")
+        );
+        assert_ne!(key, [1; 32]);
     }
 
     #[test]

@@ -237,9 +237,18 @@ http = {{ url = "{base}/slow" }}
     ToolRegistry::new(file.tools, std::path::Path::new(".")).unwrap()
 }
 
+fn loop_settings() -> ToolLoopSettings {
+    ToolLoopSettings {
+        max_steps: 4,
+        max_invalid_arguments: 1,
+        ..ToolLoopSettings::default()
+    }
+}
+
 /// An app with the scripted model and the tools; keys for a `support`
 /// role (every tool) and a `viewer` role (none).
 struct Harness {
+    base: String,
     model: Scripted,
     services: Services,
     access: TestAccess,
@@ -251,15 +260,7 @@ struct Harness {
 impl Harness {
     async fn new(turns: Vec<Turn>) -> Self {
         let (base, services) = start_services().await;
-        let tools = ServerTools::new(
-            registry(&base),
-            ToolLoopSettings {
-                max_steps: 4,
-                max_invalid_arguments: 1,
-                ..ToolLoopSettings::default()
-            },
-        )
-        .unwrap();
+        let tools = ServerTools::new(registry(&base), loop_settings()).unwrap();
         let access = TestAccess::build(Setup {
             roles_toml: r#"
 [[roles]]
@@ -285,6 +286,7 @@ per_key = { tokens_per_day = 60 }
         let support = access.key("agent", &["support"], None).await;
         let viewer = access.key("viewer", &["viewer"], None).await;
         Self {
+            base,
             model: Scripted::new(turns),
             services,
             access,
@@ -298,17 +300,32 @@ per_key = { tokens_per_day = 60 }
     }
 
     async fn post(&self, key: &str, uri: &str, body: Value) -> Answer {
+        self.post_on(self.options.clone(), key, uri, body).await
+    }
+
+    /// `post` to an app with these options (another replica).
+    async fn post_on(&self, options: ServerOptions, key: &str, uri: &str, body: Value) -> Answer {
         let mut request = post_json(uri, &body.to_string());
         request
             .headers_mut()
             .insert("authorization", format!("Bearer {key}").parse().unwrap());
-        send_as(
-            self.model.registry(),
-            &self.access,
-            self.options.clone(),
-            request,
+        send_as(self.model.registry(), &self.access, options, request).await
+    }
+
+    /// The options of a replica that parks calls in the shared store,
+    /// sealed with `key`.
+    fn replica(&self, key: [u8; 32]) -> ServerOptions {
+        let tools = ServerTools::parked_in(
+            registry(&self.base),
+            loop_settings(),
+            self.access.access.store.clone(),
+            &key,
         )
-        .await
+        .unwrap();
+        ServerOptions {
+            tools: Some(tools),
+            ..ServerOptions::default()
+        }
     }
 
     async fn chat(&self, tools: &[&str], stream: bool) -> Answer {
@@ -322,8 +339,19 @@ per_key = { tokens_per_day = 60 }
     }
 
     async fn decide(&self, key: &str, id: &str, approve: bool) -> Answer {
+        self.decide_on(self.options.clone(), key, id, approve).await
+    }
+
+    async fn decide_on(
+        &self,
+        options: ServerOptions,
+        key: &str,
+        id: &str,
+        approve: bool,
+    ) -> Answer {
         let uri = format!("/v1/moat/confirmations/{id}");
-        self.post(key, &uri, json!({"approve": approve})).await
+        self.post_on(options, key, &uri, json!({"approve": approve}))
+            .await
     }
 
     fn emails(&self) -> usize {
@@ -545,6 +573,59 @@ async fn a_confirmed_call_runs_once_after_approval() {
         decisions,
         [json!("awaiting_confirmation"), json!("confirmed")]
     );
+}
+
+#[tokio::test]
+async fn a_call_parked_in_the_store_is_decided_on_another_replica_once() {
+    let h = Harness::new(vec![email_call(), Turn::Text("Sent.")]).await;
+    let (one, two) = (h.replica([7; 32]), h.replica([7; 32]));
+    let body = json!({
+        "model": "scripted",
+        "messages": [{"role": "user", "content": "Tell the customer, phone 13812345678."}],
+        "moat": {"tools": ["send_email"]},
+    });
+    let answer = h.post_on(one.clone(), &h.support, CHAT, body).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let id = answer.json()["choices"][0]["message"]["tool_calls"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(id.starts_with("tcf_"), "{id}");
+
+    // Another caller cannot take it; the other replica can, once.
+    let viewer = h.decide_on(two.clone(), &h.viewer, &id, true).await;
+    assert_eq!(viewer.status, 404, "{}", viewer.body);
+    let approved = h.decide_on(two.clone(), &h.support, &id, true).await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(content(&approved), "Sent.");
+    assert_eq!(h.emails(), 1);
+    let again = h.decide_on(one, &h.support, &id, true).await;
+    assert_eq!(again.status, 404, "{}", again.body);
+    assert_eq!(h.emails(), 1);
+}
+
+#[tokio::test]
+async fn a_parked_call_sealed_with_another_key_does_not_open() {
+    let h = Harness::new(vec![email_call(), Turn::Text("Sent.")]).await;
+    let answer = h
+        .post_on(
+            h.replica([7; 32]),
+            &h.support,
+            CHAT,
+            json!({
+                "model": "scripted",
+                "messages": [{"role": "user", "content": "Tell the customer."}],
+                "moat": {"tools": ["send_email"]},
+            }),
+        )
+        .await;
+    let id = answer.json()["choices"][0]["message"]["tool_calls"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other_key = h.decide_on(h.replica([8; 32]), &h.support, &id, true).await;
+    assert_eq!(other_key.status, 404, "{}", other_key.body);
+    assert_eq!(h.emails(), 0);
 }
 
 #[tokio::test]

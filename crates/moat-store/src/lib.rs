@@ -3,6 +3,7 @@
 //! migration folder per dialect.
 
 mod audit;
+mod confirmations;
 mod error;
 mod keys;
 mod location;
@@ -21,6 +22,7 @@ pub use audit::{
     AuditAppend, AuditCheckpoint, AuditHead, AuditPrincipal, AuditQuery, AuditRow, AuditSession,
     AuditSubjectKey,
 };
+pub use confirmations::{ParkError, ParkedCall};
 pub use error::StoreError;
 pub use keys::ApiKeyRecord;
 pub use usage::{UsageBy, UsageDelta, UsageRow};

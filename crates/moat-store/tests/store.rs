@@ -9,7 +9,10 @@
 
 use std::time::Duration;
 
-use moat_store::{ApiKeyRecord, Store, StoreError, StoreKind, UsageBy, UsageDelta, UsageRow};
+use moat_store::{
+    ApiKeyRecord, ParkError, ParkedCall, Store, StoreError, StoreKind, UsageBy, UsageDelta,
+    UsageRow,
+};
 use sqlx::Connection as _;
 
 // ---------------------------------------------------------------------------
@@ -49,6 +52,8 @@ on_both!(
     touching_keeps_the_latest_use,
     active_admin_needs_a_live_admin_key,
     usage_adds_up_and_groups,
+    parked_calls_are_taken_once_by_their_owner,
+    parked_calls_expire_and_are_capped,
 );
 
 // ---------------------------------------------------------------------------
@@ -600,4 +605,91 @@ fn database_is_replaced_in_urls() {
 fn store_is_shared_between_tasks() {
     fn shareable<T: Send + Sync + Clone + 'static>() {}
     shareable::<Store>();
+}
+
+// ---------------------------------------------------------------------------
+// Parked tool calls
+
+fn parked(id: &str, owner: &str, expires_ms: i64) -> ParkedCall {
+    ParkedCall {
+        id: id.to_owned(),
+        owner: owner.to_owned(),
+        expires_ms,
+        sealed: vec![0, 1, 2, 255],
+    }
+}
+
+async fn parked_calls_are_taken_once_by_their_owner(location: String) {
+    let store = open(&location).await;
+    let call = parked("tcf_a", "key_alice", 10_000);
+    store.park_call(&call, 1_000, 10).await.unwrap();
+    // Another owner gets nothing, and the call stays for its owner.
+    assert_eq!(
+        store
+            .take_parked_call("tcf_a", "key_bob", 2_000)
+            .await
+            .unwrap(),
+        None
+    );
+    // Another connection (a second replica) takes it, once.
+    let other = open(&location).await;
+    assert_eq!(
+        other
+            .take_parked_call("tcf_a", "key_alice", 2_000)
+            .await
+            .unwrap(),
+        Some(call)
+    );
+    assert_eq!(
+        store
+            .take_parked_call("tcf_a", "key_alice", 2_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_parked_call("tcf_none", "key_alice", 2_000)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn parked_calls_expire_and_are_capped(location: String) {
+    let store = open(&location).await;
+    store
+        .park_call(&parked("tcf_1", "o", 5_000), 1_000, 2)
+        .await
+        .unwrap();
+    store
+        .park_call(&parked("tcf_2", "o", 9_000), 1_000, 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .park_call(&parked("tcf_3", "o", 9_000), 1_000, 2)
+            .await,
+        Err(ParkError::Full)
+    ));
+    // An expired call is not given out...
+    assert_eq!(
+        store.take_parked_call("tcf_1", "o", 5_000).await.unwrap(),
+        None
+    );
+    // ...and expired calls make room.
+    store
+        .park_call(&parked("tcf_3", "o", 9_000), 6_000, 2)
+        .await
+        .unwrap();
+    assert!(store
+        .take_parked_call("tcf_2", "o", 6_000)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .take_parked_call("tcf_3", "o", 6_000)
+        .await
+        .unwrap()
+        .is_some());
 }

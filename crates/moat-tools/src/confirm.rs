@@ -114,7 +114,9 @@ impl<T> fmt::Debug for Confirmations<T> {
     }
 }
 
-fn new_id() -> String {
+/// A new one-time confirmation id: `tcf_` and 32 random alphanumerics
+/// from the thread's OS-seeded CSPRNG.
+pub fn new_id() -> String {
     let mut rng = rand::rng();
     let mut id = String::with_capacity(ID_PREFIX.len() + ID_RANDOM_CHARS);
     id.push_str(ID_PREFIX);

@@ -22,7 +22,7 @@ mod template;
 
 pub use cache::CacheStats;
 pub use config::{BodyMode, HttpConfig, ToolConfig};
-pub use confirm::{Confirmations, ConfirmationsFull, TakeError};
+pub use confirm::{new_id as new_confirmation_id, Confirmations, ConfirmationsFull, TakeError};
 pub use error::{InvalidArguments, RegistryError, ToolError};
 pub use http::{ToolExecutor, ToolOutput, MAX_ERROR_BODY_BYTES, MAX_REDIRECTS};
 pub use private_ca::MAX_CA_FILE_BYTES;

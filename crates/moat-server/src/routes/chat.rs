@@ -93,9 +93,9 @@ pub(crate) async fn decide(
     };
     let tools = state.tools().ok_or_else(not_found)?;
     let pending = tools
-        .pending()
-        .take(&id, &caller.0.id)
-        .map_err(|_| not_found())?;
+        .take_parked(&id, &caller.0.id)
+        .await?
+        .ok_or_else(not_found)?;
     let mut conversation = pending.conversation;
     conversation.request.stream = decision.stream;
     conversation.request.stream_options = decision.stream_options;

@@ -5,6 +5,7 @@
 //! confirmation where the tool says so, execute, feed the result back, and
 //! go on until the model answers in text or a limit is reached.
 
+mod parked;
 mod run;
 
 use std::fmt;
@@ -14,7 +15,10 @@ use std::time::Duration;
 use moat_policy::Principal;
 use moat_protocol::chat::Tool;
 use moat_protocol::{ApiError, ErrorKind};
+use moat_store::Store;
 use moat_tools::{Confirmations, RegisteredTool, RegistryError, ToolExecutor, ToolRegistry};
+
+use parked::Parked;
 
 pub(crate) use run::{run, Conversation, Pending, Resume, RunContext};
 
@@ -43,7 +47,8 @@ impl Default for ToolLoopSettings {
 }
 
 /// The registered tools, their executor and the calls awaiting
-/// confirmation; cheap to clone.
+/// confirmation (in memory, or sealed in the store: see
+/// [`ServerTools::parked_in`]); cheap to clone.
 #[derive(Clone)]
 pub struct ServerTools {
     inner: Arc<Inner>,
@@ -53,18 +58,45 @@ struct Inner {
     registry: ToolRegistry,
     executor: ToolExecutor,
     settings: ToolLoopSettings,
-    pending: Confirmations<Pending>,
+    parked: Parked,
 }
 
 impl ServerTools {
+    /// Calls awaiting confirmation are kept in this process's memory.
     pub fn new(registry: ToolRegistry, settings: ToolLoopSettings) -> Result<Self, RegistryError> {
+        let parked = Parked::Memory(Confirmations::new(
+            settings.confirmation_ttl,
+            settings.max_pending,
+        ));
+        Self::with_parked(registry, settings, parked)
+    }
+
+    /// Calls awaiting confirmation are sealed with `key` (32 bytes every
+    /// replica derives alike, e.g. from the server secret) and kept in
+    /// `store`: any replica sharing both resumes them, and they outlive a
+    /// restart.
+    pub fn parked_in(
+        registry: ToolRegistry,
+        settings: ToolLoopSettings,
+        store: Store,
+        key: &[u8; 32],
+    ) -> Result<Self, RegistryError> {
+        let parked = Parked::in_store(store, key, settings.confirmation_ttl, settings.max_pending);
+        Self::with_parked(registry, settings, parked)
+    }
+
+    fn with_parked(
+        registry: ToolRegistry,
+        settings: ToolLoopSettings,
+        parked: Parked,
+    ) -> Result<Self, RegistryError> {
         let executor = ToolExecutor::new(registry.clone())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 registry,
                 executor,
                 settings,
-                pending: Confirmations::new(settings.confirmation_ttl, settings.max_pending),
+                parked,
             }),
         })
     }
@@ -86,8 +118,20 @@ impl ServerTools {
         &self.inner.executor
     }
 
-    pub(crate) fn pending(&self) -> &Confirmations<Pending> {
-        &self.inner.pending
+    /// Park `pending` for `owner` until the owner decides; the one-time
+    /// confirmation id.
+    pub(crate) async fn park(&self, owner: &str, pending: Pending) -> Result<String, ApiError> {
+        self.inner.parked.park(owner, pending).await
+    }
+
+    /// The call parked under `id` for `owner`, once; `None` for every id
+    /// that is not (or no longer) one of the owner's parked calls.
+    pub(crate) async fn take_parked(
+        &self,
+        id: &str,
+        owner: &str,
+    ) -> Result<Option<Pending>, ApiError> {
+        self.inner.parked.take(id, owner).await
     }
 
     /// The definitions of `names` for the model, if the caller may use

@@ -28,6 +28,7 @@ use moat_protocol::chat::{
 use moat_protocol::event::PromptTokensDetails;
 use moat_protocol::{ApiError, ErrorKind, FinishReason, GenerationEvent, Usage};
 use moat_router::{Backend, EventStream};
+use serde::{Deserialize, Serialize};
 
 use super::{may_use, ServerTools};
 use crate::aggregate::merge_tool_call;
@@ -55,7 +56,7 @@ pub(crate) struct RunContext {
 
 /// The conversation as the loop carries it: real text (each turn guards
 /// its own copy), the offered tools' definitions in `request.tools`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Conversation {
     pub request: ChatCompletionRequest,
     /// Names of the server-side tools offered to the model.
@@ -67,7 +68,7 @@ pub(crate) struct Conversation {
 }
 
 /// A loop stopped at a call that needs confirmation.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Pending {
     pub conversation: Conversation,
     /// The calls of the model's last turn not run yet; the first one awaits
@@ -98,7 +99,7 @@ pub(crate) fn run(
                 match ctx.run_calls(&mut conversation, calls, decision).await {
                     Ok(None) => {}
                     Ok(Some(calls)) => {
-                        for event in ctx.park(conversation, calls, usage) {
+                        for event in ctx.park(conversation, calls, usage).await {
                             yield event;
                         }
                         return;
@@ -323,7 +324,7 @@ impl RunContext {
 
     /// Park the conversation at the first of `calls` and end the answer
     /// with that call, its id the confirmation id.
-    fn park(
+    async fn park(
         &self,
         conversation: Conversation,
         calls: VecDeque<ToolCall>,
@@ -336,14 +337,9 @@ impl RunContext {
             conversation,
             calls,
         };
-        let id = match self.tools.pending().insert(&self.principal.id, pending) {
+        let id = match self.tools.park(&self.principal.id, pending).await {
             Ok(id) => id,
-            Err(_) => {
-                return vec![Err(ApiError::new(
-                    ErrorKind::Overloaded,
-                    "Too many tool calls are waiting for confirmation. Retry later.",
-                ))]
-            }
+            Err(error) => return vec![Err(error)],
         };
         let delta = ToolCallDelta {
             index: 0,
