@@ -73,7 +73,9 @@ pub struct ToolAudit {
     /// Tool name (`(unknown)` for a name that is not registered).
     pub name: String,
     /// The policy decision: `allowed`, `denied`, `invalid_arguments`,
-    /// `awaiting_confirmation`, `confirmed`, `rejected`.
+    /// `awaiting_confirmation`, `confirmed`, `rejected`, or `skipped` (the
+    /// same model turn called one of the client's own tools, so the answer
+    /// went back to the client and this call was not run).
     pub decision: String,
     /// What came of the call: `ok`, `not_run`, or the failure (`timeout`,
     /// `too_large`, `http_error`, `redirect_refused`...).

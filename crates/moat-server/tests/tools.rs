@@ -462,17 +462,83 @@ async fn a_caller_without_the_tool_is_refused_before_the_model_runs() {
 }
 
 #[tokio::test]
-async fn client_tools_and_server_tools_do_not_mix() {
+async fn a_client_tool_named_like_a_server_tool_is_refused() {
     let h = Harness::new(vec![]).await;
     let body = json!({
         "model": "scripted",
         "messages": [{"role": "user", "content": "hi"}],
-        "tools": [{"type": "function", "function": {"name": "mine"}}],
+        "tools": [{"type": "function", "function": {"name": "get_weather"}}],
         "moat": {"tools": ["get_weather"]},
     });
     let answer = h.post(&h.support, CHAT, body).await;
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert_eq!(answer.json()["error"]["param"], "tools");
+    assert!(h.model.received().is_empty());
+}
+
+/// The client's own tools and server-side tools in one request: moat runs
+/// its tools; a call of the client's ends the answer with that call, and
+/// server-side calls of the same turn are skipped.
+#[tokio::test]
+async fn client_tools_and_server_tools_mix() {
+    let order = || {
+        (
+            "get_order_status",
+            json!({"order_id": "A-1001"}).to_string(),
+        )
+    };
+    let h = Harness::new(vec![
+        Turn::Calls(vec![order()]),
+        Turn::Calls(vec![
+            ("get_weather", json!({"city": "Paris"}).to_string()),
+            ("notify_customer", json!({"text": "shipped"}).to_string()),
+        ]),
+    ])
+    .await;
+    let body = json!({
+        "model": "scripted",
+        "messages": [{"role": "user", "content": "Tell the customer where A-1001 is."}],
+        "tools": [{"type": "function", "function": {"name": "notify_customer",
+            "parameters": {"type": "object", "properties": {"text": {"type": "string"}}}}}],
+        "moat": {"tools": ["get_order_status", "get_weather"]},
+    });
+    let answer = h.post(&h.support, CHAT, body).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let choice = &answer.json()["choices"][0];
+    assert_eq!(choice["finish_reason"], "tool_calls");
+    let calls = choice["message"]["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["function"]["name"], "notify_customer");
+    assert_eq!(calls[0]["function"]["arguments"], r#"{"text":"shipped"}"#);
+    assert_eq!(calls[0]["id"], "call_1");
+
+    // The model saw both kinds of tools and the order's status.
+    let offered: Vec<String> = h.model.received()[1]
+        .tools
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|t| t.function.name.clone())
+        .collect();
+    assert_eq!(
+        offered,
+        ["notify_customer", "get_order_status", "get_weather"]
+    );
+    assert_eq!(*h.services.orders.lock().unwrap(), ["A-1001"]);
+    assert_eq!(h.services.weather.load(Ordering::SeqCst), 0, "skipped");
+    let decisions: Vec<(Value, Value)> = h
+        .audited_tools()
+        .await
+        .iter()
+        .map(|t| (t["name"].clone(), t["decision"].clone()))
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            (json!("get_order_status"), json!("allowed")),
+            (json!("get_weather"), json!("skipped")),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -40,18 +40,29 @@ pub(crate) async fn chat_completions(
     if server_tools.is_empty() {
         return respond(state, caller, trail, backend, request, None).await;
     }
-    if request.tools.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(ApiError::invalid_param(
-            "tools",
-            "`tools` and `moat.tools` cannot be combined in one request: send the \
-             client's own tools and moat's server-side tools in separate requests.",
-        )
-        .into());
+    // The client's own tools stay offered beside moat's: a call of one of
+    // them ends the answer, for the client to run.
+    let mut tools = request.tools.take().unwrap_or_default();
+    let client_tools: Vec<String> = tools.iter().map(|t| t.function.name.clone()).collect();
+    for offered in state.offer_tools(&caller, &server_tools)? {
+        if client_tools.contains(&offered.function.name) {
+            return Err(ApiError::invalid_param(
+                "tools",
+                format!(
+                    "`{}` is both one of your tools and a server-side tool in `moat.tools`; \
+                     rename yours.",
+                    offered.function.name
+                ),
+            )
+            .into());
+        }
+        tools.push(offered);
     }
-    request.tools = Some(state.offer_tools(&caller, &server_tools)?);
+    request.tools = Some(tools);
     let conversation = Conversation {
         request,
         offered: server_tools,
+        client_tools,
         steps: 0,
         invalid: 0,
     };

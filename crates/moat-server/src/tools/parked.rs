@@ -183,6 +183,7 @@ mod tests {
                     ..ChatCompletionRequest::default()
                 },
                 offered: vec!["send_email".into()],
+                client_tools: vec!["mine".into()],
                 steps: 1,
                 invalid: 0,
             },

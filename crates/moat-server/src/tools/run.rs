@@ -61,6 +61,9 @@ pub(crate) struct Conversation {
     pub request: ChatCompletionRequest,
     /// Names of the server-side tools offered to the model.
     pub offered: Vec<String>,
+    /// Names of the request's own tools, which the client runs.
+    #[serde(default)]
+    pub client_tools: Vec<String>,
     /// Model turns so far.
     pub steps: u32,
     /// Invalid arguments sent back to the model so far.
@@ -187,6 +190,24 @@ pub(crate) fn run(
                 return;
             }
             let calls: VecDeque<ToolCall> = turn.calls.into_values().collect();
+            let (for_client, calls): (VecDeque<ToolCall>, VecDeque<ToolCall>) = calls
+                .into_iter()
+                .partition(|c| conversation.client_tools.contains(&c.function.name));
+            if !for_client.is_empty() {
+                // The client runs its own tools: the answer ends with those
+                // calls. Server-side calls of the same turn are not run;
+                // the model can ask again once it has the client's results.
+                for call in &calls {
+                    ctx.note(call, ctx.label(&call.function.name), "skipped", "not_run", None);
+                }
+                yield Ok(GenerationEvent::Delta {
+                    content: String::new(),
+                    reasoning: String::new(),
+                    tool_calls: for_client.into_iter().enumerate().map(|(i, call)| call_delta(i, call)).collect(),
+                });
+                yield Ok(GenerationEvent::Finish { reason: FinishReason::ToolCalls, usage });
+                return;
+            }
             conversation
                 .request
                 .messages
@@ -225,12 +246,7 @@ impl RunContext {
                 .filter(|_| conversation.offered.iter().any(|o| o == name))
                 .filter(|tool| may_use(&self.principal, tool));
             let Some(tool) = tool else {
-                let label = if self.tools.registry().get(name).is_some() {
-                    name
-                } else {
-                    UNKNOWN_TOOL
-                };
-                self.note(call, label, "denied", "not_run", None);
+                self.note(call, self.label(name), "denied", "not_run", None);
                 let message = format!("error: the tool `{name}` is not available to you.");
                 conversation.add_result(call, message);
                 calls.pop_front();
@@ -300,6 +316,15 @@ impl RunContext {
         Ok(None)
     }
 
+    /// The metric and audit label of a tool name the model wrote.
+    fn label<'a>(&self, name: &'a str) -> &'a str {
+        if self.tools.registry().get(name).is_some() {
+            name
+        } else {
+            UNKNOWN_TOOL
+        }
+    }
+
     /// Record one decision in the audit trail and the metrics.
     fn note(
         &self,
@@ -341,20 +366,12 @@ impl RunContext {
             Ok(id) => id,
             Err(error) => return vec![Err(error)],
         };
-        let delta = ToolCallDelta {
-            index: 0,
-            id: Some(id),
-            kind: Some("function".to_owned()),
-            function: Some(FunctionCallDelta {
-                name: Some(call.function.name),
-                arguments: Some(call.function.arguments),
-            }),
-        };
+        let call = ToolCall { id, ..call };
         vec![
             Ok(GenerationEvent::Delta {
                 content: String::new(),
                 reasoning: String::new(),
-                tool_calls: vec![delta],
+                tool_calls: vec![call_delta(0, call)],
             }),
             Ok(GenerationEvent::Finish {
                 reason: FinishReason::ToolCalls,
@@ -370,6 +387,19 @@ impl Conversation {
         let mut message = ChatMessage::text(Role::Tool, content);
         message.tool_call_id = Some(call.id.clone());
         self.request.messages.push(message);
+    }
+}
+
+/// `call` as the `index`th tool call of an answer, whole in one delta.
+fn call_delta(index: usize, call: ToolCall) -> ToolCallDelta {
+    ToolCallDelta {
+        index: u32::try_from(index).unwrap_or(u32::MAX),
+        id: Some(call.id),
+        kind: Some("function".to_owned()),
+        function: Some(FunctionCallDelta {
+            name: Some(call.function.name),
+            arguments: Some(call.function.arguments),
+        }),
     }
 }
 
