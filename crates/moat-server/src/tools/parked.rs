@@ -191,20 +191,26 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_store_holds_only_sealed_bytes_and_they_round_trip() {
+    /// A store in a temporary directory, calls parked in it, and the raw
+    /// row of one call parked for `key_a` (taken out of the store).
+    async fn parked_row() -> (tempfile::TempDir, Store, Parked, ParkedCall) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("moat.db").display().to_string())
             .await
             .unwrap();
         let parked = Parked::in_store(store.clone(), &[7; 32], Duration::from_secs(60), 10);
-
         let id = parked.park("key_a", pending()).await.unwrap();
         let row = store
             .take_parked_call(&id, "key_a", now_ms())
             .await
             .unwrap()
             .unwrap();
+        (dir, store, parked, row)
+    }
+
+    #[tokio::test]
+    async fn the_store_holds_only_sealed_bytes_and_they_round_trip() {
+        let (_dir, _store, parked, row) = parked_row().await;
         let bytes = String::from_utf8_lossy(&row.sealed);
         assert!(
             !bytes.contains(PHONE) && !bytes.contains("send_email"),
@@ -221,21 +227,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_sealed_call_moved_to_another_id_or_owner_does_not_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("moat.db").display().to_string())
-            .await
-            .unwrap();
-        let parked = Parked::in_store(store.clone(), &[7; 32], Duration::from_secs(60), 10);
-        let id = parked.park("key_a", pending()).await.unwrap();
-        let mut row = store
-            .take_parked_call(&id, "key_a", now_ms())
-            .await
-            .unwrap()
-            .unwrap();
+    async fn a_sealed_call_moved_to_another_owner_does_not_open() {
+        let (_dir, store, parked, mut row) = parked_row().await;
         // The same bytes under another owner.
         row.owner = "key_b".into();
         store.park_call(&row, now_ms(), 10).await.unwrap();
-        assert!(parked.take(&id, "key_b").await.unwrap().is_none());
+        assert!(parked.take(&row.id, "key_b").await.unwrap().is_none());
     }
 }
