@@ -184,6 +184,24 @@ fn assert_valid(tools: &[ToolSchema], name: &str, arguments: &Value) {
     );
 }
 
+/// Generate `user`'s answer under a `required` grammar allowing one call,
+/// and check it is exactly that call, valid against its schema, ending the
+/// generation, with no text around it.
+async fn assert_one_valid_call(user: &str, tools: &[ToolSchema], seed: u32) {
+    let (text, reason) = generate(request(
+        user,
+        tools,
+        Some(grammar(tools, ToolCallMode::Required, false)),
+        seeded(seed),
+    ))
+    .await;
+    assert_eq!(reason, FinishReason::Stop, "seed {seed}: {text}");
+    let (calls, rest) = calls(&text);
+    assert_eq!(calls.len(), 1, "seed {seed}: {text:?}");
+    assert_eq!(rest.trim(), "", "text outside the calls: {text:?}");
+    assert_valid(tools, &calls[0].0, &calls[0].1);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn required_calls_validate_against_their_schemas() {
     let tools = [weather(), email()];
@@ -192,21 +210,8 @@ async fn required_calls_validate_against_their_schemas() {
         (2, "Email bob@example.com that the meeting moved to 3pm."),
         (3, "Tell me a joke."),
     ] {
-        let (text, reason) = generate(request(
-            user,
-            &tools,
-            Some(grammar(&tools, ToolCallMode::Required, false)),
-            seeded(seed),
-        ))
-        .await;
         // Strings are bounded (`maxLength`), so the call ends in time.
-        assert_eq!(reason, FinishReason::Stop, "{text}");
-        let (calls, rest) = calls(&text);
-        assert_eq!(calls.len(), 1, "{text:?}");
-        assert_eq!(rest.trim(), "", "text outside the calls: {text:?}");
-        for (name, arguments) in &calls {
-            assert_valid(&tools, name, arguments);
-        }
+        assert_one_valid_call(user, &tools, seed).await;
     }
 }
 
@@ -236,18 +241,7 @@ async fn a_named_tool_is_the_one_called() {
 async fn without_parallel_calls_there_is_exactly_one() {
     let tools = [weather(), email()];
     for seed in 10..13 {
-        let (text, reason) = generate(request(
-            "Weather in Oslo, Paris and Rome, please.",
-            &tools,
-            Some(grammar(&tools, ToolCallMode::Required, false)),
-            seeded(seed),
-        ))
-        .await;
-        assert_eq!(reason, FinishReason::Stop, "{text}");
-        let (calls, rest) = calls(&text);
-        assert_eq!(calls.len(), 1, "{text:?}");
-        assert_eq!(rest.trim(), "");
-        assert_valid(&tools, &calls[0].0, &calls[0].1);
+        assert_one_valid_call("Weather in Oslo, Paris and Rome, please.", &tools, seed).await;
     }
 }
 
@@ -419,16 +413,11 @@ async fn patterned_strings_end_and_match_their_patterns() {
         })),
     }];
     for seed in 1..=4 {
-        let (text, reason) = generate(request(
+        assert_one_valid_call(
             "Email bob@example.com about order ORD-123456.",
             &tools,
-            Some(grammar(&tools, ToolCallMode::Required, false)),
-            seeded(seed),
-        ))
+            seed,
+        )
         .await;
-        assert_eq!(reason, FinishReason::Stop, "seed {seed}: {text}");
-        let (calls, _) = calls(&text);
-        assert_eq!(calls.len(), 1, "seed {seed}: {text:?}");
-        assert_valid(&tools, &calls[0].0, &calls[0].1);
     }
 }
