@@ -55,6 +55,7 @@ log() { echo "[side-by-side $(date -u +%H:%M:%S)] $*" >&2; }
 
 # ---------------------------------------------------------------- cleanup
 SERVER_PID=""
+API_KEY=""
 SAMPLER_PID=""
 LOADGEN_PID=""
 cleanup() {
@@ -147,15 +148,23 @@ sample_rss() {
     done
 }
 
+# moat runs in a throwaway folder of its own (store, server secret, audit
+# keys under data/), so that every run starts from a fresh store and prints
+# its first admin key, which the load generator then sends: every API
+# request needs a key.
 start_moat() {
-    local log_file=$1 out="$1.stdout"
+    local log_file=$1 out="$1.stdout" home
+    home="$(dirname "$log_file")/moat-home"
+    rm -rf "$home" && mkdir -p "$home"
     : >"$out" # not a previous run's address
-    "$MOAT_BIN" serve --listen 127.0.0.1:0 --models-dir "$(dirname "$MODEL")" \
-        --parallel "$PARALLEL" --threads "$THREADS" --ctx-size "$CTX" ${MOAT_ARGS:-} >"$out" 2>"$log_file" &
+    (cd "$home" && exec "$MOAT_BIN" serve --listen 127.0.0.1:0 --models-dir "$ROOT/$(dirname "$MODEL")" \
+        --parallel "$PARALLEL" --threads "$THREADS" --ctx-size "$CTX" ${MOAT_ARGS:-}) >"$out" 2>"$log_file" &
     SERVER_PID=$!
     for _ in $(seq 600); do
         if url=$(grep -o -m1 'moat listening on http://[0-9.:]*' "$out" 2>/dev/null); then
             BASE_URL="${url#moat listening on }/v1"
+            API_KEY=$(grep -o -m1 'moat_[A-Za-z0-9_]*' "$out" || true)
+            [[ -n "$API_KEY" ]] || { log "moat printed no admin key"; return 1; }
             return 0
         fi
         kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$log_file" >&2; return 1; }
@@ -174,6 +183,7 @@ start_llama() {
     for _ in $(seq 600); do
         if curl -sf --noproxy '*' "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
             BASE_URL="http://127.0.0.1:$port/v1"
+            API_KEY=""
             return 0
         fi
         kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$log_file" >&2; return 1; }
@@ -191,13 +201,21 @@ one_load() {
     a=($(cpu_jiffies)); sa=$(proc_jiffies "$SERVER_PID")
     # In the background, so that a signal reaches the trap at once instead of
     # after the load generator finishes.
-    timeout "$RUN_TIMEOUT_S" "$LOADGEN" --url "$BASE_URL" --model "$MODEL_ID" --json "$@" >"$file.raw" &
+    LOADGEN_API_KEY="$API_KEY" timeout "$RUN_TIMEOUT_S" "$LOADGEN" --url "$BASE_URL" --model "$MODEL_ID" \
+        --json "$@" >"$file.raw" &
     LOADGEN_PID=$!
+    # A run whose requests failed measures nothing: stop instead of
+    # reporting it (a refused key once made every moat figure an error).
     if ! wait "$LOADGEN_PID"; then
-        log "$name failed"
-        echo '{}' >"$file.raw"
+        log "$name failed: $(head -c 2000 "$file.raw")"
+        exit 1
     fi
     LOADGEN_PID=""
+    if ! jq -e '(.failed // 0) == 0 and ((.errors // []) | length) == 0 and ((.ok // 1) > 0)' \
+        "$file.raw" >/dev/null 2>&1; then
+        log "$name: requests failed: $(jq -c '{failed, errors}' "$file.raw" 2>/dev/null || cat "$file.raw")"
+        exit 1
+    fi
     b=($(cpu_jiffies)); sb=$(proc_jiffies "$SERVER_PID")
     jq -c --argjson busy $((b[0] - a[0])) --argjson total $((b[1] - a[1])) --argjson server $((sb - sa)) \
         '. + {machine_busy_share: (if $total > 0 then $busy / $total else 0 end),

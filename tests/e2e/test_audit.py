@@ -22,6 +22,11 @@ ROLES = """
 name = "recorded"
 models = ["SmolLM2-*"]
 audit_content = "full"
+
+[[roles]]
+name = "metered"
+models = ["SmolLM2-*"]
+per_key = { tokens_per_day = 100 }
 """
 HI = [{"role": "user", "content": "Say hi. My phone is 13812345678."}]
 
@@ -64,6 +69,9 @@ def test_every_kind_of_request_leaves_exactly_one_record(audited: MoatServer):
     with httpx.Client(base_url=audited.base_url, timeout=30) as anonymous:
         refused = anonymous.get("/v1/models", headers={"x-request-id": "req-e2e-refused-1"})
         assert refused.status_code == 401
+        # moat's own id; the caller's is echoed apart and never stored.
+        assert refused.headers["x-request-id"] != "req-e2e-refused-1"
+        assert refused.headers["x-client-request-id"] == "req-e2e-refused-1"
 
     ok = by_request_id(audited, answered.headers["x-request-id"])
     assert ok["status"] == 200 and ok["outcome"] == "completed" and ok["model"] == SMOL_ID
@@ -73,12 +81,67 @@ def test_every_kind_of_request_leaves_exactly_one_record(audited: MoatServer):
     assert stream["outcome"] == "completed" and stream["ttft_ms"] is not None
     no = by_request_id(audited, denied.headers["x-request-id"])
     assert no["status"] == 403 and no["error_code"] == "model_not_allowed" and no["outcome"] == "refused"
-    anon = by_request_id(audited, "req-e2e-refused-1")
+    anon = by_request_id(audited, refused.headers["x-request-id"])
     assert anon["status"] == 401 and anon["error_code"] == "invalid_api_key"
+    assert "req-e2e-refused-1" not in json.dumps(records(audited))
+    assert "req-e2e-refused-1" not in audited.logs(tail=100000)
     # The principal is stored pseudonymized.
     assert key not in json.dumps(ok)
     verified = audit(audited, "verify")
     assert "intact" in verified.stdout
+
+
+# Greedy SmolLM2 answers this with 121 tokens when nothing stops it.
+COUNTING = [{"role": "user", "content": "List every integer from 1 to 5000 separated by commas."}]
+# moat's estimate of that prompt before it is tokenized: (bytes + 16) / 3.
+COUNTING_ESTIMATE = -(-(len(COUNTING[0]["content"]) + 16) // 3)
+
+
+def test_an_answer_without_max_tokens_stops_at_the_quota_and_its_tokens_are_recorded(audited: MoatServer):
+    for stream in (False, True):
+        key = audited.moat(
+            "keys", "create", "--config", "moat.toml", "--quiet", "--name", f"metered-{stream}", "--role", "metered"
+        ).stdout.strip()
+        body = {"model": SMOL_ID, "messages": COUNTING, "temperature": 0}
+        with audited.http(api_key=key) as http:
+            if stream:
+                with http.stream(
+                    "POST",
+                    "/v1/chat/completions",
+                    json={**body, "stream": True, "stream_options": {"include_usage": True}},
+                ) as answer:
+                    assert answer.status_code == 200
+                    request_id = answer.headers["x-request-id"]
+                    events = [json.loads(d) for d in sse_data(answer) if d != "[DONE]"]
+                usage = events[-1]["usage"]
+                finish = [e["choices"][0]["finish_reason"] for e in events if e["choices"]][-1]
+            else:
+                answer = http.post("/v1/chat/completions", json=body)
+                assert answer.status_code == 200, answer.text
+                request_id = answer.headers["x-request-id"]
+                usage = answer.json()["usage"]
+                finish = answer.json()["choices"][0]["finish_reason"]
+            # Cut at what the quota had left after the prompt's estimate,
+            # not at the end of the context.
+            assert finish == "length"
+            assert usage["completion_tokens"] == 100 - COUNTING_ESTIMATE, usage
+            record = by_request_id(audited, request_id)
+            assert record["prompt_tokens"] == usage["prompt_tokens"]
+            assert record["completion_tokens"] == usage["completion_tokens"]
+            # The quota is spent: the next request is refused up front.
+            refused = http.post("/v1/chat/completions", json=body)
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["error"]["code"] == "insufficient_quota"
+
+
+def test_a_text_completion_without_max_tokens_has_16_tokens_at_most(audited: MoatServer):
+    with audited.http() as http:
+        answer = http.post("/v1/completions", json={"model": SMOL_ID, "prompt": "1, 2, 3, 4,", "temperature": 0})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["usage"]["completion_tokens"] == 16
+        assert answer.json()["choices"][0]["finish_reason"] == "length"
+        record = by_request_id(audited, answer.headers["x-request-id"])
+        assert record["completion_tokens"] == 16
 
 
 def test_export_formats(audited: MoatServer):

@@ -152,6 +152,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         cors_origins,
         tls,
         metrics_open: config.metrics_open,
+        default_max_tokens: config.default_max_tokens,
         tools: Some(
             moat_server::ServerTools::parked_in(
                 config.tools.registry.clone(),

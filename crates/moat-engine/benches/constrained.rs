@@ -82,6 +82,7 @@ fn request(mode: Option<ToolCallMode>) -> GenerateRequest {
             ..SamplingParams::default()
         },
         max_tokens: Some(MAX_TOKENS),
+        budget: None,
         stop: vec![],
         tool_grammar: mode.map(|mode| ToolCallGrammar {
             tools,

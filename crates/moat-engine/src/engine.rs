@@ -93,8 +93,13 @@ pub enum PromptInput {
 pub struct GenerateRequest {
     pub prompt: PromptInput,
     pub sampling: SamplingParams,
-    /// `None`: until the context is full.
+    /// `None`: until the context is full (or `budget`). A prompt that
+    /// leaves less room than this is refused.
     pub max_tokens: Option<u32>,
+    /// When `max_tokens` is `None`: stop after this many tokens, or when
+    /// the context is full, whichever comes first (the server's default and
+    /// the caller's remaining quota).
+    pub budget: Option<u32>,
     pub stop: Vec<String>,
     /// Constrain tool calls to the tools' schemas; `None`: unconstrained.
     pub tool_grammar: Option<ToolCallGrammar>,
@@ -326,7 +331,7 @@ impl Engine {
                     completion: 1,
                 })
             }
-            None => room,
+            None => request.budget.map_or(room, |budget| budget.clamp(1, room)),
         };
         let grammar = request
             .tool_grammar

@@ -71,6 +71,7 @@ fn chat_with_system(system: &str, user: &str, max_tokens: u32) -> GenerateReques
         },
         sampling: greedy(),
         max_tokens: Some(max_tokens),
+        budget: None,
         stop: vec![],
         tool_grammar: None,
     }
@@ -304,6 +305,7 @@ async fn the_next_turn_of_a_conversation_reuses_the_previous_one() {
         },
         sampling: greedy(),
         max_tokens: Some(8),
+        budget: None,
         stop: vec![],
         tool_grammar: None,
     };
@@ -330,6 +332,7 @@ async fn control_tokens_in_message_text_are_refused() {
         prompt: PromptInput::Text("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n".into()),
         sampling: greedy(),
         max_tokens: Some(2),
+        budget: None,
         stop: vec![],
         tool_grammar: None,
     };

@@ -110,6 +110,7 @@ fn request(
         },
         sampling,
         max_tokens: Some(300),
+        budget: None,
         stop: vec![],
         tool_grammar: grammar,
     }
@@ -316,6 +317,7 @@ async fn a_lazy_grammar_constrains_what_follows_its_trigger() {
         prompt: PromptInput::Text(prompt),
         sampling: seeded(3),
         max_tokens: Some(80),
+        budget: None,
         stop: vec![],
         tool_grammar: Some(grammar(&tools, ToolCallMode::Auto, false)),
     })

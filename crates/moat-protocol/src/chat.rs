@@ -57,6 +57,13 @@ pub struct ChatCompletionRequest {
     /// moat's own options; never sent on to a backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moat: Option<MoatOptions>,
+    /// The most tokens the answer may have when the request names no
+    /// `max_tokens`: set by the server (the caller's remaining quota, the
+    /// server's default), never read from a request. Unlike `max_tokens`
+    /// it does not refuse a prompt that leaves less room: the answer stops
+    /// at whichever comes first.
+    #[serde(skip)]
+    pub token_budget: Option<u32>,
 }
 
 /// `"moat": {...}` in a chat request: what moat does around the model.

@@ -47,6 +47,10 @@ pub struct CompletionRequest {
     pub echo: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// As [`crate::chat::ChatCompletionRequest::token_budget`]: set by the
+    /// server, never read from a request.
+    #[serde(skip)]
+    pub token_budget: Option<u32>,
 }
 
 impl CompletionRequest {

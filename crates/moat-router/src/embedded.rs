@@ -116,6 +116,7 @@ impl Backend for EmbeddedBackend {
             },
             sampling: SamplingParams::from_request(&request.sampling()),
             max_tokens: request.max_new_tokens(),
+            budget: request.token_budget,
             stop: request
                 .stop
                 .clone()
@@ -136,6 +137,7 @@ impl Backend for EmbeddedBackend {
             prompt: PromptInput::Text(prompt),
             sampling: SamplingParams::from_request(&request.sampling()),
             max_tokens: request.max_tokens,
+            budget: request.token_budget,
             stop: request
                 .stop
                 .clone()

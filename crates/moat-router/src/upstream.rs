@@ -215,12 +215,20 @@ impl Backend for UpstreamBackend {
         }
     }
 
-    async fn chat(&self, request: ChatCompletionRequest) -> Result<EventStream, ApiError> {
+    async fn chat(&self, mut request: ChatCompletionRequest) -> Result<EventStream, ApiError> {
+        // The server's bound on an answer that names no `max_tokens`
+        // travels as `max_tokens`: an upstream knows no other.
+        if request.max_new_tokens().is_none() {
+            request.max_tokens = request.token_budget;
+        }
         let body = self.upstream_body(&request)?;
         self.start(Endpoint::Chat, body).await
     }
 
-    async fn complete(&self, request: CompletionRequest) -> Result<EventStream, ApiError> {
+    async fn complete(&self, mut request: CompletionRequest) -> Result<EventStream, ApiError> {
+        if request.max_tokens.is_none() {
+            request.max_tokens = request.token_budget;
+        }
         let body = self.upstream_body(&request)?;
         self.start(Endpoint::Completions, body).await
     }

@@ -413,6 +413,7 @@ async fn text_completions_are_relayed() {
         n: None,
         echo: None,
         user: None,
+        token_budget: None,
     };
     let stream = backend(&base, "canned").complete(request).await.unwrap();
     assert_eq!(

@@ -197,7 +197,7 @@ pub(crate) async fn record_requests(
     let Some(writer) = state.access().audit.clone() else {
         return next.run(request).await;
     };
-    let path = request.uri().path().to_owned();
+    let path = crate::request_id::logged_path(request.uri().path()).to_owned();
     if matches!(path.as_str(), "/health" | "/ready" | "/metrics") {
         return next.run(request).await;
     }
@@ -280,6 +280,7 @@ pub(crate) fn recorded(events: EventStream, trail: AuditTrail, state: AppState) 
         written: false,
         started: Instant::now(),
         first_token: true,
+        pieces: 0,
         failure: None,
     };
     futures::stream::unfold((events, ending), |(mut events, mut ending)| async move {
@@ -315,6 +316,9 @@ struct Ending {
     written: bool,
     started: Instant,
     first_token: bool,
+    /// Pieces streamed so far: an answer cut off before its usage counts
+    /// its completion by them, as its quota does.
+    pieces: u32,
     failure: Option<ApiError>,
 }
 
@@ -322,6 +326,7 @@ impl Ending {
     fn observe(&mut self, item: &Result<GenerationEvent, ApiError>) {
         match item {
             Ok(GenerationEvent::Delta { content, .. }) => {
+                self.pieces = self.pieces.saturating_add(1);
                 let mut d = self.trail.draft();
                 if self.first_token {
                     self.first_token = false;
@@ -346,6 +351,14 @@ impl Ending {
             (Some(e), Outcome::Completed) => (e.status().as_u16(), Outcome::Failed),
             (_, outcome) => (200, outcome),
         };
+        {
+            // No usage came (client gone, error mid-stream): the pieces
+            // streamed are what was generated; the prompt was never counted.
+            let mut d = self.trail.draft();
+            if d.record.completion_tokens.is_none() && self.pieces > 0 {
+                d.record.completion_tokens = Some(self.pieces);
+            }
+        }
         self.trail.finish(
             status,
             self.failure.as_ref(),

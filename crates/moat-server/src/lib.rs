@@ -40,7 +40,7 @@ pub use error::ErrorResponse;
 pub use guard::{PiiFound, PiiGuard};
 pub use metrics::Metrics;
 pub use network::ClientAllowList;
-pub use request_id::{RequestId, REQUEST_ID_HEADER};
+pub use request_id::{RequestId, CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
 pub use routes::admin::{is_day, key_status, parse_usage_by};
 pub use serve::serve;
 pub use state::AppState;
@@ -69,6 +69,11 @@ pub struct ServerOptions {
     pub metrics_open: bool,
     /// Server-side tools requests may opt into; `None`: none registered.
     pub tools: Option<ServerTools>,
+    /// The most tokens a chat answer may have when the request names no
+    /// `max_tokens` (text completions default to 16, as OpenAI's do);
+    /// `None`: until the context is full. Either way an answer never runs
+    /// past the caller's remaining daily token quota.
+    pub default_max_tokens: Option<u32>,
 }
 
 impl ServerOptions {
@@ -76,6 +81,8 @@ impl ServerOptions {
     pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
     /// 30 seconds.
     pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+    /// A text completion's `max_tokens` when the request names none.
+    pub const DEFAULT_COMPLETION_MAX_TOKENS: u32 = 16;
 }
 
 impl Default for ServerOptions {
@@ -89,6 +96,7 @@ impl Default for ServerOptions {
             tls: None,
             metrics_open: false,
             tools: None,
+            default_max_tokens: None,
         }
     }
 }
@@ -176,9 +184,11 @@ fn cors_layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
                 axum::http::header::AUTHORIZATION,
                 axum::http::header::CONTENT_TYPE,
                 axum::http::HeaderName::from_static(REQUEST_ID_HEADER),
+                axum::http::HeaderName::from_static(CLIENT_REQUEST_ID_HEADER),
             ])
             .expose_headers([
                 axum::http::HeaderName::from_static(REQUEST_ID_HEADER),
+                axum::http::HeaderName::from_static(CLIENT_REQUEST_ID_HEADER),
                 axum::http::HeaderName::from_static("x-ratelimit-remaining-requests"),
                 axum::http::HeaderName::from_static("x-ratelimit-remaining-tokens"),
             ]),

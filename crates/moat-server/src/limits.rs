@@ -60,7 +60,9 @@ pub(crate) fn chat_estimate(request: &ChatCompletionRequest) -> Estimate {
     }
     Estimate {
         prompt: tokens_of(bytes),
-        completion: u64::from(request.max_new_tokens().unwrap_or(0)),
+        // An answer has at least one token; without `max_tokens` it is
+        // bounded by the remaining quota instead (`Quota::budget`).
+        completion: u64::from(request.max_new_tokens().unwrap_or(1)),
     }
 }
 
@@ -72,7 +74,11 @@ pub(crate) fn completion_estimate(request: &CompletionRequest) -> Estimate {
     };
     Estimate {
         prompt: tokens_of(bytes),
-        completion: u64::from(request.max_tokens.unwrap_or(16)),
+        completion: u64::from(
+            request
+                .max_tokens
+                .unwrap_or(crate::ServerOptions::DEFAULT_COMPLETION_MAX_TOKENS),
+        ),
     }
 }
 
@@ -141,17 +147,46 @@ pub(crate) struct Quota {
 
 struct QuotaInner {
     admission: Admission,
+    /// The most tokens an answer may have when its request names no
+    /// `max_tokens`, before the quota is considered.
+    default_max_tokens: Option<u32>,
     /// Prompt and completion tokens of the loop's finished turns.
     finished: Mutex<(u64, u64)>,
 }
 
 impl Quota {
-    pub fn new(admission: Admission) -> Self {
+    pub fn new(admission: Admission, default_max_tokens: Option<u32>) -> Self {
         Self {
             inner: Arc::new(QuotaInner {
                 admission,
+                default_max_tokens,
                 finished: Mutex::new((0, 0)),
             }),
+        }
+    }
+
+    /// How many tokens a turn whose request names no `max_tokens` may
+    /// generate: the server's default, and no more than the tightest daily
+    /// quota has left after the finished turns and this turn's prompt
+    /// estimate (at least 1: admission refused a request with no room).
+    /// `None` when neither bounds it. A request that names `max_tokens`
+    /// was admitted with it and keeps it.
+    pub fn budget(&self, estimate: Estimate, max_tokens: Option<u32>) -> Option<u32> {
+        if max_tokens.is_some() {
+            return None;
+        }
+        let (prompt, completion) = self.finished();
+        let left = self.inner.admission.status.tokens.map(|(_, remaining, _)| {
+            let left = remaining
+                .saturating_sub(prompt)
+                .saturating_sub(completion)
+                .saturating_sub(estimate.prompt)
+                .max(1);
+            u32::try_from(left).unwrap_or(u32::MAX)
+        });
+        match (left, self.inner.default_max_tokens) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 

@@ -726,19 +726,31 @@ async fn every_response_carries_a_request_id() {
 }
 
 #[tokio::test]
-async fn a_sane_client_request_id_is_kept() {
-    let request = |id: &str| {
+async fn a_client_request_id_is_echoed_apart_and_never_becomes_the_request_id() {
+    let request = |header: &str, id: &str| {
         Request::get("/health")
-            .header("x-request-id", id)
+            .header(header, id)
             .body(Body::empty())
             .unwrap()
     };
-    let kept = send(request("trace-42.abc_DEF")).await;
-    assert_eq!(kept.headers["x-request-id"], "trace-42.abc_DEF");
+    for header in ["x-request-id", "x-client-request-id"] {
+        let answer = send(request(header, "trace-42.abc_DEF")).await;
+        let id = answer.headers["x-request-id"].to_str().unwrap();
+        assert!(id.starts_with("req-") && id.len() == 28, "{id}");
+        assert_eq!(answer.headers["x-client-request-id"], "trace-42.abc_DEF");
+    }
+    // Ids are moat's own: the same client id twice gives two request ids.
+    let a = send(request("x-request-id", "same")).await;
+    let b = send(request("x-request-id", "same")).await;
+    assert_ne!(a.headers["x-request-id"], b.headers["x-request-id"]);
 
-    for insane in ["has space", "quote\"", &"x".repeat(129)] {
-        let replaced = send(request(insane)).await;
-        let id = replaced.headers["x-request-id"].to_str().unwrap();
+    for insane in ["has space", "quote\"", &"x".repeat(65)] {
+        let answer = send(request("x-client-request-id", insane)).await;
+        assert!(
+            !answer.headers.contains_key("x-client-request-id"),
+            "{insane}"
+        );
+        let id = answer.headers["x-request-id"].to_str().unwrap();
         assert!(id.starts_with("req-"), "{insane} -> {id}");
     }
 }

@@ -430,6 +430,96 @@ async fn a_role_wide_token_quota_is_shared_by_its_keys() {
     }
 }
 
+/// The chat the fake models last received.
+fn last_chat(models: &FakeModels) -> moat_protocol::chat::ChatCompletionRequest {
+    models.received.chats().pop().unwrap()
+}
+
+#[tokio::test]
+async fn an_answer_without_max_tokens_is_bounded_by_the_remaining_quota() {
+    let access = limited().await;
+    let models = FakeModels::new();
+    let key = access.key("budget", &["budget"], None).await;
+    let unbounded = || {
+        post_json(
+            CHAT,
+            r#"{"model":"echo","messages":[{"role":"user","content":"a b c d e"}]}"#,
+        )
+    };
+
+    // 100 left, the prompt estimated at 9: the answer may have 91.
+    let ok = send(&models, &access, &key, unbounded()).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(last_chat(&models).token_budget, Some(91));
+    assert_eq!(last_chat(&models).max_tokens, None);
+    // 10 used: 81.
+    send(&models, &access, &key, unbounded()).await;
+    assert_eq!(last_chat(&models).token_budget, Some(81));
+    // A request that names max_tokens was admitted with it and keeps it.
+    send(&models, &access, &key, chat(5)).await;
+    assert_eq!(last_chat(&models).token_budget, None);
+    assert_eq!(last_chat(&models).max_tokens, Some(5));
+
+    // Without a quota, the server's default bounds it; with neither, nothing.
+    let free = access.key("free", &["user"], None).await;
+    send(&models, &access, &free, unbounded()).await;
+    assert_eq!(last_chat(&models).token_budget, None);
+    let options = ServerOptions {
+        default_max_tokens: Some(20),
+        ..ServerOptions::default()
+    };
+    let mut request = unbounded();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {free}").parse().unwrap());
+    let answered = app(models.registry(), access.access.clone(), options.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    assert_eq!(last_chat(&models).token_budget, Some(20));
+    // Both: the tighter one (70 left less the prompt's 9 = 61 > 20).
+    let mut request = unbounded();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {key}").parse().unwrap());
+    app(models.registry(), access.access.clone(), options)
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(last_chat(&models).token_budget, Some(20));
+}
+
+#[tokio::test]
+async fn a_text_completion_without_max_tokens_gets_16_at_most() {
+    let access = limited().await;
+    let models = FakeModels::new();
+    let key = access.key("budget", &["budget"], None).await;
+    let complete = |body: &str| post_json("/v1/completions", body);
+    let ok = send(
+        &models,
+        &access,
+        &key,
+        complete(r#"{"model":"echo","prompt":"a b c"}"#),
+    )
+    .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    let received = models.received.completions().pop().unwrap();
+    assert_eq!(received.token_budget, Some(16));
+    send(
+        &models,
+        &access,
+        &key,
+        complete(r#"{"model":"echo","prompt":"a b c","max_tokens":40}"#),
+    )
+    .await;
+    let received = models.received.completions().pop().unwrap();
+    assert_eq!(
+        (received.max_tokens, received.token_budget),
+        (Some(40), None)
+    );
+}
+
 #[tokio::test]
 async fn an_abandoned_stream_counts_against_the_quota() {
     let access = limited().await;

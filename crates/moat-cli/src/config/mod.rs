@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// Most tokens decoded in one step (prompt chunk size). Default: 512
     #[arg(long, env = "MOAT_BATCH_SIZE", value_name = "N")]
     pub batch_size: Option<u32>,
+    /// Most tokens of a chat answer whose request names no max_tokens.
+    /// Default: until the context is full (never past the caller's quota)
+    #[arg(long, env = "MOAT_DEFAULT_MAX_TOKENS", value_name = "N")]
+    pub default_max_tokens: Option<u32>,
 }
 
 /// The TOML file, exactly as written; every field optional.
@@ -88,6 +92,8 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     /// Seconds running streams get to finish on shutdown.
     pub shutdown_grace_secs: Option<u64>,
+    /// Most tokens of a chat answer whose request names no `max_tokens`.
+    pub default_max_tokens: Option<u32>,
     #[serde(default)]
     pub models: Vec<ModelConfig>,
     #[serde(default)]
@@ -234,6 +240,9 @@ pub struct Config {
     pub batch_size: u32,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    /// `None`: a chat answer without `max_tokens` runs until the context is
+    /// full or the caller's quota is spent.
+    pub default_max_tokens: Option<u32>,
     pub models: Vec<ModelConfigResolved>,
     pub guard: GuardConfig,
     pub access: AccessConfig,
@@ -396,6 +405,11 @@ impl Config {
         tools::check_role_defaults(&access.roles()?, &tools.registry)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(default_listen);
         let metrics_open = file.metrics.open.unwrap_or(listen.ip().is_loopback());
+        let default_max_tokens = args.default_max_tokens.or(file.default_max_tokens);
+        anyhow::ensure!(
+            default_max_tokens != Some(0),
+            "default_max_tokens must be at least 1 (leave it out for no default)"
+        );
         Ok(Self {
             listen,
             metrics_open,
@@ -412,6 +426,7 @@ impl Config {
             shutdown_grace: file
                 .shutdown_grace_secs
                 .map_or_else(default_shutdown_grace, Duration::from_secs),
+            default_max_tokens,
             models,
             guard,
             access,

@@ -27,7 +27,6 @@ pub(crate) async fn chat_completions(
     trail: AuditTrail,
     JsonBody(mut request): JsonBody<ChatCompletionRequest>,
 ) -> Result<Response, ErrorResponse> {
-    tracing::Span::current().record("model", request.model.as_str());
     request.validate()?;
     let server_tools = match request.moat.take() {
         Some(options) => options.tools,
@@ -36,6 +35,9 @@ pub(crate) async fn chat_completions(
         None => Vec::new(),
     };
     let backend = state.backend_for(&caller, &request.model)?;
+    // Only a model that is served names the request in the log: any other
+    // name is the caller's text.
+    tracing::Span::current().record("model", request.model.as_str());
     trail.model(&request.model, backend.info().kind);
     if server_tools.is_empty() {
         return respond(state, caller, trail, backend, request, None).await;
@@ -111,8 +113,8 @@ pub(crate) async fn decide(
     conversation.request.stream = decision.stream;
     conversation.request.stream_options = decision.stream_options;
     let model = conversation.request.model.clone();
-    tracing::Span::current().record("model", model.as_str());
     let backend = state.backend_for(&caller, &model)?;
+    tracing::Span::current().record("model", model.as_str());
     trail.model(&model, backend.info().kind);
     let resume = Resume {
         calls: pending.calls,
@@ -166,7 +168,8 @@ async fn respond(
     let (found, restorer) = guard.protect_chat(&mut request)?;
     trail.pii(&found);
     let model = request.model.clone();
-    let quota = limits::Quota::new(admission);
+    let quota = limits::Quota::new(admission, state.options().default_max_tokens);
+    request.token_budget = quota.budget(estimate, request.max_new_tokens());
     let (backend_events, restorer) = match (tool_run, state.tools()) {
         (Some((conversation, resume)), Some(tools)) => {
             let ctx = RunContext {

@@ -19,9 +19,9 @@ pub(crate) async fn completions(
     trail: AuditTrail,
     JsonBody(mut request): JsonBody<CompletionRequest>,
 ) -> Result<Response, ErrorResponse> {
-    tracing::Span::current().record("model", request.model.as_str());
     request.validate()?;
     let backend = state.backend_for(&caller, &request.model)?;
+    tracing::Span::current().record("model", request.model.as_str());
     trail.model(&request.model, backend.info().kind);
     let estimate = limits::completion_estimate(&request);
     let admission = match state.admit(&caller, estimate.total()).await {
@@ -36,12 +36,18 @@ pub(crate) async fn completions(
     let (found, restorer) = guard.protect_prompt(&mut request)?;
     trail.pii(&found);
     let model = request.model.clone();
+    // OpenAI's default of 16 tokens, and never past the remaining quota.
+    let quota = limits::Quota::new(
+        admission,
+        Some(crate::ServerOptions::DEFAULT_COMPLETION_MAX_TOKENS),
+    );
+    request.token_budget = quota.budget(estimate, request.max_tokens);
     let backend_events = backend.complete(request).await?;
     let events = super::answer_events(
         &state,
         trail,
         backend_events,
-        limits::Quota::new(admission),
+        quota,
         model,
         estimate,
         restorer,

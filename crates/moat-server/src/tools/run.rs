@@ -129,14 +129,15 @@ pub(crate) fn run(
                 request.tool_choice = None;
             }
             turns += 1;
+            let estimate = limits::chat_estimate(&request);
             if turns > 1 {
                 // Admission checked this request's first turn only.
-                let next = limits::chat_estimate(&request).total();
-                if let Err(error) = ctx.quota.check_next_turn(next).await {
+                if let Err(error) = ctx.quota.check_next_turn(estimate.total()).await {
                     yield Err(error);
                     return;
                 }
             }
+            request.token_budget = ctx.quota.budget(estimate, request.max_new_tokens());
             let restorer = match ctx.guard.protect_chat(&mut request) {
                 Ok((found, restorer)) => {
                     ctx.trail.pii(&found);
