@@ -8,13 +8,17 @@
 //! Full-width forms and the ideographic space are not touched here: the
 //! scanner folds them itself ([`crate::text::unit_at`]).
 
-/// What an invisible format character becomes in the normalised text.
+/// How the chars that can be read two ways are read: invisible format
+/// characters, and letters of other scripts that look like Latin ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Invisible {
-    /// Nothing: `138\u{200B}1234\u{200B}5678` reads as `13812345678`.
-    Drop,
-    /// A space: `13812345678\u{200B}13912345678` reads as two numbers.
-    Space,
+pub enum Reading {
+    /// Invisible chars dropped, look-alikes read as Latin letters:
+    /// `138\u{200B}1234\u{200B}5678` is `13812345678`, `…002Х` ends in X.
+    Joined,
+    /// Invisible chars read as spaces, look-alikes left as they are (they
+    /// end a token): `13812345678\u{200B}13912345678` is two numbers, and
+    /// so is `13812345678Х13912345678`.
+    Apart,
 }
 
 /// A normalised copy of a text and the way back to the original's offsets.
@@ -23,7 +27,8 @@ pub struct Normalized {
     text: String,
     /// Every char that was changed, in order.
     edits: Vec<Edit>,
-    dropped: bool,
+    /// Whether a char that can be read two ways was read the joined way.
+    ambiguous: bool,
 }
 
 /// One original char that was replaced (by one ASCII byte) or dropped.
@@ -44,31 +49,37 @@ struct Edit {
 impl Normalized {
     /// The normalised copy of `text`, or `None` when nothing in it changes
     /// (the common case, which costs one pass over the chars).
-    pub fn new(text: &str, invisible: Invisible) -> Option<Normalized> {
+    pub fn new(text: &str, reading: Reading) -> Option<Normalized> {
         if text.is_ascii() {
             return None;
         }
-        let first = text.char_indices().find(|(_, c)| fold(*c).is_some())?.0;
+        let changes = |c: char| match fold(c) {
+            Some(Fold::LookAlike(_)) => reading == Reading::Joined,
+            other => other.is_some(),
+        };
+        let first = text.char_indices().find(|(_, c)| changes(*c))?.0;
         let mut out = Normalized {
             text: String::with_capacity(text.len()),
             edits: Vec::new(),
-            dropped: false,
+            ambiguous: false,
         };
         out.text.push_str(text.get(..first).unwrap_or_default());
         let mut shift = 0;
         for (orig, c) in text.get(first..).unwrap_or_default().char_indices() {
             let orig = orig + first;
             let width = c.len_utf8();
-            let replacement = match fold(c) {
-                None => {
+            let replacement = match (fold(c), reading) {
+                (None, _) | (Some(Fold::LookAlike(_)), Reading::Apart) => {
                     out.text.push(c);
                     continue;
                 }
-                Some(Fold::Invisible) => match invisible {
-                    Invisible::Drop => None,
-                    Invisible::Space => Some(b' '),
-                },
-                Some(Fold::To(b)) => Some(b),
+                (Some(Fold::Invisible), Reading::Joined) => None,
+                (Some(Fold::Invisible), Reading::Apart) => Some(b' '),
+                (Some(Fold::LookAlike(b)), Reading::Joined) => {
+                    out.ambiguous = true;
+                    Some(b)
+                }
+                (Some(Fold::To(b)), _) => Some(b),
             };
             let norm = out.text.len();
             match replacement {
@@ -77,7 +88,7 @@ impl Normalized {
                     shift += width - 1;
                 }
                 None => {
-                    out.dropped = true;
+                    out.ambiguous = true;
                     shift += width;
                 }
             }
@@ -97,10 +108,11 @@ impl Normalized {
         &self.text
     }
 
-    /// Whether an invisible char was dropped (then the same text read with
-    /// those chars as spaces may hold other values).
-    pub fn dropped_any(&self) -> bool {
-        self.dropped
+    /// Whether an invisible char was dropped or a look-alike read as a
+    /// Latin letter: then the text read [`Reading::Apart`] may hold other
+    /// values.
+    pub fn ambiguous(&self) -> bool {
+        self.ambiguous
     }
 
     /// The original offset of the char that starts at `norm` in the
@@ -135,8 +147,10 @@ impl Normalized {
 /// What one char becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fold {
-    /// An invisible format char (see [`Invisible`]).
+    /// An invisible format char (see [`Reading`]).
     Invisible,
+    /// A letter that looks like this Latin one (see [`Reading`]).
+    LookAlike(u8),
     /// This ASCII byte.
     To(u8),
 }
@@ -149,37 +163,26 @@ const DIGIT_ZEROS: [u32; 27] = [
     0x1D7E2, 0x1D7EC, 0x1D7F6, 0x104A0,
 ];
 
-/// Cyrillic and Greek capitals (and the Roman numeral ten) that look like
-/// the Latin letters the recognizers read (`Е12345678`, `…002Х`).
-const LOOK_ALIKES: [(char, u8); 28] = [
-    ('А', b'A'),
-    ('В', b'B'),
-    ('Е', b'E'),
-    ('К', b'K'),
-    ('М', b'M'),
-    ('Н', b'H'),
-    ('О', b'O'),
-    ('Р', b'P'),
-    ('С', b'C'),
-    ('Т', b'T'),
+/// Cyrillic and Greek letters (and the Roman numeral ten) that look like
+/// the Latin letters values begin or end with: the ID card's check `X`,
+/// passports `E`/`P`/`S`, permits `C`/`H`/`M` (`Е12345678`, `…002Х`).
+const LOOK_ALIKES: [(char, u8); 16] = [
     ('Х', b'X'),
     ('х', b'x'),
-    ('Ѕ', b'S'),
-    ('Ј', b'J'),
-    ('Α', b'A'),
-    ('Β', b'B'),
-    ('Ε', b'E'),
-    ('Ζ', b'Z'),
-    ('Η', b'H'),
-    ('Ι', b'I'),
-    ('Κ', b'K'),
-    ('Μ', b'M'),
-    ('Ν', b'N'),
-    ('Ο', b'O'),
-    ('Ρ', b'P'),
-    ('Τ', b'T'),
     ('Χ', b'X'),
     ('Ⅹ', b'X'),
+    ('ⅹ', b'x'),
+    ('Е', b'E'),
+    ('Ε', b'E'),
+    ('Р', b'P'),
+    ('Ρ', b'P'),
+    ('Ѕ', b'S'),
+    ('С', b'C'),
+    ('Ϲ', b'C'),
+    ('Н', b'H'),
+    ('Η', b'H'),
+    ('М', b'M'),
+    ('Μ', b'M'),
 ];
 
 /// What `c` becomes in the normalised text; `None` when it stays.
@@ -216,15 +219,20 @@ fn fold(c: char) -> Option<Fold> {
         // dash, small em dash, small hyphen-minus, modifier minus.
         '\u{2010}'..='\u{2015}' | '\u{2043}' | '\u{2212}' | '\u{2E3A}' | '\u{2E3B}' => b'-',
         '\u{FE58}' | '\u{FE63}' | '\u{2D7}' => b'-',
-        // One dot leader, small full stop; small commercial at.
+        // One dot leader, small full stop; small commercial at, plus sign
+        // and parentheses.
         '\u{2024}' | '\u{FE52}' => b'.',
         '\u{FE6B}' => b'@',
+        '\u{FE62}' => b'+',
+        '\u{FE59}' => b'(',
+        '\u{FE5A}' => b')',
         _ => {
             if let Some(zero) = DIGIT_ZEROS.iter().find(|&&z| (z..z + 10).contains(&u)) {
                 let digit = u8::try_from(u - zero).unwrap_or(0);
                 b'0' + digit
             } else {
-                LOOK_ALIKES.iter().find(|(l, _)| *l == c)?.1
+                let letter = LOOK_ALIKES.iter().find(|(l, _)| *l == c)?.1;
+                return Some(Fold::LookAlike(letter));
             }
         }
     };
@@ -235,27 +243,28 @@ fn fold(c: char) -> Option<Fold> {
 mod tests {
     use super::*;
 
-    fn normalized(text: &str, invisible: Invisible) -> Normalized {
-        Normalized::new(text, invisible).expect("something to normalise")
+    fn normalized(text: &str, reading: Reading) -> Normalized {
+        Normalized::new(text, reading).expect("something to normalise")
     }
 
     #[test]
     fn plain_text_is_left_alone() {
-        assert!(Normalized::new("手机13812345678，谢谢", Invisible::Drop).is_none());
-        assert!(Normalized::new("ascii only 138 1234 5678", Invisible::Drop).is_none());
-        assert!(Normalized::new("全角１３８　１２３４", Invisible::Drop).is_none());
+        assert!(Normalized::new("手机13812345678，谢谢", Reading::Joined).is_none());
+        assert!(Normalized::new("ascii only 138 1234 5678", Reading::Joined).is_none());
+        assert!(Normalized::new("全角１３８　１２３４", Reading::Joined).is_none());
     }
 
     #[test]
     fn separators_fold_and_invisibles_go() {
-        let n = normalized("138\u{A0}1234\u{2013}5678\u{200B}9\u{AD}x", Invisible::Drop);
+        let n = normalized("138\u{A0}1234\u{2013}5678\u{200B}9\u{AD}x", Reading::Joined);
         assert_eq!(n.text(), "138 1234-56789x");
-        assert!(n.dropped_any());
-        let s = normalized("1\u{200B}2\u{2060}3", Invisible::Space);
-        assert_eq!(s.text(), "1 2 3");
-        assert!(!s.dropped_any());
+        assert!(n.ambiguous());
+        let s = normalized("1\u{200B}2\u{2060}3Х", Reading::Apart);
+        assert_eq!(s.text(), "1 2 3Х");
+        assert!(!s.ambiguous());
+        assert!(Normalized::new("002Х", Reading::Apart).is_none());
         assert_eq!(
-            normalized("٠١٢ ۳ 𝟗𝟖 Е12 Х", Invisible::Drop).text(),
+            normalized("٠١٢ ۳ 𝟗𝟖 Е12 Х", Reading::Joined).text(),
             "012 3 98 E12 X"
         );
     }
@@ -263,19 +272,19 @@ mod tests {
     #[test]
     fn offsets_lead_back_into_the_original() {
         let text = "a\u{200B}138\u{202F}1234\u{2060}\u{2014}5678\u{FEFF}b";
-        let n = normalized(text, Invisible::Drop);
+        let n = normalized(text, Reading::Joined);
         assert_eq!(n.text(), "a138 1234-5678b");
         let (s, e) = (n.text().find('1').unwrap(), n.text().find('b').unwrap());
         let (start, end) = (n.start(s), n.end(e));
         assert_eq!(&text[start..end], "138\u{202F}1234\u{2060}\u{2014}5678");
         // A replaced char at either end is covered whole.
         let t = "\u{A0}12\u{A0}";
-        let m = normalized(t, Invisible::Drop);
+        let m = normalized(t, Reading::Joined);
         assert_eq!((m.start(0), m.end(4)), (0, t.len()));
         assert_eq!((m.start(1), m.end(3)), (2, 4));
         // Every normalised char boundary maps onto an original one.
         let wild = "١\u{AD}٢𝟑\u{200D}\u{200D}x\u{2009}é";
-        let w = normalized(wild, Invisible::Drop);
+        let w = normalized(wild, Reading::Joined);
         for i in 0..=w.text().len() {
             if w.text().is_char_boundary(i) {
                 assert!(wild.is_char_boundary(w.start(i)), "start {i}");

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::error::GuardError;
 use crate::finding::Finding;
 use crate::kind::{Confidence, Kind};
-use crate::normalize::{Invisible, Normalized};
+use crate::normalize::{Normalized, Reading};
 use crate::overlap;
 use crate::recognize::custom::{self, Compiled, CustomRecognizer};
 use crate::recognize::{bank_card, email, id_card, ip, phone, plate, travel, uscc};
@@ -53,20 +53,21 @@ impl Scanner {
     /// The personal data in `text`, sorted by position and never overlapping.
     ///
     /// The text is normalised first ([`Normalized`]): values written with
-    /// Unicode spaces, dashes, invisible format characters or other digit
-    /// forms are found, and each finding's offsets are those of the
-    /// original text, covering the separators in between. A text with
-    /// invisible characters is read twice, once without them and once with
-    /// them as spaces, so they can neither glue two values into one that is
+    /// Unicode spaces, dashes, invisible format characters, other digit
+    /// forms or look-alike letters are found, and each finding's offsets
+    /// are those of the original text, covering the separators in between.
+    /// A text with invisible characters or look-alike letters is read twice
+    /// ([`Reading`]), so they can neither glue two values into one that is
     /// not recognised nor split one value into pieces that are not.
     pub fn scan(&self, text: &str) -> Vec<Finding> {
-        let Some(joined) = Normalized::new(text, Invisible::Drop) else {
+        let Some(joined) = Normalized::new(text, Reading::Joined) else {
             return self.scan_normalized(text);
         };
         let mut found = self.scan_mapped(&joined);
-        if joined.dropped_any() {
-            if let Some(spaced) = Normalized::new(text, Invisible::Space) {
-                found.extend(self.scan_mapped(&spaced));
+        if joined.ambiguous() {
+            match Normalized::new(text, Reading::Apart) {
+                Some(apart) => found.extend(self.scan_mapped(&apart)),
+                None => found.extend(self.scan_normalized(text)),
             }
             return overlap::resolve(found);
         }
@@ -830,6 +831,11 @@ mod tests {
             "Cyrillic Kha"
         );
         assert_eq!(kinds("护照号Е12345678"), vec!["passport"], "Cyrillic Ie");
+        assert_eq!(
+            kinds("тел 13812345678Х13912345678"),
+            vec!["mobile", "mobile"],
+            "a look-alike between two values still ends a token"
+        );
     }
 
     #[test]
