@@ -137,7 +137,7 @@ pub(crate) fn run(
                     return;
                 }
             }
-            let restorer = match ctx.guard.protect_chat(&mut request) {
+            let restorer = match ctx.guard.protect_chat(&mut request).await {
                 Ok((found, restorer)) => {
                     ctx.trail.pii(&found);
                     restorer
