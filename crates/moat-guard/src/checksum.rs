@@ -1,5 +1,6 @@
 //! Check-character algorithms: Luhn (bank cards), MOD 11-2 (ID cards,
-//! ISO 7064) and GB 32100 (unified social credit codes).
+//! ISO 7064), GB 32100 (unified social credit codes) and GB 11714
+//! (organisation codes, positions 9-17 of a credit code).
 
 use serde::Deserialize;
 
@@ -122,6 +123,32 @@ pub fn gb32100(value: &[u8]) -> bool {
     }
 }
 
+const GB11714_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
+
+/// GB 11714-1997 over 9 characters: 8 digits or capitals (`A` = 10 ...
+/// `Z` = 35), then the check character `0-9` or `X` (11 - sum mod 11,
+/// 10 written `X`, 11 written `0`).
+pub fn gb11714(value: &[u8]) -> bool {
+    let Some((last, body)) = value.split_last().filter(|_| value.len() == 9) else {
+        return false;
+    };
+    let mut sum = 0;
+    for (c, w) in body.iter().zip(GB11714_WEIGHTS) {
+        let code = match c {
+            b'0'..=b'9' => u32::from(c - b'0'),
+            b'A'..=b'Z' => u32::from(c - b'A') + 10,
+            _ => return false,
+        };
+        sum += code * w;
+    }
+    let expected = match 11 - sum % 11 {
+        11 => b'0',
+        10 => b'X',
+        n => b'0' + u8::try_from(n).unwrap_or(0),
+    };
+    *last == expected
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +176,14 @@ mod tests {
         assert!(gb32100(b"91110000600037341L"));
         assert!(!gb32100(b"91110000600037341M"));
         assert!(!gb32100(b"91110000600037341I"));
+    }
+
+    #[test]
+    fn gb11714_known_codes() {
+        assert!(gb11714(b"M000100Y4"));
+        assert!(gb11714(b"600037341"));
+        assert!(!gb11714(b"600037342"));
+        assert!(!gb11714(b"60003734"));
+        assert!(!gb11714(b"60003734x"));
     }
 }

@@ -88,7 +88,7 @@ pub const BUILTIN: [(Kind, KindInfo); 12] = [
         info(
             "uscc",
             "USCC",
-            "unified social credit code (GB 32100 check character)",
+            "unified social credit code (GB 32100: authority, type, division, organisation code and check character)",
         ),
     ),
     (

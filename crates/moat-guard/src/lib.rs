@@ -20,6 +20,7 @@ mod error;
 mod finding;
 mod kind;
 mod mask;
+mod normalize;
 mod overlap;
 mod policy;
 mod recognize;

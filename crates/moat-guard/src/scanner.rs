@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::error::GuardError;
 use crate::finding::Finding;
 use crate::kind::{Confidence, Kind};
+use crate::normalize::{Normalized, Reading};
 use crate::overlap;
 use crate::recognize::custom::{self, Compiled, CustomRecognizer};
 use crate::recognize::{bank_card, email, id_card, ip, phone, plate, travel, uscc};
@@ -50,7 +51,40 @@ impl Scanner {
     }
 
     /// The personal data in `text`, sorted by position and never overlapping.
+    ///
+    /// The text is normalised first ([`Normalized`]): values written with
+    /// Unicode spaces, dashes, invisible format characters, other digit
+    /// forms or look-alike letters are found, and each finding's offsets
+    /// are those of the original text, covering the separators in between.
+    /// A text with invisible characters or look-alike letters is read twice
+    /// ([`Reading`]), so they can neither glue two values into one that is
+    /// not recognised nor split one value into pieces that are not.
     pub fn scan(&self, text: &str) -> Vec<Finding> {
+        let Some(joined) = Normalized::new(text, Reading::Joined) else {
+            return self.scan_normalized(text);
+        };
+        let mut found = self.scan_mapped(&joined);
+        if joined.ambiguous() {
+            match Normalized::new(text, Reading::Apart) {
+                Some(apart) => found.extend(self.scan_mapped(&apart)),
+                None => found.extend(self.scan_normalized(text)),
+            }
+            return overlap::resolve(found);
+        }
+        found
+    }
+
+    /// The findings in a normalised text, at offsets of the original.
+    fn scan_mapped(&self, normalized: &Normalized) -> Vec<Finding> {
+        let mut found = self.scan_normalized(normalized.text());
+        for f in &mut found {
+            (f.start, f.end) = (normalized.start(f.start), normalized.end(f.end));
+        }
+        found
+    }
+
+    /// The findings in a text that needs no normalising.
+    fn scan_normalized(&self, text: &str) -> Vec<Finding> {
         let mut pass = Pass {
             scanner: self,
             text,
@@ -58,6 +92,7 @@ impl Scanner {
             found: Vec::new(),
             floor: 0,
             groups: Vec::with_capacity(MAX_GROUPS),
+            joints: Vec::with_capacity(MAX_GROUPS),
         };
         pass.run();
         overlap::resolve(pass.found)
@@ -92,6 +127,8 @@ struct Pass<'a> {
     floor: usize,
     /// Scratch for the groups of a separated number.
     groups: Vec<Token>,
+    /// Scratch for what joins each group to the next.
+    joints: Vec<Joint>,
 }
 
 impl Pass<'_> {
@@ -146,14 +183,16 @@ impl Pass<'_> {
         if first.is_number_group() {
             let sequence = self.sequence(first);
             let groups = std::mem::take(&mut self.groups);
+            let joints = std::mem::take(&mut self.joints);
             for token in &groups {
                 end = end.max(self.token(token));
             }
             if let Some(sequence) = sequence {
-                self.grouped(&groups, sequence);
+                self.grouped(&groups, &joints, sequence);
             }
             end = end.max(groups.last().map_or(end, |t| t.end));
             self.groups = groups;
+            self.joints = joints;
         } else {
             end = end.max(self.token(&first));
         }
@@ -161,19 +200,19 @@ impl Pass<'_> {
         end
     }
 
-    /// Collects into `self.groups` the number groups joined by single spaces
-    /// or dashes that begin with `first` (and a `(0xx)` area code). Returns
-    /// how the sequence begins, or `None` when it cannot be one grouped
-    /// number (it continues a longer one, or has too many groups).
+    /// Collects into `self.groups` the number groups that begin with `first`
+    /// (and a `(0xx)` area code), joined by short runs of separators
+    /// (spaces, dashes, dots, tabs, line breaks; see [`Joint`]), and into
+    /// `self.joints` what joins each to the next. Returns how the sequence
+    /// begins, or `None` when it cannot be one grouped number (it continues
+    /// a longer one, or has too many groups).
     fn sequence(&mut self, first: Token) -> Option<Opening> {
         let bytes = self.bytes;
         self.groups.clear();
+        self.joints.clear();
         self.groups.push(first);
         let before = unit_before(bytes, first.start);
-        let continues_longer = before.is_some_and(|u| {
-            matches!(u.ascii, b' ' | b'-')
-                && ascii_before(bytes, first.start - u.width).is_some_and(|b| b.is_ascii_digit())
-        });
+        let joint_before = joint_before(bytes, first.start, self.floor);
         let mut opening = Opening {
             start: first.start,
             plus: None,
@@ -192,6 +231,7 @@ impl Pass<'_> {
                     }
                     let local = self.group_at(pos)?;
                     self.groups.push(local);
+                    self.joints.push(Joint::SpaceOrDash);
                     pos = local.end;
                 }
             }
@@ -203,18 +243,21 @@ impl Pass<'_> {
                 .last()
                 .and_then(|t| t.folded())
                 .is_some_and(|v| v.last().is_some_and(|b| !b.is_ascii_digit()));
-            let Some(sep) = unit_at(bytes, pos).filter(|u| matches!(u.ascii, b' ' | b'-')) else {
+            let Some((joint, after)) = joint_at(bytes, pos) else {
                 break;
             };
-            let Some(next) = self.group_at(pos + sep.width) else {
+            let Some(next) = self.group_at(after) else {
                 break;
             };
             if ends_in_x || self.groups.len() == MAX_GROUPS {
                 return None;
             }
             self.groups.push(next);
+            self.joints.push(joint);
             pos = next.end;
         }
+        let continues_longer =
+            joint_before.is_some_and(|j| self.joints.first().is_none_or(|&first| first == j));
         (!continues_longer).then_some(opening)
     }
 
@@ -224,18 +267,52 @@ impl Pass<'_> {
         Some(Token::read(self.bytes, pos)).filter(Token::is_number_group)
     }
 
-    /// Values written in groups: `138 1234 5678`, `+86-138-1234-5678`,
-    /// `(010) 6234 5678`, `6222 0212 3456 7890 128`, `110105 19491231 002X`.
-    fn grouped(&mut self, groups: &[Token], opening: Opening) {
-        let (Some(first), Some(last)) = (groups.first(), groups.last()) else {
+    /// Values written in groups: the whole sequence, or else each run of
+    /// it joined by one kind of separator (`1.` then `138 1234 5678` on a
+    /// numbered line; `2024\n138-1234-5678`).
+    fn grouped(&mut self, groups: &[Token], joints: &[Joint], opening: Opening) {
+        if self.grouped_value(groups, opening) {
             return;
+        }
+        let mut from = 0;
+        for i in 1..=joints.len() {
+            let (Some(kind), next) = (joints.get(from), joints.get(i)) else {
+                return;
+            };
+            if next == Some(kind) {
+                continue;
+            }
+            if from > 0 || i < joints.len() {
+                if let (Some(part), Some(head)) = (groups.get(from..=i), groups.get(from)) {
+                    let opening = if from == 0 {
+                        opening
+                    } else {
+                        Opening {
+                            start: head.start,
+                            plus: None,
+                            paren: false,
+                        }
+                    };
+                    self.grouped_value(part, opening);
+                }
+            }
+            from = i;
+        }
+    }
+
+    /// One value written in groups: `138 1234 5678`, `+86-138-1234-5678`,
+    /// `(010) 6234 5678`, `6222 0212 3456 7890 128`, `110105 19491231 002X`.
+    /// Returns whether one was found.
+    fn grouped_value(&mut self, groups: &[Token], opening: Opening) -> bool {
+        let (Some(first), Some(last)) = (groups.first(), groups.last()) else {
+            return false;
         };
         if groups.len() < 2 {
-            return;
+            return false;
         }
         let folded: Vec<&[u8]> = groups.iter().filter_map(Token::folded).collect();
         if folded.len() != groups.len() {
-            return;
+            return false;
         }
         let lens: Vec<usize> = folded.iter().map(|v| v.len()).collect();
         let joined = |from: usize| -> Vec<u8> {
@@ -260,10 +337,10 @@ impl Pass<'_> {
                 Confidence::Medium,
                 value,
             );
-            return;
+            return true;
         }
         if opening.paren {
-            return;
+            return false;
         }
         // Mobile: 3-4-4, with or without a 86 / 0086 group before it.
         let (skip, start) = if phone::country_code(area) {
@@ -279,7 +356,7 @@ impl Pass<'_> {
         };
         if mobile_shape && phone::mobile(&mobile) {
             self.push(Kind::Mobile, start, end, Confidence::Medium, ascii(&mobile));
-            return;
+            return true;
         }
         let all = joined(0);
         // ID card: 6-8-4, 6-4-4-4, or legacy 6-6-3.
@@ -291,7 +368,7 @@ impl Pass<'_> {
                     Confidence::Medium
                 };
                 self.push(kind, first.start, end, confidence, ascii(&all));
-                return;
+                return true;
             }
         }
         // Bank card: groups of 4, the last 1-4, 16-19 digits in all.
@@ -311,8 +388,10 @@ impl Pass<'_> {
             };
             if let Some(confidence) = bank_card::confidence(&all, context) {
                 self.push(Kind::BankCard, first.start, end, confidence, ascii(&all));
+                return true;
             }
         }
+        false
     }
 
     /// The recognizers that match one whole token. Returns how far the
@@ -404,6 +483,75 @@ impl Pass<'_> {
         }
         reach
     }
+}
+
+/// What joins two groups of a number. The groups of one value are joined
+/// by one kind; spaces and dashes count as one (`+86 138-1234-5678`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Joint {
+    /// Spaces and dashes, whatever Unicode form they were written in.
+    SpaceOrDash,
+    /// A dot (`138.1234.5678`).
+    Dot,
+    /// A tab or a line break, maybe with spaces (`138\n1234\n5678`).
+    Break,
+}
+
+/// Most separator chars between two groups (`138 - 1234`, `\r\n`).
+const MAX_JOINT: usize = 3;
+
+/// What kind of joint a folded separator byte makes, if it is one.
+fn joint_of(b: u8) -> Option<Joint> {
+    match b {
+        b' ' | b'-' => Some(Joint::SpaceOrDash),
+        b'.' => Some(Joint::Dot),
+        b'\t' | b'\n' | b'\r' | 0x0B | 0x0C => Some(Joint::Break),
+        _ => None,
+    }
+}
+
+/// The stronger of two joint kinds, for a run of mixed separators: a line
+/// break wins over a dot, a dot over spaces.
+fn stronger(a: Joint, b: Joint) -> Joint {
+    match (a, b) {
+        (Joint::Break, _) | (_, Joint::Break) => Joint::Break,
+        (Joint::Dot, _) | (_, Joint::Dot) => Joint::Dot,
+        _ => Joint::SpaceOrDash,
+    }
+}
+
+/// The run of separators at `pos` (at most [`MAX_JOINT`] chars): its kind
+/// and where it ends.
+fn joint_at(bytes: &[u8], pos: usize) -> Option<(Joint, usize)> {
+    let mut kind = None;
+    let mut i = pos;
+    for _ in 0..MAX_JOINT {
+        let Some((u, j)) = unit_at(bytes, i).and_then(|u| Some((u, joint_of(u.ascii)?))) else {
+            break;
+        };
+        kind = Some(kind.map_or(j, |k| stronger(k, j)));
+        i += u.width;
+    }
+    kind.map(|k| (k, i))
+}
+
+/// The kind of the run of separators that ends at `end` with a digit
+/// before it (not before `floor`): `None` when there is no such run.
+fn joint_before(bytes: &[u8], end: usize, floor: usize) -> Option<Joint> {
+    let mut kind = None;
+    let mut i = end;
+    for _ in 0..MAX_JOINT {
+        let Some((u, j)) = unit_before(bytes, i).and_then(|u| Some((u, joint_of(u.ascii)?))) else {
+            break;
+        };
+        if i - u.width < floor {
+            break;
+        }
+        kind = Some(kind.map_or(j, |k| stronger(k, j)));
+        i -= u.width;
+    }
+    let digit_before = ascii_before(bytes, i).is_some_and(|b| b.is_ascii_digit());
+    kind.filter(|_| digit_before)
 }
 
 /// How a sequence of number groups begins.
@@ -553,6 +701,153 @@ mod tests {
             vec!["vehicle_plate", "vehicle_plate"]
         );
         assert!(kinds("版本1.2.3和时间12:30:45").is_empty());
+    }
+
+    /// Separators between the groups of a value, each in a sentence.
+    const SEPARATORS: [&str; 30] = [
+        "\u{A0}",
+        "\u{202F}",
+        "\u{2009}",
+        "\u{2000}",
+        "\u{2002}",
+        "\u{2003}",
+        "\u{2007}",
+        "\u{2008}",
+        "\u{200A}",
+        "\u{205F}",
+        "\u{1680}",
+        "\u{3000}",
+        "\u{2013}",
+        "\u{2014}",
+        "\u{2010}",
+        "\u{2011}",
+        "\u{2012}",
+        "\u{2015}",
+        "\u{2212}",
+        "\u{FE63}",
+        "\u{FF0D}",
+        "\t",
+        "\n",
+        "\r\n",
+        ".",
+        " - ",
+        "\u{2028}",
+        "\u{85}",
+        "\u{A0}\u{A0}",
+        "\u{2060}-",
+    ];
+
+    /// Invisible chars that may stand anywhere inside a value.
+    const INVISIBLES: [&str; 9] = [
+        "\u{200B}", "\u{AD}", "\u{2060}", "\u{200C}", "\u{200D}", "\u{FEFF}", "\u{200E}",
+        "\u{180E}", "\u{2062}",
+    ];
+
+    /// What is found in `text`, with the text each finding covers.
+    fn found_in(text: &str) -> Vec<(String, String)> {
+        Scanner::new()
+            .scan(text)
+            .iter()
+            .map(|f| (f.kind.name().to_owned(), text[f.start..f.end].to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn values_grouped_with_unusual_separators() {
+        for sep in SEPARATORS {
+            for (kind, groups) in [
+                ("mobile", &["138", "1234", "5678"][..]),
+                ("landline", &["010", "6234", "5678"][..]),
+                ("bank_card", &["6222", "0212", "3456", "7890", "128"][..]),
+                ("id_card", &["110105", "19491231", "002X"][..]),
+                ("id_card", &["110105", "1949", "1231", "002X"][..]),
+            ] {
+                let value = groups.join(sep);
+                let text = format!("请核对：{value}，谢谢");
+                assert_eq!(
+                    found_in(&text),
+                    vec![(kind.to_owned(), value.clone())],
+                    "{kind} with {sep:?}"
+                );
+                let mut vault = crate::PseudonymVault::new();
+                let guarded = crate::Policy::Pseudonymize
+                    .apply(&Scanner::new(), &text, &mut vault)
+                    .unwrap();
+                assert!(!guarded.text.contains("5678") && !guarded.text.contains("1949"));
+                assert_eq!(vault.restore(&guarded.text), text);
+            }
+        }
+    }
+
+    #[test]
+    fn invisible_chars_inside_a_value() {
+        for inv in INVISIBLES {
+            let mobile = format!("138{inv}1234{inv}5678");
+            let text = format!("tel {mobile}.");
+            assert_eq!(found_in(&text), vec![("mobile".into(), mobile)], "{inv:?}");
+            let between_every_digit: String = "11010519491231002X"
+                .chars()
+                .map(|c| format!("{c}{inv}"))
+                .collect();
+            let text = format!("身份证{between_every_digit}号");
+            let expected = between_every_digit.trim_end_matches(inv).to_owned();
+            assert_eq!(
+                found_in(&text),
+                vec![("id_card".into(), expected)],
+                "{inv:?}"
+            );
+            let email = format!("zhang{inv}.san@exa{inv}mple.com");
+            assert_eq!(
+                found_in(&format!("mail {email} now")),
+                vec![("email".into(), email)],
+                "{inv:?}"
+            );
+            // Between two values, an invisible char still separates them.
+            let two = format!("13812345678{inv}13912345678");
+            assert_eq!(kinds(&two), vec!["mobile", "mobile"], "{inv:?}");
+            // Next to a value, it stays outside the finding.
+            let text = format!("{inv}13812345678{inv}");
+            assert_eq!(
+                found_in(&text),
+                vec![("mobile".into(), "13812345678".into())]
+            );
+        }
+    }
+
+    #[test]
+    fn other_digit_forms_and_look_alike_letters() {
+        for text in [
+            "١٣٨١٢٣٤٥٦٧٨",
+            "۱۳۸ ۱۲۳۴ ۵۶۷۸",
+            "१३८१२३४५६७८",
+            "𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖",
+            "１３８\u{A0}１２３４\u{A0}５６７８",
+        ] {
+            assert_eq!(kinds(text), vec!["mobile"], "{text}");
+        }
+        assert_eq!(
+            kinds("身份证11010519491231002Х"),
+            vec!["id_card"],
+            "Cyrillic Kha"
+        );
+        assert_eq!(kinds("护照号Е12345678"), vec!["passport"], "Cyrillic Ie");
+        assert_eq!(
+            kinds("тел 13812345678Х13912345678"),
+            vec!["mobile", "mobile"],
+            "a look-alike between two values still ends a token"
+        );
+    }
+
+    #[test]
+    fn a_run_joined_by_one_kind_of_separator_is_a_value_of_its_own() {
+        assert_eq!(kinds("1.\t138 1234 5678"), vec!["mobile"]);
+        assert_eq!(kinds("第2\n138-1234-5678"), vec!["mobile"]);
+        assert_eq!(kinds("2023.08.15\n138 1234 5678"), vec!["mobile"]);
+        assert!(kinds("2023 138 1234 5678").is_empty(), "one longer number");
+        assert!(kinds("2023\u{A0}138\u{A0}1234\u{A0}5678").is_empty());
+        assert!(kinds("版本 1.2.3 和 2023.08.15 和 10.5.2024").is_empty());
+        assert_eq!(kinds("192.168.1.20"), vec!["ipv4"]);
+        assert!(kinds("金额13812345678.50元").is_empty(), "a decimal number");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use support::{random_chunks, value_of, Rng, KINDS};
 
 /// Pieces random texts are made of: the bytes the scanner reacts to, the
 /// chars around them, and placeholder-shaped text.
-const PIECES: [&str; 40] = [
+const PIECES: [&str; 50] = [
     "0",
     "1",
     "3",
@@ -57,6 +57,17 @@ const PIECES: [&str; 40] = [
     "é",
     "😀",
     "<PHONE_1>",
+    // What the normaliser folds or drops.
+    "\u{A0}",
+    "\u{202F}",
+    "\u{2013}",
+    "\u{200B}",
+    "\u{AD}",
+    "\u{2060}",
+    "\t",
+    "\n",
+    "١",
+    "Х",
 ];
 
 fn random_text(rng: &mut Rng) -> String {

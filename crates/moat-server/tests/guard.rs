@@ -504,3 +504,131 @@ async fn admins_can_scan_a_text() {
     assert_eq!(refused.status, 403);
     assert_eq!(refused.json()["error"]["code"], "permission_denied");
 }
+
+// ---------- unusual separators, tool definitions, large bodies ----------
+
+/// A phone written with each separator the guard normalises.
+fn phones_with_odd_separators() -> Vec<String> {
+    [
+        "\u{A0}", "\u{202F}", "\u{2009}", "\u{2013}", "\u{2014}", "\u{2212}", "\t", "\n", ".",
+        "\u{200B}", "\u{AD}", "\u{2060}", "\u{FEFF}",
+    ]
+    .iter()
+    .map(|sep| format!("138{sep}1234{sep}5678"))
+    .collect()
+}
+
+#[tokio::test]
+async fn values_with_odd_separators_never_reach_the_model() {
+    for phone in phones_with_odd_separators() {
+        let user = format!("call {phone} please");
+        let (answer, fakes) = call(Policy::Pseudonymize, CHAT, chat("echo", &user, false)).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(
+            received_user_text(&fakes),
+            "call <PHONE_1> please",
+            "{phone:?}"
+        );
+        assert_eq!(
+            answer.json()["choices"][0]["message"]["content"],
+            user,
+            "restored exactly as written"
+        );
+        let (answer, fakes) = call(Policy::Block, CHAT, chat("echo", &user, false)).await;
+        assert_eq!(answer.status, 400, "{phone:?}");
+        assert_eq!(answer.json()["error"]["code"], "pii_blocked");
+        assert!(fakes.received.chats().is_empty());
+    }
+    let card = "6222\u{A0}0212\u{A0}3456\u{A0}7890\u{A0}128";
+    let id = "110105\u{202F}19491231\u{202F}002X";
+    let user = format!("卡号 {card}，身份证 {id}");
+    let (_, fakes) = call(Policy::Mask, CHAT, chat("echo", &user, false)).await;
+    assert_eq!(
+        received_user_text(&fakes),
+        "卡号 622202*********0128，身份证 110105********002X"
+    );
+}
+
+fn chat_with_tools(tools: Value) -> Value {
+    json!({
+        "model": "echo",
+        "messages": [{"role": "user", "content": "which orders?"}],
+        "tools": tools,
+    })
+}
+
+fn order_tool(name: &str, phones: Value) -> Value {
+    json!([{
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": format!("Orders of the customer {ID}"),
+            "parameters": {
+                "type": "object",
+                "properties": {"phone": {"type": "string", "enum": phones}},
+            },
+        },
+    }])
+}
+
+#[tokio::test]
+async fn tool_definitions_are_guarded_under_the_callers_policy() {
+    let body = chat_with_tools(order_tool("orders", json!([PHONE])));
+    let (answer, fakes) = call(Policy::Pseudonymize, CHAT, body.clone()).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let seen = serde_json::to_value(&fakes.received.chats()[0].tools).unwrap();
+    assert_eq!(
+        seen[0]["function"]["description"],
+        "Orders of the customer <ID_CARD_1>"
+    );
+    assert_eq!(
+        seen[0]["function"]["parameters"]["properties"]["phone"]["enum"],
+        json!(["<PHONE_1>"])
+    );
+    assert_no_values(&seen.to_string());
+
+    let (answer, fakes) = call(Policy::Block, CHAT, body).await;
+    assert_eq!(answer.status, 400);
+    assert!(fakes.received.chats().is_empty());
+    assert_no_values(&answer.body);
+    assert_json_snapshot!(answer.json(), @r#"
+    {
+      "error": {
+        "message": "The request contains personal data that is not allowed here: id_card, mobile.",
+        "type": "invalid_request_error",
+        "param": "tools",
+        "code": "pii_blocked"
+      }
+    }
+    "#);
+
+    let named = chat_with_tools(order_tool(&format!("orders_{PHONE}"), json!(["a"])));
+    let (answer, fakes) = call(Policy::Pseudonymize, CHAT, named).await;
+    assert_eq!(answer.status, 400);
+    assert!(fakes.received.chats().is_empty());
+    assert_json_snapshot!(answer.json(), @r#"
+    {
+      "error": {
+        "message": "The request contains personal data where it cannot be replaced (a tool or parameter name, an object key or a number): mobile.",
+        "type": "invalid_request_error",
+        "param": "tools",
+        "code": "pii_blocked"
+      }
+    }
+    "#);
+}
+
+#[tokio::test]
+async fn a_large_body_is_still_guarded() {
+    let filler = "Nothing personal here. ".repeat(8 * 1024);
+    let user = format!("{filler}phone 138\u{2009}1234\u{2009}5678, id {ID}");
+    let (answer, fakes) = call(Policy::Pseudonymize, CHAT, chat("echo", &user, false)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let seen = received_user_text(&fakes);
+    assert!(seen.len() > 64 * 1024, "over the inline scan limit");
+    assert!(seen.ends_with("phone <PHONE_1>, id <ID_CARD_1>"));
+    assert_no_values(&seen);
+    assert_eq!(answer.json()["choices"][0]["message"]["content"], user);
+    let (answer, _) = call(Policy::Block, CHAT, chat("echo", &user, true)).await;
+    assert_eq!(answer.status, 400);
+}

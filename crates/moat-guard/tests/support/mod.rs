@@ -258,15 +258,55 @@ pub fn bank_card_written(rng: &mut Rng) -> String {
     groups.join(sep)
 }
 
+/// The GB 11714 check character of an 8-character organisation code body.
+pub fn org_code_check(body: &str) -> char {
+    const W: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = body
+        .bytes()
+        .zip(W)
+        .map(|(c, w)| {
+            let v = if c.is_ascii_digit() {
+                u32::from(c - b'0')
+            } else {
+                u32::from(c - b'A') + 10
+            };
+            v * w
+        })
+        .sum();
+    match 11 - sum % 11 {
+        11 => '0',
+        10 => 'X',
+        n => char::from(b'0' + n as u8),
+    }
+}
+
+/// Authority and organisation type pairs of GB 32100-2015.
+pub const USCC_HEADS: [&str; 34] = [
+    "11", "12", "13", "19", "21", "29", "31", "32", "33", "34", "35", "39", "41", "49", "51", "52",
+    "53", "59", "61", "62", "69", "71", "72", "79", "81", "89", "91", "92", "93", "A1", "A9", "N1",
+    "N2", "Y1",
+];
+
+/// Province-level codes a credit code's division may begin with (10: national).
+pub const USCC_DIVISIONS: [u32; 35] = [
+    10, 11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51,
+    52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
+];
+
 pub fn uscc(rng: &mut Rng) -> String {
-    let head = rng.pick(&["91", "92", "93", "11", "12", "13", "51", "52", "53", "Y1"]);
-    let org: String = (0..9).map(|_| char::from(rng.pick(USCC_CHARS))).collect();
-    let body = format!(
+    let head = if rng.chance(60) {
+        rng.pick(&["91", "92", "93", "11", "12", "13", "51", "52", "53", "Y1"])
+    } else {
+        rng.pick(&USCC_HEADS)
+    };
+    let body: String = (0..8).map(|_| char::from(rng.pick(USCC_CHARS))).collect();
+    let org = format!("{body}{}", org_code_check(&body));
+    let first17 = format!(
         "{head}{}{:04}{org}",
-        rng.pick(&PROVINCES),
+        rng.pick(&USCC_DIVISIONS),
         rng.below(10_000)
     );
-    format!("{body}{}", uscc_check(&body))
+    format!("{first17}{}", uscc_check(&first17))
 }
 
 pub fn passport(rng: &mut Rng) -> String {

@@ -165,7 +165,7 @@ async fn respond(
     trail.prompt(|| audit::chat_text(&request), &guard);
     // What the guard refuses is refused before anything runs; a tool loop
     // guards each turn itself, so it gets the conversation unguarded.
-    let (found, restorer) = guard.protect_chat(&mut request)?;
+    let (found, restorer) = guard.protect_chat(&mut request).await?;
     trail.pii(&found);
     let model = request.model.clone();
     let quota = limits::Quota::new(admission, state.options().default_max_tokens);

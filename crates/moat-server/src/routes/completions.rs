@@ -33,7 +33,7 @@ pub(crate) async fn completions(
     let stream = request.stream;
     let guard = state.guard_for(&caller.0);
     trail.prompt(|| audit::completion_text(&request), &guard);
-    let (found, restorer) = guard.protect_prompt(&mut request)?;
+    let (found, restorer) = guard.protect_prompt(&mut request).await?;
     trail.pii(&found);
     let model = request.model.clone();
     // OpenAI's default of 16 tokens, and never past the remaining quota.

@@ -138,7 +138,7 @@ pub(crate) fn run(
                 }
             }
             request.token_budget = ctx.quota.budget(estimate, request.max_new_tokens());
-            let restorer = match ctx.guard.protect_chat(&mut request) {
+            let restorer = match ctx.guard.protect_chat(&mut request).await {
                 Ok((found, restorer)) => {
                     ctx.trail.pii(&found);
                     restorer
