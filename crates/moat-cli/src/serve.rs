@@ -152,6 +152,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         cors_origins,
         tls,
         metrics_open: config.metrics_open,
+        connections: config.network.connections,
+        trusted_proxies: config.network.trusted_proxies.clone(),
         tools: Some(
             moat_server::ServerTools::parked_in(
                 config.tools.registry.clone(),

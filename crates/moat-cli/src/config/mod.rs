@@ -11,6 +11,7 @@ use moat_guard::{CustomRecognizer, Policy, Scanner};
 use serde::Deserialize;
 
 mod access;
+pub mod network;
 pub mod tools;
 
 pub use access::{AccessConfig, AuthFileConfig, StoreArgs, StoreFileConfig, TlsFileConfig};
@@ -71,6 +72,8 @@ pub struct ServeArgs {
     /// Most tokens decoded in one step (prompt chunk size). Default: 512
     #[arg(long, env = "MOAT_BATCH_SIZE", value_name = "N")]
     pub batch_size: Option<u32>,
+    #[command(flatten)]
+    pub network: network::NetworkArgs,
 }
 
 /// The TOML file, exactly as written; every field optional.
@@ -116,6 +119,11 @@ pub struct FileConfig {
     pub tools: Vec<moat_tools::ToolConfig>,
     #[serde(default)]
     pub tool_loop: tools::ToolLoopFileConfig,
+    /// Proxies whose Forwarded / X-Forwarded-For headers name the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub connections: network::ConnectionsFileConfig,
 }
 
 /// The `[audit]` table.
@@ -241,6 +249,7 @@ pub struct Config {
     /// `GET /metrics` without credentials.
     pub metrics_open: bool,
     pub tools: tools::ToolsConfig,
+    pub network: network::NetworkConfig,
 }
 
 /// The personal-data guard's settings, checked: every custom recognizer
@@ -396,7 +405,9 @@ impl Config {
         tools::check_role_defaults(&access.roles()?, &tools.registry)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(default_listen);
         let metrics_open = file.metrics.open.unwrap_or(listen.ip().is_loopback());
+        let network = network::resolve(&args.network, &file.connections, &file.trusted_proxies)?;
         Ok(Self {
+            network,
             listen,
             metrics_open,
             models_dirs,
