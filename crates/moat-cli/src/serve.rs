@@ -153,6 +153,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tls,
         metrics_open: config.metrics_open,
         default_max_tokens: config.default_max_tokens,
+        connections: config.network.connections,
+        trusted_proxies: config.network.trusted_proxies.clone(),
         tools: Some(
             moat_server::ServerTools::parked_in(
                 config.tools.registry.clone(),

@@ -2,7 +2,8 @@
 //! [`Principal`]. API keys are looked up by their keyed hash in a cache that
 //! follows the store (revocations reach every server within a second);
 //! OIDC/JWT tokens are verified against the issuer's keys. Failures are
-//! counted per client address ([`FailureTracker`]).
+//! counted per client address and per key they were aimed at
+//! ([`FailureTracker`]); only failures are ever slowed or refused.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -12,9 +13,9 @@ use std::time::Duration;
 use moat_store::{ApiKeyRecord, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::apikey::{hashes_equal, looks_like_key, KeyHasher};
+use crate::apikey::{hashes_equal, hint, looks_like_key, KeyHasher};
 use crate::clock::Clock;
-use crate::failures::{FailureTracker, Gate};
+use crate::failures::{FailureSource, FailureTracker, Gate};
 use crate::jwt::{looks_like_jwt, JwtVerifier};
 use crate::principal::{Credential, Principal};
 use crate::role::{Patterns, Roles};
@@ -37,7 +38,8 @@ pub enum AuthFailure {
     Revoked,
     /// The token was refused (signature, issuer, audience, time…).
     Token(String),
-    /// The client address failed too often and is refused for a while.
+    /// The credential failed, and its client address (or the key it was
+    /// aimed at) failed too often: answered 429 for a while.
     Locked {
         retry_after_ms: u64,
     },
@@ -54,7 +56,9 @@ impl AuthFailure {
             Self::Expired => "expired key".to_owned(),
             Self::Revoked => "revoked key".to_owned(),
             Self::Token(why) => format!("token refused: {why}"),
-            Self::Locked { .. } => "address locked after repeated failures".to_owned(),
+            Self::Locked { .. } => {
+                "failed again from a locked address or against a locked key".to_owned()
+            }
             Self::Unavailable => "key store unavailable".to_owned(),
         }
     }
@@ -64,6 +68,7 @@ impl AuthFailure {
 #[derive(Debug)]
 struct CachedKey {
     hash: Vec<u8>,
+    hint: String,
     expires_ms: Option<i64>,
     revoked: bool,
     principal: Arc<Principal>,
@@ -75,6 +80,21 @@ struct KeyCache {
     /// By the first 8 bytes of the hash; the whole hash is then compared
     /// in constant time.
     by_selector: HashMap<[u8; 8], Vec<Arc<CachedKey>>>,
+    /// Key ids by the displayed start of their secret (`moat_AbCd…`): a
+    /// wrong secret that starts like a key counts as aimed at that key.
+    by_hint: HashMap<String, String>,
+}
+
+/// A failed identification and the existing key it was aimed at, if any.
+struct Refusal {
+    failure: AuthFailure,
+    key: Option<String>,
+}
+
+impl From<AuthFailure> for Refusal {
+    fn from(failure: AuthFailure) -> Self {
+        Self { failure, key: None }
+    }
 }
 
 fn selector(hash: &[u8]) -> [u8; 8] {
@@ -139,47 +159,68 @@ impl Authenticator {
         &self.inner.roles
     }
 
-    /// Authenticate the bearer credential of a request from `client`.
+    /// Authenticate the bearer credential of a request from `client`. A
+    /// valid credential is always accepted; a failure is counted against
+    /// the client address and the key it was aimed at, and answered slowly
+    /// or, when either is locked, with [`AuthFailure::Locked`].
     pub async fn authenticate(
         &self,
         credential: Option<&str>,
         client: Option<IpAddr>,
     ) -> Result<Arc<Principal>, AuthFailure> {
         let now = self.inner.clock.now_ms();
+        let refusal = match self.identify(credential, now).await {
+            Ok(principal) => return Ok(principal),
+            Err(refusal) => refusal,
+        };
+        if refusal.failure == AuthFailure::Unavailable {
+            return Err(AuthFailure::Unavailable);
+        }
+        let mut gate = Gate::Open;
         if let Some(ip) = client {
-            if let Gate::Locked { retry_after_ms } = self.inner.failures.check(ip, now) {
-                return Err(AuthFailure::Locked { retry_after_ms });
+            gate = gate.max(self.count_failure(FailureSource::address(ip), now));
+        }
+        if let Some(key) = refusal.key.clone() {
+            gate = gate.max(self.count_failure(FailureSource::Key(key), now));
+        }
+        let delay = gate.delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        match gate {
+            Gate::Locked { retry_after_ms } => Err(AuthFailure::Locked { retry_after_ms }),
+            Gate::Open | Gate::Slow(_) => Err(refusal.failure),
+        }
+    }
+
+    /// Count a failure of `source`, saying so when it locks the source.
+    fn count_failure(&self, source: FailureSource, now: i64) -> Gate {
+        let failures = &self.inner.failures;
+        let was_locked = matches!(failures.check(&source, now), Gate::Locked { .. });
+        let gate = failures.failed(source.clone(), now);
+        if !was_locked && matches!(gate, Gate::Locked { .. }) {
+            match source {
+                FailureSource::Address(ip) => tracing::warn!(
+                    client = %ip,
+                    "client address locked after repeated authentication failures"
+                ),
+                FailureSource::Key(key) => tracing::warn!(
+                    %key,
+                    "key locked after repeated failed attempts against it; the key itself still works"
+                ),
             }
         }
-        let result = self.identify(credential, now).await;
-        let Some(ip) = client else {
-            return result;
-        };
-        match result {
-            Ok(principal) => Ok(principal),
-            Err(AuthFailure::Unavailable) => Err(AuthFailure::Unavailable),
-            Err(failure) => match self.inner.failures.failed(ip, now) {
-                Gate::Open => Err(failure),
-                Gate::Slow(delay) => {
-                    tokio::time::sleep(delay).await;
-                    Err(failure)
-                }
-                Gate::Locked { retry_after_ms } => {
-                    tracing::warn!(client = %ip, "client address locked after repeated authentication failures");
-                    Err(AuthFailure::Locked { retry_after_ms })
-                }
-            },
-        }
+        gate
     }
 
     async fn identify(
         &self,
         credential: Option<&str>,
         now: i64,
-    ) -> Result<Arc<Principal>, AuthFailure> {
+    ) -> Result<Arc<Principal>, Refusal> {
         let credential = credential.map(str::trim).filter(|c| !c.is_empty());
         let Some(credential) = credential else {
-            return Err(AuthFailure::Missing);
+            return Err(AuthFailure::Missing.into());
         };
         if looks_like_key(credential) {
             return self.key(credential, now).await;
@@ -189,7 +230,7 @@ impl Authenticator {
                 let identity = jwt
                     .verify(credential)
                     .await
-                    .map_err(|e| AuthFailure::Token(e.to_string()))?;
+                    .map_err(|e| Refusal::from(AuthFailure::Token(e.to_string())))?;
                 let roles = self.inner.roles.resolve(&identity.roles);
                 Ok(Arc::new(Principal {
                     id: format!("oidc:{}", identity.subject),
@@ -202,11 +243,11 @@ impl Authenticator {
                     key_models: None,
                 }))
             }
-            _ => Err(AuthFailure::Unknown),
+            _ => Err(AuthFailure::Unknown.into()),
         }
     }
 
-    async fn key(&self, secret: &str, now: i64) -> Result<Arc<Principal>, AuthFailure> {
+    async fn key(&self, secret: &str, now: i64) -> Result<Arc<Principal>, Refusal> {
         let hash = self.inner.hasher.hash(secret);
         let revision_before = self.revision();
         let cached = self.cached(&hash);
@@ -219,18 +260,27 @@ impl Authenticator {
                     self.insert_unless_reloaded(key.clone(), revision_before);
                     key
                 }
-                Ok(_) => return Err(AuthFailure::Unknown),
+                Ok(_) => {
+                    return Err(Refusal {
+                        failure: AuthFailure::Unknown,
+                        key: self.key_with_hint(&hint(secret)),
+                    })
+                }
                 Err(error) => {
                     tracing::error!(%error, "cannot read API keys");
-                    return Err(AuthFailure::Unavailable);
+                    return Err(AuthFailure::Unavailable.into());
                 }
             },
         };
+        let aimed = |failure| Refusal {
+            failure,
+            key: Some(key.principal.id.clone()),
+        };
         if key.revoked {
-            return Err(AuthFailure::Revoked);
+            return Err(aimed(AuthFailure::Revoked));
         }
         if key.expires_ms.is_some_and(|at| at <= now) {
-            return Err(AuthFailure::Expired);
+            return Err(aimed(AuthFailure::Expired));
         }
         if let Ok(mut used) = self.inner.used.lock() {
             used.insert(key.principal.id.clone(), now);
@@ -249,6 +299,17 @@ impl Authenticator {
             .get(&selector(hash))?
             .iter()
             .find(|k| hashes_equal(&k.hash, hash))
+            .cloned()
+    }
+
+    /// The id of the key whose secret starts like `hint`, if one does.
+    fn key_with_hint(&self, hint: &str) -> Option<String> {
+        self.inner
+            .cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .by_hint
+            .get(hint)
             .cloned()
     }
 
@@ -272,6 +333,9 @@ impl Authenticator {
         if cache.revision != revision_before {
             return;
         }
+        cache
+            .by_hint
+            .insert(key.hint.clone(), key.principal.id.clone());
         let list = cache.by_selector.entry(selector(&key.hash)).or_default();
         list.retain(|k| k.principal.id != key.principal.id);
         list.push(key);
@@ -287,6 +351,7 @@ impl Authenticator {
         });
         CachedKey {
             hash: record.hash.clone(),
+            hint: record.hint.clone(),
             expires_ms: record.expires_ms,
             revoked: record.revoked_ms.is_some(),
             principal: Arc::new(Principal {
@@ -317,9 +382,13 @@ impl Authenticator {
         let mut fresh = KeyCache {
             revision,
             by_selector: HashMap::new(),
+            by_hint: HashMap::new(),
         };
         for record in &records {
             let key = Arc::new(self.compile(record));
+            fresh
+                .by_hint
+                .insert(key.hint.clone(), key.principal.id.clone());
             fresh
                 .by_selector
                 .entry(selector(&key.hash))

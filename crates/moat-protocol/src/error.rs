@@ -58,6 +58,10 @@ pub enum ErrorKind {
     UpstreamTimeout,
     /// Anything else; its details are logged, never sent.
     Internal,
+    /// The request body did not arrive within the body timeout.
+    RequestTimeout,
+    /// Too many request headers, or too many bytes of them.
+    HeadersTooLarge,
 }
 
 /// Status, OpenAI error `type` and `code` of one [`ErrorKind`].
@@ -188,6 +192,16 @@ impl ErrorKind {
                 "server_error",
                 Some("internal_error"),
             ),
+            RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request_error",
+                Some("request_timeout"),
+            ),
+            HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "invalid_request_error",
+                Some("request_header_fields_too_large"),
+            ),
         };
         ErrorSpec {
             status,
@@ -277,6 +291,15 @@ impl ApiError {
     pub fn from_json_error(err: &serde_path_to_error::Error<serde_json::Error>) -> Self {
         let inner = err.inner();
         let path = err.path().to_string();
+        // A number too large for any float (`1e309`) is a syntax error to
+        // serde_json, but the field it is in is known.
+        if inner.is_syntax() && inner.to_string().starts_with("number out of range") && path != "."
+        {
+            return Self::invalid_param(
+                &path,
+                format!("Invalid value for '{path}': the number is out of range."),
+            );
+        }
         if inner.is_syntax() || inner.is_eof() {
             return Self::new(
                 ErrorKind::InvalidRequest,
@@ -356,6 +379,24 @@ mod tests {
     fn wrong_type_names_the_parameter() {
         let e = parse_json::<Req>(br#"{"model":"m","temperature":"hot"}"#).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("temperature"));
+    }
+
+    #[test]
+    fn numbers_out_of_range_name_the_parameter() {
+        for (body, param) in [
+            (&br#"{"model":"m","temperature":1e309}"#[..], "temperature"),
+            (br#"{"model":"m","temperature":-1e999}"#, "temperature"),
+        ] {
+            let e = parse_json::<Req>(body).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some(param));
+            assert_eq!(e.kind, ErrorKind::InvalidParameter);
+        }
+        let e = parse_json::<Req>(br#"{"model":"m","temperature":1e309}"#).unwrap_err();
+        insta::assert_snapshot!(e.to_json(), @r#"{"error":{"message":"Invalid value for 'temperature': the number is out of range.","type":"invalid_request_error","param":"temperature","code":"invalid_value"}}"#);
+        // A float the field cannot hold becomes infinity, which the range
+        // checks refuse by name.
+        let e = parse_json::<Req>(br#"{"model":"m","temperature":1e308}"#).unwrap();
+        assert_eq!(e.temperature, Some(f32::INFINITY));
     }
 
     #[test]

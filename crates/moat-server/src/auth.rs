@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use moat_policy::{AuthFailure, Principal};
@@ -32,8 +33,7 @@ pub struct Admin(pub Arc<Principal>);
 #[derive(Debug, Clone)]
 pub struct Auditor(pub Arc<Principal>);
 
-fn bearer(request: &Request) -> Option<&str> {
-    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
+fn bearer(value: &str) -> Option<&str> {
     let (scheme, credential) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -56,32 +56,50 @@ pub(crate) async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let client = request
-        .extensions()
+    match authenticated(&state, request.headers(), request.extensions()).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(Caller(principal));
+            next.run(request).await
+        }
+        Err(refusal) => refusal,
+    }
+}
+
+/// The principal behind `request`'s credential (also recorded in the span
+/// and the audit trail), or the refusal to answer with: 401, 429 after
+/// repeated failures, 503 when the key store cannot be read.
+pub(crate) async fn authenticated(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> Result<Arc<Principal>, Response> {
+    let client = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
+    let credential = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| bearer(value.to_str().ok()?));
     let result = state
         .access()
         .authenticator
-        .authenticate(bearer(&request), client)
+        .authenticate(credential, client)
         .await;
     match result {
         Ok(principal) => {
             tracing::Span::current().record("principal", principal.id.as_str());
-            if let Some(trail) = request.extensions().get::<AuditTrail>() {
+            if let Some(trail) = extensions.get::<AuditTrail>() {
                 trail.principal(&principal);
             }
-            request.extensions_mut().insert(Caller(principal));
-            next.run(request).await
+            Ok(principal)
         }
         Err(failure) => {
             let client = client.map(|ip| ip.to_string()).unwrap_or_default();
             tracing::info!(client, reason = %failure.reason(), "authentication failed");
-            match failure {
+            Err(match failure {
                 AuthFailure::Locked { retry_after_ms } => with_retry_after(
                     ErrorResponse::from(ApiError::new(
                         ErrorKind::TooManyAuthFailures,
-                        "Too many failed authentication attempts from this address; retry later.",
+                        "Too many failed authentication attempts; retry later.",
                     ))
                     .into_response(),
                     retry_after_ms,
@@ -92,7 +110,7 @@ pub(crate) async fn authenticate(
                 ))
                 .into_response(),
                 _ => ErrorResponse::from(invalid_credentials()).into_response(),
-            }
+            })
         }
     }
 }

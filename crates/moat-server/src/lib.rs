@@ -9,9 +9,11 @@ mod aggregate;
 mod audit;
 mod auth;
 mod chunks;
+mod connections;
 mod error;
 mod extract;
 mod guard;
+mod headers;
 mod ids;
 mod limits;
 mod metrics;
@@ -36,10 +38,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use access::Access;
 pub use auth::{Admin, Auditor, Caller};
+pub use connections::{BodyTimedOut, ConnectionLimits};
 pub use error::ErrorResponse;
 pub use guard::{PiiFound, PiiGuard};
 pub use metrics::Metrics;
-pub use network::ClientAllowList;
+pub use network::{ClientAllowList, PeerAddr, TrustedProxies};
 pub use request_id::{RequestId, CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
 pub use routes::admin::{is_day, key_status, parse_usage_by};
 pub use serve::serve;
@@ -74,6 +77,10 @@ pub struct ServerOptions {
     /// `None`: until the context is full. Either way an answer never runs
     /// past the caller's remaining daily token quota.
     pub default_max_tokens: Option<u32>,
+    /// Timeouts and caps of client connections.
+    pub connections: ConnectionLimits,
+    /// Proxies whose forwarded-client headers are believed; empty: none.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl ServerOptions {
@@ -97,6 +104,8 @@ impl Default for ServerOptions {
             metrics_open: false,
             tools: None,
             default_max_tokens: None,
+            connections: ConnectionLimits::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -112,6 +121,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let options = state.options();
     let max_body_bytes = options.max_body_bytes;
     let allow_clients = Arc::new(options.allow_clients.clone());
+    let trusted_proxies = Arc::new(options.trusted_proxies.clone());
     let cors = cors_layer(&options.cors_origins);
     let metrics_open = options.metrics_open;
     // Every route here needs an authenticated caller (handlers take
@@ -158,6 +168,8 @@ pub(crate) fn router(state: AppState) -> Router {
         allow_clients,
         network::check_client_address,
     ))
+    // Inside the audit layer, so its 431 is recorded.
+    .layer(axum::middleware::from_fn(headers::check_headers))
     // Outside the allow-list and authentication, so their refusals are
     // recorded too; inside request ids, so records carry them.
     .layer(axum::middleware::from_fn_with_state(
@@ -167,6 +179,11 @@ pub(crate) fn router(state: AppState) -> Router {
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         request_id::track_request,
+    ))
+    // Outermost: everything after sees the client a trusted proxy names.
+    .layer(axum::middleware::from_fn_with_state(
+        trusted_proxies,
+        network::resolve_client,
     ))
     .with_state(state)
 }

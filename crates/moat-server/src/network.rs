@@ -1,5 +1,6 @@
-//! The client-address allow-list: which networks may reach moat at all,
-//! checked before anything else looks at a request.
+//! The client's address and the allow-list: which proxies may say who the
+//! client is (`Forwarded`, `X-Forwarded-For`), and which networks may
+//! reach moat at all, checked before anything else looks at a request.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -109,9 +110,215 @@ fn refusal() -> Response {
     .into_response()
 }
 
+/// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed;
+/// empty = none (the connection's address is the client's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies {
+    networks: ClientAllowList,
+}
+
+/// The connection's own peer, when a trusted proxy named another client
+/// (for logs); the request's `ConnectInfo` then holds the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The most forwarded hops looked at.
+const MAX_HOPS: usize = 64;
+
+impl TrustedProxies {
+    /// Parse CIDRs or single addresses, as [`ClientAllowList::parse`].
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, String> {
+        ClientAllowList::parse(entries).map(|networks| Self { networks })
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        !self.networks.is_empty() && self.networks.allows(ip)
+    }
+
+    /// The client of a request that came from `peer` with `headers`: the
+    /// peer itself unless it is a trusted proxy; then the right-most
+    /// address in the forwarded chain that is not a trusted proxy (the
+    /// entries left of it could be anything the client wrote). `Forwarded`
+    /// is read when present, else `X-Forwarded-For`; an entry that is not
+    /// an address (`unknown`, an obfuscated name, garbage) ends the walk
+    /// at the last proxy that was believed.
+    pub fn client(&self, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let forwarded = headers.get_all(axum::http::header::FORWARDED);
+        let hops: Vec<Option<IpAddr>> = if forwarded.iter().next().is_some() {
+            forwarded
+                .iter()
+                .flat_map(|value| value.to_str().unwrap_or("unknown").split(','))
+                .map(forwarded_for)
+                .collect()
+        } else {
+            headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .flat_map(|value| value.to_str().unwrap_or("unknown").split(','))
+                .map(|entry| address(entry.trim()))
+                .collect()
+        };
+        let mut client = peer;
+        for hop in hops.into_iter().rev().take(MAX_HOPS) {
+            let Some(ip) = hop else {
+                break;
+            };
+            client = ip;
+            if !self.trusts(ip) {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// The `for=` address of one `Forwarded` element (RFC 7239).
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    element.split(';').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("for") {
+            return None;
+        }
+        address(value.trim().trim_matches('"'))
+    })
+}
+
+/// An address, possibly with a port (`10.0.0.1:443`, `[::1]:443`) or in
+/// brackets (`[::1]`).
+fn address(text: &str) -> Option<IpAddr> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(socket) = text.parse::<SocketAddr>() {
+        return Some(socket.ip());
+    }
+    text.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
+}
+
+/// Middleware (`from_fn_with_state(proxies, resolve_client)`), outermost:
+/// when the connection comes from a trusted proxy, the request's
+/// `ConnectInfo` becomes the client it names (port 0), so the allow-list,
+/// authentication failures, logs and the audit record all see the real
+/// client; the proxy's own address stays in [`PeerAddr`].
+pub async fn resolve_client(
+    State(proxies): State<Arc<TrustedProxies>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Some(&ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let client = proxies.client(peer.ip(), request.headers());
+        if client != peer.ip() {
+            request.extensions_mut().insert(PeerAddr(peer));
+            request
+                .extensions_mut()
+                .insert(ConnectInfo(SocketAddr::new(client, 0)));
+        }
+    }
+    next.run(request).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn proxies(entries: &[&str]) -> TrustedProxies {
+        TrustedProxies::parse(entries).unwrap()
+    }
+
+    fn forwarded(pairs: &[(&str, &str)]) -> axum::http::HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    axum::http::HeaderValue::from_str(value).unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .fold(axum::http::HeaderMap::new(), |mut map, (name, value)| {
+                map.append(name, value);
+                map
+            })
+    }
+
+    #[test]
+    fn untrusted_peers_are_the_client_whatever_they_say() {
+        let none = TrustedProxies::default();
+        let headers = forwarded(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=5.6.7.8")]);
+        assert_eq!(none.client(ip("10.0.0.9"), &headers), ip("10.0.0.9"));
+        let some = proxies(&["10.0.0.0/8"]);
+        assert_eq!(some.client(ip("192.168.1.1"), &headers), ip("192.168.1.1"));
+    }
+
+    #[test]
+    fn the_right_most_untrusted_hop_is_the_client() {
+        let trusted = proxies(&["10.0.0.0/8", "::1"]);
+        // The client wrote 6.6.6.6 itself; the proxy appended what it saw.
+        let headers = forwarded(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.2")]);
+        assert_eq!(trusted.client(ip("10.0.0.1"), &headers), ip("203.0.113.7"));
+        let lines = forwarded(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "203.0.113.7"),
+        ]);
+        assert_eq!(trusted.client(ip("::1"), &lines), ip("203.0.113.7"));
+        // Only proxies: the left-most of them.
+        let inner = forwarded(&[("x-forwarded-for", "10.1.1.1, 10.2.2.2")]);
+        assert_eq!(trusted.client(ip("10.0.0.1"), &inner), ip("10.1.1.1"));
+        // No header: the proxy itself.
+        assert_eq!(
+            trusted.client(ip("10.0.0.1"), &axum::http::HeaderMap::new()),
+            ip("10.0.0.1")
+        );
+    }
+
+    #[test]
+    fn forwarded_is_preferred_and_parsed() {
+        let trusted = proxies(&["127.0.0.1"]);
+        let headers = forwarded(&[
+            ("x-forwarded-for", "1.1.1.1"),
+            (
+                "forwarded",
+                r#"for=6.6.6.6, for="[2001:db8::17]:4711";proto=https;by=127.0.0.1"#,
+            ),
+        ]);
+        assert_eq!(
+            trusted.client(ip("127.0.0.1"), &headers),
+            ip("2001:db8::17")
+        );
+        let with_port = forwarded(&[("forwarded", r#"For="198.51.100.9:443""#)]);
+        assert_eq!(
+            trusted.client(ip("127.0.0.1"), &with_port),
+            ip("198.51.100.9")
+        );
+    }
+
+    #[test]
+    fn garbage_ends_the_walk_at_the_last_believed_proxy() {
+        let trusted = proxies(&["10.0.0.0/8"]);
+        for value in [
+            "unknown, 10.0.0.5",
+            "not-an-ip, 10.0.0.5",
+            "1.2.3.4, _hidden, 10.0.0.5",
+        ] {
+            let headers = forwarded(&[("x-forwarded-for", value)]);
+            assert_eq!(
+                trusted.client(ip("10.0.0.1"), &headers),
+                ip("10.0.0.5"),
+                "{value}"
+            );
+        }
+        let empty = forwarded(&[("x-forwarded-for", "")]);
+        assert_eq!(trusted.client(ip("10.0.0.1"), &empty), ip("10.0.0.1"));
+        let forwarded_unknown = forwarded(&[("forwarded", "for=unknown")]);
+        assert_eq!(
+            trusted.client(ip("10.0.0.1"), &forwarded_unknown),
+            ip("10.0.0.1")
+        );
+    }
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()

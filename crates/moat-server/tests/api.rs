@@ -758,18 +758,39 @@ async fn a_client_request_id_is_echoed_apart_and_never_becomes_the_request_id() 
 // ---------- content type ----------
 
 #[tokio::test]
-async fn a_missing_content_type_is_read_as_json() {
-    let request = Request::post(CHAT)
+async fn a_body_not_declared_json_is_refused() {
+    let missing = Request::post(CHAT)
         .body(Body::from(chat_body("echo", "")))
         .unwrap();
-    let answer = send(request).await;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-
-    let curl_default = Request::post(CHAT)
-        .header("content-type", "application/x-www-form-urlencoded")
+    let answer = send(missing).await;
+    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_json_snapshot!(answer.json(), @r#"
+        {
+          "error": {
+            "message": "The request has no single Content-Type: send the body as application/json.",
+            "type": "invalid_request_error",
+            "param": null,
+            "code": "unsupported_media_type"
+          }
+        }
+        "#);
+    for content_type in ["application/x-www-form-urlencoded", "text/plain"] {
+        let request = Request::post(CHAT)
+            .header("content-type", content_type)
+            .body(Body::from(chat_body("echo", "")))
+            .unwrap();
+        let answer = send(request).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
+    }
+    let with_charset = Request::post(CHAT)
+        .header("content-type", "application/json; charset=utf-8")
         .body(Body::from(chat_body("echo", "")))
         .unwrap();
-    assert_eq!(send(curl_default).await.status, StatusCode::OK);
+    assert_eq!(send(with_charset).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -964,6 +985,7 @@ async fn body_too_large() {
     // A streamed body of unknown length is cut at the limit too.
     let chunks: Vec<Result<String, std::io::Error>> = (0..3).map(|_| Ok(body.clone())).collect();
     let streamed = Request::post(CHAT)
+        .header("content-type", "application/json")
         .body(Body::from_stream(futures::stream::iter(chunks)))
         .unwrap();
     let answer = send_with(FakeModels::new().registry(), options, streamed).await;

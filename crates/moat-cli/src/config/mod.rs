@@ -11,6 +11,7 @@ use moat_guard::{CustomRecognizer, Policy, Scanner};
 use serde::Deserialize;
 
 mod access;
+pub mod network;
 pub mod tools;
 
 pub use access::{AccessConfig, AuthFileConfig, StoreArgs, StoreFileConfig, TlsFileConfig};
@@ -75,6 +76,8 @@ pub struct ServeArgs {
     /// Default: until the context is full (never past the caller's quota)
     #[arg(long, env = "MOAT_DEFAULT_MAX_TOKENS", value_name = "N")]
     pub default_max_tokens: Option<u32>,
+    #[command(flatten)]
+    pub network: network::NetworkArgs,
 }
 
 /// The TOML file, exactly as written; every field optional.
@@ -122,6 +125,11 @@ pub struct FileConfig {
     pub tools: Vec<moat_tools::ToolConfig>,
     #[serde(default)]
     pub tool_loop: tools::ToolLoopFileConfig,
+    /// Proxies whose Forwarded / X-Forwarded-For headers name the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub connections: network::ConnectionsFileConfig,
 }
 
 /// The `[audit]` table.
@@ -250,6 +258,7 @@ pub struct Config {
     /// `GET /metrics` without credentials.
     pub metrics_open: bool,
     pub tools: tools::ToolsConfig,
+    pub network: network::NetworkConfig,
 }
 
 /// The personal-data guard's settings, checked: every custom recognizer
@@ -410,7 +419,9 @@ impl Config {
             default_max_tokens != Some(0),
             "default_max_tokens must be at least 1 (leave it out for no default)"
         );
+        let network = network::resolve(&args.network, &file.connections, &file.trusted_proxies)?;
         Ok(Self {
+            network,
             listen,
             metrics_open,
             models_dirs,
