@@ -207,3 +207,67 @@ def test_tls_serves_https_only(tmp_path_factory):
             httpx.get(f"{plain}/health", timeout=5)
     finally:
         srv.stop()
+
+
+def test_failures_from_one_address_never_lock_out_a_valid_key(guarded: MoatServer):
+    """Behind a NAT everyone shares one address: 24 bad requests from it (in
+    parallel, the way a scanner sends them) lock failures out, not users."""
+    wrong = "moat_" + "x" * 43
+
+    def bad(_: int) -> int:
+        with httpx.Client(base_url=guarded.base_url, timeout=60, headers={"Authorization": f"Bearer {wrong}"}) as http:
+            return http.get("/v1/models").status_code
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        statuses = list(pool.map(bad, range(24)))
+    assert set(statuses) <= {401, 429} and 429 in statuses, statuses
+    with guarded.http() as http:
+        resp = http.get("/v1/models")
+        assert resp.status_code == 200, resp.text
+    with httpx.Client(base_url=guarded.base_url, timeout=60, headers={"Authorization": f"Bearer {wrong}"}) as http:
+        locked = http.get("/v1/models")
+        assert locked.status_code == 429 and error_of(locked)["code"] == "too_many_auth_failures"
+        assert int(locked.headers["retry-after"]) > 0
+
+
+def audit_records(srv: MoatServer, *filters: str) -> list[dict]:
+    import json
+
+    config = ["--config", "moat.toml"] if (srv.workdir / "moat.toml").exists() else []
+    out = srv.moat("audit", *config, "search", *filters).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_forwarded_clients_are_believed_from_trusted_proxies_only(tmp_path_factory):
+    allow = 'allow_clients = ["203.0.113.0/24"]\n'
+    trusting = tmp_path_factory.mktemp("moat-proxied")
+    (trusting / "moat.toml").write_text(allow + 'trusted_proxies = ["127.0.0.0/8"]\n')
+    doubting = tmp_path_factory.mktemp("moat-unproxied")
+    (doubting / "moat.toml").write_text(allow)
+    behind = MoatServer(trusting, [smol_gguf()], ["--config", "moat.toml", "--parallel", "1"])
+    direct = MoatServer(doubting, [smol_gguf()], ["--config", "moat.toml", "--parallel", "1"])
+    try:
+        with behind.http() as http:
+            # The proxy itself is not an allowed client.
+            assert http.get("/v1/models").status_code == 403
+            # The right-most address the proxy did not add itself is the client.
+            ok = http.get("/v1/models", headers={"x-forwarded-for": "6.6.6.6, 203.0.113.9"})
+            assert ok.status_code == 200, ok.text
+            assert http.get("/v1/models", headers={"x-forwarded-for": "203.0.113.9, 6.6.6.6"}).status_code == 403
+            assert http.get("/v1/models", headers={"forwarded": 'for="203.0.113.10:5555"'}).status_code == 200
+            # Failures are counted per forwarded client: another one is not slowed or locked.
+            with httpx.Client(base_url=behind.base_url, timeout=60) as anonymous:
+                for _ in range(3):
+                    anonymous.get("/v1/models", headers={"x-forwarded-for": "203.0.113.66"})
+        clients = {r.get("client") for r in audit_records(behind)}
+        assert "203.0.113.9" in clients and "203.0.113.66" in clients, clients
+        with direct.http() as http:
+            # Not a trusted proxy: the headers are ignored.
+            resp = http.get("/v1/models", headers={"x-forwarded-for": "203.0.113.9", "forwarded": "for=203.0.113.9"})
+            assert resp.status_code == 403
+            assert error_of(resp)["code"] == "address_not_allowed"
+    finally:
+        behind.stop()
+        direct.stop()

@@ -145,3 +145,89 @@ def test_error_in_stream_request_for_unknown_model(http: httpx.Client):
             resp.read()
             assert resp.status_code == 404, resp.text
             assert error_of(resp)["code"] == "model_not_found"
+
+
+def audit_records(srv: MoatServer, *filters: str) -> list[dict]:
+    import json
+
+    out = srv.moat("audit", "search", *filters).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_too_many_headers_get_an_error_body_and_a_record(server: MoatServer, http: httpx.Client):
+    headers = {f"x-filler-{i}": "v" for i in range(120)}
+    resp = http.get("/v1/models", headers={**headers, "x-request-id": "req-e2e-431"})
+    assert resp.status_code == 431, resp.text
+    error = error_of(resp)
+    assert error["code"] == "request_header_fields_too_large" and error["type"] == "invalid_request_error"
+    found = [r for r in audit_records(server) if r.get("status") == 431]
+    assert found and found[-1]["error_code"] == "request_header_fields_too_large", found
+    assert found[-1]["outcome"] == "refused"
+    # A few headers are fine.
+    assert http.get("/v1/models", headers={f"x-filler-{i}": "v" for i in range(20)}).status_code == 200
+
+
+@pytest.mark.parametrize("number", ["1e309", "-1e999", "123456789e400"])
+def test_a_number_out_of_any_range_names_its_parameter(http: httpx.Client, number: str):
+    body = f'{{"model": "{SMOL_ID}", "messages": [{{"role": "user", "content": "hi"}}], "temperature": {number}}}'
+    resp = http.post(CHAT, content=body.encode(), headers={"content-type": "application/json"})
+    assert resp.status_code == 400, resp.text
+    error = error_of(resp)
+    assert error["param"] == "temperature", error
+    assert "out of range" in error["message"], error
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("temperature", 1e308), ("top_p", 1e39), ("max_tokens", 1e20), ("n", -1), ("seed", 1e30), ("top_k", 1e10)],
+)
+def test_huge_and_negative_numbers_name_their_parameter(http: httpx.Client, field: str, value: float):
+    resp = http.post(CHAT, json={"model": SMOL_ID, "messages": HELLO, field: value})
+    assert resp.status_code == 400, resp.text
+    assert error_of(resp)["param"] == field
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx", "multipart/form-data; boundary=x",
+     "application/json; charset=utf-16"],
+)
+def test_a_body_not_declared_json_is_refused_with_415(http: httpx.Client, content_type: str | None):
+    body = f'{{"model": "{SMOL_ID}", "messages": [{{"role": "user", "content": "hi"}}], "max_tokens": 1}}'.encode()
+    request = http.build_request("POST", CHAT, content=body)
+    if content_type is None:
+        request.headers.pop("content-type", None)
+    else:
+        request.headers["content-type"] = content_type
+    resp = http.send(request)
+    assert resp.status_code == 415, resp.text
+    assert error_of(resp)["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/vnd.moat+json"])
+def test_json_content_types_are_accepted(http: httpx.Client, content_type: str):
+    body = f'{{"model": "{SMOL_ID}", "messages": [{{"role": "user", "content": "hi"}}], "max_tokens": 1}}'.encode()
+    resp = http.post(CHAT, content=body, headers={"content-type": content_type})
+    assert resp.status_code == 200, resp.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "known"),
+    [("GET", "/v1/nope", 404), ("GET", "/admin/nope", 404), ("GET", "/v1", 404), ("DELETE", "/v1/models", 405),
+     ("GET", "/v1/chat/completions", 405), ("PUT", "/admin/keys", 405)],
+)
+def test_unknown_routes_under_the_api_need_credentials_first(server: MoatServer, method: str, path: str, known: int):
+    with httpx.Client(base_url=server.base_url, timeout=30) as anonymous:
+        resp = anonymous.request(method, path)
+        assert resp.status_code == 401, resp.text
+        assert error_of(resp)["code"] == "invalid_api_key"
+    with server.http() as http:
+        resp = http.request(method, path)
+        assert resp.status_code == known, resp.text
+        assert error_of(resp)["code"] == ("not_found" if known == 404 else "method_not_allowed")
+
+
+def test_paths_outside_the_api_are_404_for_everyone(server: MoatServer):
+    with httpx.Client(base_url=server.base_url, timeout=30) as anonymous:
+        resp = anonymous.get("/nope")
+        assert resp.status_code == 404 and error_of(resp)["code"] == "not_found"
