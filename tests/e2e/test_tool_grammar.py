@@ -6,11 +6,15 @@ refused with a 400 naming the parameter."""
 from __future__ import annotations
 
 import json
+import os
+import time
+from typing import Iterator
 
 import httpx
+import pytest
 from openai import OpenAI
 
-from support import SMOL_ID, error_of, finish_reasons, stream_events
+from support import SMOL_ID, MoatServer, error_of, finish_reasons, moat_bin, smol_gguf, stream_events
 
 WEATHER = {
     "type": "function",
@@ -262,3 +266,157 @@ def test_patterned_arguments_end_and_match(client: OpenAI):
             for key, value in args.items():
                 assert re.search(properties[key]["pattern"], value), (key, value)
                 assert len(value) <= properties[key].get("maxLength", 10**9), (key, value)
+
+
+# Contradictory bounds: llama.cpp turned `minLength: 10, maxLength: 2` into
+# `char{10,2}` and expanded it without end (the process was killed).
+SECRET_TOOL = "lookup_zq7_private_tool"
+SECRET_ENUM = "zq7-private-enum-value"
+
+
+def bound_tool(prop: dict) -> dict:
+    return {
+        "type": "function",
+        "function": {
+            "name": SECRET_TOOL,
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "city": prop,
+                    "unit": {"type": "string", "enum": [SECRET_ENUM, "kelvin"]},
+                },
+                "required": ["city"],
+            },
+        },
+    }
+
+
+CONTRADICTIONS = [
+    ({"type": "string", "minLength": 10, "maxLength": 2}, "minLength"),
+    ({"type": "array", "items": {"type": "string"}, "minItems": 10, "maxItems": 2}, "minItems"),
+    ({"type": "object", "minProperties": 5, "maxProperties": 1}, "minProperties"),
+    ({"type": "integer", "minimum": 10, "maximum": 2}, "minimum"),
+    ({"type": "integer", "exclusiveMinimum": 3, "exclusiveMaximum": 4}, "minimum"),
+    ({"type": "number", "exclusiveMinimum": 5, "maximum": 5}, "exclusiveMinimum"),
+    ({"type": "string", "minLength": -1}, "minLength"),
+    ({"type": "string", "maxLength": 2.5}, "maxLength"),
+    ({"type": "integer", "maximum": 1e300}, "maximum"),
+]
+
+
+@pytest.fixture(scope="module")
+def capped_server(tmp_path_factory) -> Iterator[MoatServer]:
+    """A server whose address space is capped at 4 GB, so that a runaway
+    allocation fails instead of eating the machine."""
+    folder = tmp_path_factory.mktemp("moat-capped")
+    wrapper = folder / "moat-capped.sh"
+    wrapper.write_text(f'#!/bin/sh\nexec prlimit --as=4000000000 -- "{moat_bin()}" "$@"\n')
+    wrapper.chmod(0o755)
+    previous = os.environ.get("MOAT_BIN")
+    os.environ["MOAT_BIN"] = str(wrapper)
+    try:
+        srv = MoatServer(folder / "work", [smol_gguf()], ["--parallel", "2"])
+    finally:
+        if previous is None:
+            os.environ.pop("MOAT_BIN", None)
+        else:
+            os.environ["MOAT_BIN"] = previous
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize("tool_choice", ["required", "auto"])
+def test_contradictory_bounds_are_a_quick_400_naming_the_keyword(capped_server: MoatServer, tool_choice: str):
+    with capped_server.http(timeout=60) as http:
+        for prop, keyword in CONTRADICTIONS:
+            started = time.monotonic()
+            r = http.post(
+                "/v1/chat/completions",
+                json={
+                    "model": SMOL_ID,
+                    "messages": ASK,
+                    "tools": [bound_tool(prop)],
+                    "tool_choice": tool_choice,
+                    "max_tokens": 8,
+                },
+            )
+            elapsed = time.monotonic() - started
+            assert r.status_code == 400, (prop, r.text, capped_server.logs())
+            error = error_of(r)
+            assert error["type"] == "invalid_request_error"
+            assert error["param"] == f"tools[0].function.parameters.properties.city.{keyword}", (prop, error)
+            assert elapsed < 5, (prop, elapsed)
+        assert http.get("/health").status_code == 200
+        ok = http.post(
+            "/v1/chat/completions",
+            json={"model": SMOL_ID, "messages": ASK, "tools": [WEATHER], "tool_choice": "required", "max_tokens": 60},
+        )
+        assert ok.status_code == 200, ok.text
+    assert capped_server.proc.poll() is None, capped_server.logs()
+
+
+def test_refused_grammars_leave_no_request_data_in_the_log(capped_server: MoatServer):
+    # Runs after the refusals above (same module server): nothing of the
+    # tools (name, enum values, the grammar) reached stdout or stderr.
+    with capped_server.http(timeout=60) as http:
+        for prop, _ in CONTRADICTIONS[:2]:
+            r = http.post(
+                "/v1/chat/completions",
+                json={"model": SMOL_ID, "messages": ASK, "tools": [bound_tool(prop)], "tool_choice": "required"},
+            )
+            assert r.status_code == 400
+    logs = capped_server.logs(tail=100_000)
+    for secret in (SECRET_TOOL, SECRET_ENUM, "::="):
+        assert secret not in logs, logs[-4000:]
+
+
+def content_and_calls(http: httpx.Client, body: dict) -> tuple[str, list[dict], list[str]]:
+    """The content, the calls and the finish reasons of one request,
+    streamed or not."""
+    if body.get("stream"):
+        status, events, dones = stream_events(http, "/v1/chat/completions", body)
+        assert status == 200 and dones == 1, events
+        content = ""
+        calls: list[dict] = []
+        for event in events:
+            for choice in event.get("choices", []):
+                delta = choice.get("delta") or {}
+                piece = delta.get("content") or ""
+                assert "<tool_call>" not in piece and "</tool_call>" not in piece, piece
+                content += piece
+                calls.extend(delta.get("tool_calls") or [])
+        return content, calls, finish_reasons(events)
+    r = http.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    choice = r.json()["choices"][0]
+    return choice["message"].get("content") or "", choice["message"].get("tool_calls") or [], [choice["finish_reason"]]
+
+
+NAMED = {"type": "function", "function": {"name": "get_weather"}}
+
+
+def test_forced_calls_never_leak_call_markup_into_content(http: httpx.Client):
+    for stream in (False, True):
+        for choice in ("required", NAMED):
+            for parallel in (False, True):
+                for max_tokens in (300, 70):
+                    body = {
+                        "model": SMOL_ID,
+                        "messages": ASK,
+                        "tools": TOOLS,
+                        "tool_choice": choice,
+                        "parallel_tool_calls": parallel,
+                        "temperature": 0.8,
+                        "seed": 11,
+                        "max_tokens": max_tokens,
+                        "stream": stream,
+                    }
+                    case = (stream, choice, parallel, max_tokens)
+                    content, calls, reasons = content_and_calls(http, body)
+                    assert "<tool_call>" not in content and "</tool_call>" not in content, (case, content)
+                    if not parallel:
+                        assert len(calls) <= 1, (case, calls)
+                        if max_tokens == 300:
+                            assert len(calls) == 1 and reasons == ["tool_calls"], (case, calls, reasons)
+                    for call in calls:
+                        check_arguments(call["function"]["name"], call["function"]["arguments"])

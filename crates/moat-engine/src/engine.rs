@@ -4,7 +4,7 @@
 
 use std::num::NonZeroU32;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc as tmpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::catalog::ModelFile;
+use crate::control::ControlTokens;
 use crate::error::{EngineError, LoadError};
 use crate::grammar::{self, ToolCallGrammar, ToolGrammarError};
 use crate::sampling::SamplingParams;
@@ -129,8 +130,12 @@ pub struct Engine {
     bos_text: String,
     /// Texts of the model's control tokens (`<|im_start|>`...). The rendered
     /// prompt is tokenized with special tokens parsed, so these must not
-    /// come from message content: that would let a caller forge roles.
-    control_texts: Vec<String>,
+    /// come from anything the caller sends to the template: that would let
+    /// a caller forge roles.
+    control: ControlTokens,
+    /// The longest text one token stands for, in bytes: a prompt of `b`
+    /// bytes is at least `b / max_piece_bytes` tokens.
+    max_piece_bytes: usize,
     jobs: mpsc::Sender<Job>,
     admission: Arc<Semaphore>,
     stats: Arc<EngineStats>,
@@ -159,12 +164,18 @@ impl Engine {
         let bos_text = piece(vocab.bos());
         let eos_text = piece(vocab.eos());
         let add_bos = vocab.should_add_bos();
-        let control_texts: Vec<String> = vocab
+        let control = ControlTokens::new(
+            vocab
+                .tokens()
+                .filter(|&t| vocab.is_control(t))
+                .filter_map(|t| vocab.text(t).map(|c| c.to_string_lossy().into_owned())),
+        );
+        let max_piece_bytes = vocab
             .tokens()
-            .filter(|&t| vocab.is_control(t))
-            .filter_map(|t| vocab.text(t).map(|c| c.to_string_lossy().into_owned()))
-            .filter(|t| t.len() > 1)
-            .collect();
+            .map(|t| vocab.token_to_piece(t, true, None).len())
+            .max()
+            .unwrap_or(1)
+            .max(1);
         let template = ChatTemplate::new(file.metadata.chat_template(), &bos_text, &eos_text)
             .map_err(|source| LoadError::Template {
                 id: file.id.clone(),
@@ -242,7 +253,8 @@ impl Engine {
             n_ctx,
             add_bos,
             bos_text,
-            control_texts,
+            control,
+            max_piece_bytes,
             jobs,
             admission: Arc::new(Semaphore::new((parallel + config.queue_size) as usize)),
             stats,
@@ -274,14 +286,34 @@ impl Engine {
 
     /// Render, tokenize, check and enqueue. Refusals (bad template input,
     /// context exceeded, queue full) come back before anything is queued.
+    /// CPU-heavy (rendering, tokenizing, building a grammar): call it off
+    /// the async workers, as [`Engine::generate_unless`] does.
     pub fn generate(&self, request: GenerateRequest) -> Result<GenerationReceiver, EngineError> {
+        self.generate_unless(request, &AtomicBool::new(false))
+    }
+
+    /// [`Engine::generate`] that stops when `cancelled` turns true (the
+    /// client went away): checked between the steps and right before the
+    /// job is queued, so nothing is generated for a gone client.
+    pub fn generate_unless(
+        &self,
+        request: GenerateRequest,
+        cancelled: &AtomicBool,
+    ) -> Result<GenerationReceiver, EngineError> {
+        let gone = || {
+            if cancelled.load(Ordering::Relaxed) {
+                Err(EngineError::Cancelled)
+            } else {
+                Ok(())
+            }
+        };
         let (text, parse_special, reasoning) = match &request.prompt {
             PromptInput::Chat {
                 messages,
                 tools,
                 template_kwargs,
             } => {
-                self.check_no_control_tokens(messages)?;
+                self.check_no_control_tokens(messages, tools.as_deref(), template_kwargs.as_ref())?;
                 let text = self.template.render(
                     &TemplateInput {
                         messages,
@@ -296,18 +328,23 @@ impl Engine {
                 });
                 (text, true, reasoning)
             }
+            // A raw prompt is the caller's whole prompt, control tokens
+            // included by design (docs/api.md); it is bounded below.
             PromptInput::Text(text) => (text.clone(), true, None),
         };
+        gone()?;
+        self.check_fits_before_tokenizing(&text, request.max_tokens)?;
         let add_bos =
             self.add_bos && !(self.bos_text.is_empty() || text.starts_with(&self.bos_text));
         let prompt = self
             .model
             .vocab()
             .tokenize(text.as_bytes(), add_bos, parse_special);
+        gone()?;
         if prompt.is_empty() {
             return Err(EngineError::InvalidRequest {
                 message: "The prompt is empty.".into(),
-                param: "prompt",
+                param: "prompt".into(),
             });
         }
         let prompt_len = u32::try_from(prompt.len()).unwrap_or(u32::MAX);
@@ -338,6 +375,7 @@ impl Engine {
             .as_ref()
             .map(|spec| self.grammar_sampler(spec, reasoning == Some(true)))
             .transpose()?;
+        gone()?;
         let permit = Arc::clone(&self.admission)
             .try_acquire_owned()
             .map_err(|_| EngineError::Overloaded)?;
@@ -361,9 +399,43 @@ impl Engine {
             _permit: permit,
         })
     }
+
+    /// Refuse a prompt that provably cannot fit before tokenizing it:
+    /// tokenizing is slow for long texts and quadratic in the number of
+    /// control tokens. A prompt of `b` bytes is at least `b /
+    /// max_piece_bytes` tokens, and each control-token text is one token.
+    fn check_fits_before_tokenizing(
+        &self,
+        text: &str,
+        max_tokens: Option<u32>,
+    ) -> Result<(), EngineError> {
+        let completion = max_tokens.unwrap_or(1);
+        let by_bytes = text.len() / self.max_piece_bytes;
+        let at_least = if by_bytes + completion as usize > self.n_ctx as usize {
+            by_bytes
+        } else {
+            self.control.count(text)
+        };
+        let requested = at_least as u64 + u64::from(completion);
+        if requested > u64::from(self.n_ctx) {
+            return Err(EngineError::ContextLengthExceeded {
+                limit: self.n_ctx,
+                requested,
+                prompt: u32::try_from(at_least).unwrap_or(u32::MAX),
+                completion,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Engine {
+    /// Build the tool-call grammar of `spec` with llama.cpp's parser and
+    /// drop it: what a request with these tools would be refused for.
+    pub fn check_tool_grammar(&self, spec: &ToolCallGrammar) -> Result<(), EngineError> {
+        self.grammar_sampler(spec, false).map(drop)
+    }
+
     /// The grammar sampler of a tool-call constraint: bounded and compiled
     /// here, on the request path, so a refusal comes before queueing.
     fn grammar_sampler(
@@ -379,33 +451,47 @@ impl Engine {
             LlamaSampler::grammar(&self.model, &compiled.gbnf, "root")
         };
         sampler.map_err(|e| {
-            tracing::debug!(error = %e, grammar = %compiled.gbnf, "grammar refused by llama.cpp");
+            // The grammar holds request data (tool names, enum values):
+            // trace level only.
+            tracing::trace!(error = %e, grammar = %compiled.gbnf, "grammar refused by llama.cpp");
             EngineError::ToolGrammar(ToolGrammarError::Rejected {
                 reason: e.to_string(),
             })
         })
     }
 
-    /// Refuse message text holding a control token's text.
-    fn check_no_control_tokens(&self, messages: &[Value]) -> Result<(), EngineError> {
-        for (i, message) in messages.iter().enumerate() {
-            let Some(content) = message.get("content").and_then(Value::as_str) else {
-                continue;
-            };
-            if let Some(token) = self
-                .control_texts
-                .iter()
-                .find(|t| content.contains(t.as_str()))
-            {
-                return Err(EngineError::InvalidRequest {
-                    message: format!(
-                        "messages[{i}].content contains `{token}`, a control token of this model; control tokens cannot be sent as text"
-                    ),
-                    param: "messages",
-                });
+    /// Refuse a control token's text anywhere in what the caller gives the
+    /// template: every field and key of the messages, the tools, the kwargs.
+    fn check_no_control_tokens(
+        &self,
+        messages: &[Value],
+        tools: Option<&[Value]>,
+        kwargs: Option<&Map<String, Value>>,
+    ) -> Result<(), EngineError> {
+        let mut hit = None;
+        for (name, items) in [("messages", Some(messages)), ("tools", tools)] {
+            for (i, item) in items.unwrap_or_default().iter().enumerate() {
+                hit = hit.or_else(|| self.control.find_in(item, &mut format!("{name}[{i}]")));
             }
         }
-        Ok(())
+        if let (None, Some(kwargs)) = (&hit, kwargs) {
+            let kwargs = Value::Object(kwargs.clone());
+            hit = self
+                .control
+                .find_in(&kwargs, &mut "chat_template_kwargs".to_owned());
+        }
+        match hit {
+            None => Ok(()),
+            Some(hit) => Err(EngineError::InvalidRequest {
+                message: format!(
+                    "{} {} `{}`, a control token of this model; control tokens cannot be sent as text.",
+                    hit.path,
+                    if hit.in_key { "has a key containing" } else { "contains" },
+                    hit.token
+                ),
+                param: hit.path,
+            }),
+        }
     }
 }
 

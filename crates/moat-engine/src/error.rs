@@ -26,10 +26,10 @@ pub enum EngineError {
     ToolGrammar(#[from] ToolGrammarError),
     /// The request cannot be given to this model; `param` names the field.
     #[error("{message}")]
-    InvalidRequest {
-        message: String,
-        param: &'static str,
-    },
+    InvalidRequest { message: String, param: String },
+    /// The caller went away before the job was queued.
+    #[error("the request was cancelled")]
+    Cancelled,
     /// The engine thread has stopped.
     #[error("the engine is shutting down")]
     ShuttingDown,

@@ -6,6 +6,7 @@
 //! The only `unsafe` of moat lives in the `llama-cpp-2` crate this wraps.
 
 pub mod catalog;
+pub mod control;
 mod engine;
 mod error;
 pub mod gguf;

@@ -423,3 +423,175 @@ async fn patterned_strings_end_and_match_their_patterns() {
         .await;
     }
 }
+
+/// A random parameter schema built to be hostile: contradictory and
+/// out-of-range counts and bounds, nested repetitions in patterns, wide
+/// enums and alternatives, local refs.
+fn hostile_schema(rng: &mut impl rand::Rng, depth: u32) -> Value {
+    let count = |rng: &mut dyn rand::RngCore| -> Value {
+        match rand::Rng::random_range(rng, 0..10) {
+            0 => json!(-1),
+            1 => json!(2.5),
+            2 => json!(1e300),
+            3 => json!(u64::MAX),
+            4 => json!("7"),
+            5 => json!(300),
+            _ => json!(rand::Rng::random_range(rng, 0..40)),
+        }
+    };
+    let bound = |rng: &mut dyn rand::RngCore| -> Value {
+        match rand::Rng::random_range(rng, 0..8) {
+            0 => json!(i64::MIN),
+            1 => json!(u64::MAX),
+            2 => json!(-1e300),
+            3 => json!(0.5),
+            _ => json!(rand::Rng::random_range(rng, -50..50)),
+        }
+    };
+    let kind = if depth == 0 {
+        rng.random_range(0..3)
+    } else {
+        rng.random_range(0..6)
+    };
+    let mut schema = match kind {
+        0 => {
+            let mut s = json!({"type": "string"});
+            if rng.random_bool(0.5) {
+                s["minLength"] = count(rng);
+            }
+            if rng.random_bool(0.5) {
+                s["maxLength"] = count(rng);
+            }
+            if rng.random_bool(0.3) {
+                let atoms = ["a", "[a-z]", "\\d", ".", "(ab|c)", "[^\"]"];
+                let mut p = String::from("^");
+                for _ in 0..rng.random_range(1..4) {
+                    p.push('(');
+                }
+                p.push_str(atoms[rng.random_range(0..atoms.len())]);
+                for _ in 0..rng.random_range(1..4) {
+                    let (lo, hi) = (rng.random_range(0..60), rng.random_range(0..60));
+                    p.push_str(&format!("){{{lo},{hi}}}"));
+                }
+                p.push('$');
+                s["pattern"] = json!(p);
+            }
+            s
+        }
+        1 => {
+            let mut s = json!({"type": if rng.random_bool(0.5) { "integer" } else { "number" }});
+            for key in ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"] {
+                if rng.random_bool(0.4) {
+                    s[key] = bound(rng);
+                }
+            }
+            s
+        }
+        2 => {
+            let values: Vec<String> = (0..rng.random_range(1..50))
+                .map(|i| format!("v{i}-\"\\{}", "x".repeat(i)))
+                .collect();
+            json!({"enum": values})
+        }
+        3 => {
+            let mut s = json!({"type": "array", "items": hostile_schema(rng, depth - 1)});
+            if rng.random_bool(0.5) {
+                s["minItems"] = count(rng);
+            }
+            if rng.random_bool(0.5) {
+                s["maxItems"] = count(rng);
+            }
+            s
+        }
+        4 => {
+            let alternatives: Vec<Value> = (0..rng.random_range(1..5))
+                .map(|_| hostile_schema(rng, depth - 1))
+                .collect();
+            json!({"anyOf": alternatives})
+        }
+        _ => {
+            let properties: serde_json::Map<String, Value> = (0..rng.random_range(0..6))
+                .map(|i| (format!("p{i}"), hostile_schema(rng, depth - 1)))
+                .collect();
+            let mut s = json!({"type": "object", "properties": properties});
+            if rng.random_bool(0.3) {
+                s["minProperties"] = count(rng);
+                s["maxProperties"] = count(rng);
+            }
+            if rng.random_bool(0.2) {
+                s["$defs"] = json!({"d": hostile_schema(rng, 0)});
+                s["properties"]["r"] = json!({"$ref": "#/$defs/d"});
+            }
+            s
+        }
+    };
+    if rng.random_bool(0.05) {
+        schema["type"] = json!(["integer", "string", "null"]);
+    }
+    schema
+}
+
+/// Many random hostile schemas through the whole path (bounds, the
+/// schema converter, the dry run and llama.cpp's own grammar parser):
+/// each is accepted or refused cleanly, quickly, and without runaway
+/// memory. A watchdog aborts the test run if one case hangs (a runaway
+/// allocation would otherwise eat the machine).
+#[test]
+fn random_hostile_schemas_compile_or_are_refused_within_bounds() {
+    use rand::SeedableRng;
+    let engine = engine();
+    let (done, watch) = std::sync::mpsc::channel::<usize>();
+    std::thread::spawn(move || loop {
+        match watch.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(_) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                eprintln!("a schema took over 10 s: aborting");
+                std::process::abort();
+            }
+        }
+    });
+    let rss = || {
+        std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .map_or(0, |pages| pages * 4096)
+    };
+    let before = rss();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    let (mut accepted, mut refused) = (0, 0);
+    let mut slowest = std::time::Duration::ZERO;
+    for i in 0..400 {
+        let schema = json!({"type": "object", "properties": {"a": hostile_schema(&mut rng, 3)}});
+        let tools = [ToolSchema {
+            name: "t".into(),
+            parameters: Some(schema.clone()),
+        }];
+        let mode = if i % 2 == 0 {
+            ToolCallMode::Required
+        } else {
+            ToolCallMode::Auto
+        };
+        let started = std::time::Instant::now();
+        match engine.check_tool_grammar(&grammar(&tools, mode, i % 3 == 0)) {
+            Ok(()) => accepted += 1,
+            Err(EngineError::ToolGrammar(e)) => {
+                refused += 1;
+                assert!(!e.to_string().is_empty());
+                // llama.cpp never refuses what the checks let through.
+                assert!(
+                    !matches!(e, ToolGrammarError::Rejected { .. }),
+                    "{e}: {schema}"
+                );
+            }
+            Err(other) => panic!("{other:?} for {schema}"),
+        }
+        slowest = slowest.max(started.elapsed());
+        done.send(i).unwrap();
+    }
+    let grown = rss().saturating_sub(before);
+    eprintln!("{accepted} accepted, {refused} refused, slowest {slowest:?}, RSS +{grown} bytes");
+    assert!(accepted > 40 && refused > 40, "{accepted} / {refused}");
+    assert!(slowest < std::time::Duration::from_secs(2), "{slowest:?}");
+    assert!(grown < 512 << 20, "RSS grew by {grown} bytes");
+}

@@ -6,6 +6,13 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 use crate::event::{FinishReason, Usage};
 
+/// Most messages in one chat request: each is rendered and tokenized, and
+/// no model's context holds more turns than this.
+pub const MAX_MESSAGES: usize = 2048;
+
+/// Longest stop sequence, in bytes.
+pub const MAX_STOP_BYTES: usize = 1024;
+
 /// A chat completion request as OpenAI clients send it. Unknown fields are
 /// ignored, as clients add new ones faster than servers learn them.
 ///
@@ -162,6 +169,14 @@ pub(crate) fn validate_common(
                 "Stop sequences must not be empty.",
             ));
         }
+        // Each generated token is matched against every stop sequence (and
+        // its prefixes), on the engine thread every sequence shares.
+        if list.iter().any(|s| s.len() > MAX_STOP_BYTES) {
+            return Err(ApiError::invalid_param(
+                "stop",
+                format!("A stop sequence may be at most {MAX_STOP_BYTES} bytes long."),
+            ));
+        }
     }
     Ok(())
 }
@@ -201,6 +216,15 @@ impl ChatCompletionRequest {
             return Err(ApiError::invalid_param(
                 "messages",
                 "messages must contain at least one message.",
+            ));
+        }
+        if self.messages.len() > MAX_MESSAGES {
+            return Err(ApiError::invalid_param(
+                "messages",
+                format!(
+                    "messages holds {} messages; at most {MAX_MESSAGES} are allowed.",
+                    self.messages.len()
+                ),
             ));
         }
         validate_common(
@@ -509,6 +533,38 @@ mod tests {
             req.validate().unwrap_err().param.as_deref(),
             Some("messages")
         );
+    }
+
+    #[test]
+    fn too_many_messages_are_refused() {
+        let message = ChatMessage::text(Role::User, "");
+        let mut req = ChatCompletionRequest {
+            model: "m".into(),
+            messages: vec![message; MAX_MESSAGES],
+            ..Default::default()
+        };
+        req.validate_ok();
+        req.messages.push(ChatMessage::text(Role::User, ""));
+        let err = req.validate().unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages"));
+        assert_eq!(err.kind, ErrorKind::InvalidParameter);
+        assert!(err.message.contains("2049"), "{}", err.message);
+    }
+
+    #[test]
+    fn overlong_stop_sequences_are_refused() {
+        let mut req = ChatCompletionRequest {
+            model: "m".into(),
+            messages: vec![ChatMessage::text(Role::User, "hi")],
+            stop: Some(StopSequences::One("s".repeat(MAX_STOP_BYTES))),
+            ..Default::default()
+        };
+        req.validate_ok();
+        req.stop = Some(StopSequences::Many(vec![
+            "x".into(),
+            "s".repeat(MAX_STOP_BYTES + 1),
+        ]));
+        assert_eq!(req.validate().unwrap_err().param.as_deref(), Some("stop"));
     }
 
     #[test]

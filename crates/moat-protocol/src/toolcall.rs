@@ -1,8 +1,10 @@
 //! Parses Hermes/Qwen-style tool calls out of model output, incrementally:
 //! `<tool_call>{"name": "...", "arguments": {...}}</tool_call>` blocks become
 //! calls, everything else stays content. A block is released as one whole
-//! call once it closes; a block that does not parse is released as the text
-//! it was, so nothing the model wrote is ever lost.
+//! call once it closes. A block that does not parse, or is still open when
+//! generation ends (cut by `max_tokens`), is dropped: `<tool_call>` text
+//! never reaches `content`, streamed or not, where a client would show a
+//! half-written call as the answer (see `docs/tools.md`).
 
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
@@ -63,13 +65,12 @@ impl ToolCallParser {
                 let end = at + CLOSE.len();
                 let block: String = self.pending.drain(..end).collect();
                 self.in_block = false;
-                match parse_block(&block) {
-                    Some(call) => {
-                        out.push(call);
-                        self.trim_next = true;
-                    }
-                    None => push_content(&mut out, block),
+                if let Some(call) = parse_block(&block) {
+                    out.push(call);
                 }
+                // A malformed block is dropped like a call: with the
+                // white space after it.
+                self.trim_next = true;
                 continue;
             }
             if let Some(at) = self.pending.find(OPEN) {
@@ -89,10 +90,13 @@ impl ToolCallParser {
         }
     }
 
-    /// Generation ended: release whatever was held back, an unterminated
-    /// block as text.
+    /// Generation ended: release whatever text was held back; an
+    /// unterminated block is dropped.
     pub fn finish(self) -> Vec<ToolCallPiece> {
         let mut out = Vec::new();
+        if self.in_block {
+            return out;
+        }
         let rest = if self.trim_next {
             self.pending.trim_start().to_owned()
         } else {
@@ -285,16 +289,25 @@ mod tests {
     }
 
     #[test]
-    fn malformed_blocks_are_content() {
-        for text in [
-            "Oops \n<tool_call>{\"name\": \"f\", \"arguments\": {</tool_call> after",
-            "<tool_call>not json</tool_call>",
-            "<tool_call>{\"arguments\": {}}</tool_call>",
-            "<tool_call>{\"name\": \"f\", \"arguments\": \"not json\"}</tool_call>",
-            "<tool_call>{\"name\": \"f\", \"arguments\": [1]}</tool_call>",
-            "<tool_call>[1, 2]</tool_call>",
+    fn malformed_blocks_are_dropped_not_content() {
+        for (text, kept) in [
+            (
+                "Oops \n<tool_call>{\"name\": \"f\", \"arguments\": {</tool_call> after",
+                vec![content("Oops"), content("after")],
+            ),
+            ("<tool_call>not json</tool_call>", vec![]),
+            ("<tool_call>{\"arguments\": {}}</tool_call>", vec![]),
+            (
+                "<tool_call>{\"name\": \"f\", \"arguments\": \"not json\"}</tool_call>",
+                vec![],
+            ),
+            (
+                "<tool_call>{\"name\": \"f\", \"arguments\": [1]}</tool_call>",
+                vec![],
+            ),
+            ("<tool_call>[1, 2]</tool_call>", vec![]),
         ] {
-            assert_eq!(run(&[text]), vec![content(text)], "{text}");
+            assert_eq!(run(&[text]), normalize(kept), "{text}");
         }
     }
 
@@ -302,20 +315,33 @@ mod tests {
     fn a_malformed_block_does_not_stop_the_next_call() {
         assert_eq!(
             run(&["<tool_call>{bad}</tool_call>\n<tool_call>{\"name\": \"f\"}</tool_call>"]),
-            vec![content("<tool_call>{bad}</tool_call>"), call("f", "{}")]
+            vec![call("f", "{}")]
         );
     }
 
     #[test]
-    fn an_unterminated_block_is_content_at_the_end() {
+    fn an_unterminated_block_is_dropped_at_the_end() {
         let text = "Sure.\n<tool_call>{\"name\": \"f\", \"argu";
-        assert_eq!(run(&[text]), vec![content(text)]);
+        assert_eq!(run(&[text]), vec![content("Sure.")]);
         let mut parser = ToolCallParser::new();
         assert_eq!(parser.push(text), vec![content("Sure.")]);
-        assert_eq!(
-            parser.finish(),
-            vec![content("\n<tool_call>{\"name\": \"f\", \"argu")]
-        );
+        assert_eq!(parser.finish(), vec![]);
+    }
+
+    #[test]
+    fn a_second_call_cut_short_leaves_only_the_first() {
+        // The shape of a named-choice answer stopped by max_tokens while
+        // writing a second call.
+        let text = "<tool_call>\n{\"name\": \"get_order_status\", \"arguments\": {\"id\": \"7\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_order_status\", \"arguments\":";
+        let whole = run(&[text]);
+        assert_eq!(whole, vec![call("get_order_status", r#"{"id":"7"}"#)]);
+        for i in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+            let pieces = run(&[&text[..i], &text[i..]]);
+            assert_eq!(pieces, whole, "split at {i}");
+        }
+        let chars: Vec<String> = text.chars().map(String::from).collect();
+        let chars: Vec<&str> = chars.iter().map(String::as_str).collect();
+        assert_eq!(run(&chars), whole);
     }
 
     #[test]

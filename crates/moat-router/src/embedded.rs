@@ -5,7 +5,7 @@
 //! from the first token with `required` or a named function. Setting
 //! `MOAT_TOOL_GRAMMAR=off` before start turns that off (for measurements).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -63,8 +63,22 @@ impl EmbeddedBackend {
         &self.engine
     }
 
-    fn start(&self, request: GenerateRequest) -> Result<EventStream, ApiError> {
-        let events = self.engine.generate(request).map_err(api_error)?;
+    /// Render, tokenize and queue on a blocking thread: that work is CPU
+    /// heavy and would stall the async workers (and `/health`). When the
+    /// caller drops this future (the client went away), the blocking work
+    /// stops at its next step and nothing is queued.
+    async fn start(&self, request: GenerateRequest) -> Result<EventStream, ApiError> {
+        let engine = Arc::clone(&self.engine);
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
+        let events =
+            tokio::task::spawn_blocking(move || engine.generate_unless(request, &cancelled))
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "the prompt preparation task failed");
+                    ApiError::internal()
+                })?
+                .map_err(api_error)?;
         Ok(events.map(|e| e.map_err(api_error)).boxed())
     }
 }
@@ -108,22 +122,24 @@ impl Backend for EmbeddedBackend {
         } else {
             None
         };
-        let events = self.start(GenerateRequest {
-            prompt: PromptInput::Chat {
-                messages,
-                tools,
-                template_kwargs: request.chat_template_kwargs.clone(),
-            },
-            sampling: SamplingParams::from_request(&request.sampling()),
-            max_tokens: request.max_new_tokens(),
-            budget: request.token_budget,
-            stop: request
-                .stop
-                .clone()
-                .map(|s| s.into_vec())
-                .unwrap_or_default(),
-            tool_grammar,
-        })?;
+        let events = self
+            .start(GenerateRequest {
+                prompt: PromptInput::Chat {
+                    messages,
+                    tools,
+                    template_kwargs: request.chat_template_kwargs.clone(),
+                },
+                sampling: SamplingParams::from_request(&request.sampling()),
+                max_tokens: request.max_new_tokens(),
+                budget: request.token_budget,
+                stop: request
+                    .stop
+                    .clone()
+                    .map(|s| s.into_vec())
+                    .unwrap_or_default(),
+                tool_grammar,
+            })
+            .await?;
         Ok(if use_tools {
             parse_tool_calls(events)
         } else {
@@ -145,6 +161,17 @@ impl Backend for EmbeddedBackend {
                 .unwrap_or_default(),
             tool_grammar: None,
         })
+        .await
+    }
+}
+
+/// Sets its flag when dropped: the future that owns it was cancelled or
+/// finished.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -366,6 +393,7 @@ fn api_error(e: EngineError) -> ApiError {
         EngineError::InvalidRequest { message, param } => {
             ApiError::new(ErrorKind::InvalidParameter, message).with_param(param)
         }
+        EngineError::Cancelled => ApiError::new(ErrorKind::InvalidRequest, "The client went away."),
         EngineError::ShuttingDown => {
             ApiError::new(ErrorKind::Unavailable, "The server is shutting down.")
         }
@@ -541,9 +569,12 @@ mod tests {
     }
 
     #[test]
-    fn text_without_calls_keeps_its_finish_reason_and_is_not_lost() {
-        let text = "No tools needed. <tool_call>{broken";
-        let events = through("", text, FinishReason::Length);
+    fn text_without_calls_keeps_its_finish_reason_and_an_open_block_is_dropped() {
+        let events = through(
+            "",
+            "No tools needed. <tool_call>{broken",
+            FinishReason::Length,
+        );
         let content: String = events
             .iter()
             .filter_map(|e| match e {
@@ -558,7 +589,7 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(content, text);
+        assert_eq!(content, "No tools needed.");
         assert!(matches!(
             events.last(),
             Some(GenerationEvent::Finish {
@@ -569,7 +600,36 @@ mod tests {
     }
 
     #[test]
-    fn held_back_text_is_released_before_an_error() {
+    fn a_second_call_cut_by_the_length_limit_never_reaches_content() {
+        let events = through(
+            "",
+            "<tool_call>\n{\"name\": \"get_order_status\", \"arguments\": {}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_order_status\", \"arguments\":",
+            FinishReason::Length,
+        );
+        let mut calls = 0;
+        for event in &events {
+            if let GenerationEvent::Delta {
+                content,
+                tool_calls,
+                ..
+            } = event
+            {
+                assert!(!content.contains("<tool_call>"), "{content:?}");
+                calls += tool_calls.len();
+            }
+        }
+        assert_eq!(calls, 1);
+        assert!(matches!(
+            events.last(),
+            Some(GenerationEvent::Finish {
+                reason: FinishReason::ToolCalls,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn held_back_text_is_released_before_an_error_and_an_open_block_dropped() {
         let mut calls = ToolCalls::new();
         let held = calls.on(Ok(GenerationEvent::content("see <tool_call>{")));
         assert_eq!(
@@ -577,12 +637,15 @@ mod tests {
             vec![GenerationEvent::content("see")]
         );
         let out = calls.on(Err(ApiError::internal()));
-        assert_eq!(out.len(), 2);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].is_err());
+        let mut calls = ToolCalls::new();
+        assert!(calls.on(Ok(GenerationEvent::content("a <tool_"))).len() == 1);
+        let out = calls.on(Err(ApiError::internal()));
         assert_eq!(
             out[0].as_ref().unwrap(),
-            &GenerationEvent::content(" <tool_call>{")
+            &GenerationEvent::content(" <tool_")
         );
-        assert!(out[1].is_err());
     }
 
     #[test]

@@ -8,12 +8,16 @@
 //! cycles), repetition counts and `pattern`s. Each refusal names the limit
 //! and the tool.
 
+mod bounds;
+mod gbnf;
 mod pattern;
 
 use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
+pub use bounds::MAX_INTEGER_BOUND;
+pub use gbnf::{MAX_GRAMMAR_ELEMENTS, MAX_GRAMMAR_NESTING, MAX_GRAMMAR_RULES};
 use pattern::Rewrite;
 pub use pattern::OPEN_REPETITION;
 
@@ -41,9 +45,16 @@ pub const CALL_OPEN: &str = "<tool_call>";
 /// Keywords whose values are data, not subschemas: `$ref`, repetition and
 /// pattern checks do not apply inside them.
 const DATA_KEYWORDS: [&str; 4] = ["const", "enum", "default", "examples"];
-/// Repetition counts llama.cpp expands into rules.
-const MIN_KEYWORDS: [&str; 4] = ["minItems", "minLength", "minProperties", "minContains"];
-const MAX_KEYWORDS: [&str; 4] = ["maxItems", "maxLength", "maxProperties", "maxContains"];
+/// Keywords whose values map names to subschemas: the map itself is not a
+/// schema (a property may be called `minLength`).
+const NAME_MAP_KEYWORDS: [&str; 6] = [
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+    "dependentRequired",
+];
 /// Names of the rules this module adds around llama.cpp's output.
 const OWN_RULES: [&str; 4] = ["tool-calls", "tool-call", "tool-call-json", "tool-think"];
 
@@ -130,6 +141,16 @@ pub enum ToolGrammarError {
     PatternInvalid { tool: String, reason: &'static str },
     #[error("The grammar for these tools would be larger than {limit} bytes; simplify the parameter schemas.")]
     GrammarTooLarge { limit: usize },
+    /// A count or range keyword no value can satisfy, or of the wrong
+    /// type; `path` names it (`tools[0].function.parameters.minLength`).
+    #[error("{message}")]
+    InvalidBound { path: String, message: String },
+    /// The generated grammar is beyond what llama.cpp's parser is given:
+    /// too many rules, elements or nested groups.
+    #[error(
+        "The grammar for these tools is too complex ({reason}); simplify the parameter schemas."
+    )]
+    GrammarTooComplex { reason: String },
     #[error("The parameter schema of tool `{tool}` cannot be turned into a grammar: {reason}.")]
     Unsupported { tool: String, reason: String },
     #[error("The tools' parameter schemas cannot be turned into a grammar: {reason}.")]
@@ -138,9 +159,10 @@ pub enum ToolGrammarError {
 
 impl ToolGrammarError {
     /// The request parameter at fault.
-    pub fn param(&self) -> &'static str {
+    pub fn param(&self) -> &str {
         match self {
             Self::NoTools | Self::UnknownTool(_) => "tool_choice",
+            Self::InvalidBound { path, .. } => path,
             _ => "tools",
         }
     }
@@ -153,14 +175,16 @@ pub fn compile(
     spec: &ToolCallGrammar,
     in_reasoning: bool,
 ) -> Result<CompiledGrammar, ToolGrammarError> {
-    let (tools, lazy): (Vec<&ToolSchema>, bool) = match &spec.mode {
-        ToolCallMode::Auto => (spec.tools.iter().collect(), true),
-        ToolCallMode::Required => (spec.tools.iter().collect(), false),
+    // Each tool with its index in the request, for error paths.
+    let (tools, lazy): (Vec<(usize, &ToolSchema)>, bool) = match &spec.mode {
+        ToolCallMode::Auto => (spec.tools.iter().enumerate().collect(), true),
+        ToolCallMode::Required => (spec.tools.iter().enumerate().collect(), false),
         ToolCallMode::Named(name) => {
             let tool = spec
                 .tools
                 .iter()
-                .find(|t| &t.name == name)
+                .enumerate()
+                .find(|(_, t)| &t.name == name)
                 .ok_or_else(|| ToolGrammarError::UnknownTool(name.clone()))?;
             (vec![tool], false)
         }
@@ -171,8 +195,8 @@ pub fn compile(
 
     let mut budget = Budget::default();
     let mut alternatives = Vec::with_capacity(tools.len());
-    for (i, tool) in tools.iter().enumerate() {
-        let mut schema = bounded(tool, &mut budget)?;
+    for (i, &(index, tool)) in tools.iter().enumerate() {
+        let mut schema = bounded(tool, index, &mut budget)?;
         // References are relative to the tool's schema, which becomes a
         // subschema of the combined one.
         rebase_refs(
@@ -230,6 +254,10 @@ pub fn compile(
             limit: MAX_GRAMMAR_BYTES,
         });
     }
+    // What llama.cpp's parser would build from it, counted before it does:
+    // a grammar it refuses is printed whole to stderr, and one it accepts
+    // may still expand far beyond its text.
+    gbnf::check(&gbnf).map_err(|reason| ToolGrammarError::GrammarTooComplex { reason })?;
     Ok(CompiledGrammar { gbnf, lazy })
 }
 
@@ -248,10 +276,10 @@ fn call_schema(name: &str, arguments: Value) -> Value {
 
 /// llama.cpp refused the combined schema; its message says little, so
 /// convert each tool alone to find the one at fault.
-fn blame(tools: &[&ToolSchema], reason: String) -> ToolGrammarError {
-    for tool in tools {
+fn blame(tools: &[(usize, &ToolSchema)], reason: String) -> ToolGrammarError {
+    for &(index, tool) in tools {
         let mut budget = Budget::default();
-        let Ok(schema) = bounded(tool, &mut budget) else {
+        let Ok(schema) = bounded(tool, index, &mut budget) else {
             continue;
         };
         if let Err(e) = llama_cpp_2::json_schema_to_grammar(&schema.to_string()) {
@@ -271,9 +299,13 @@ struct Budget {
     nodes: usize,
 }
 
-/// The tool's parameter schema, checked against every limit, with `max*`
-/// counts lowered to [`MAX_REPETITION`].
-fn bounded(tool: &ToolSchema, budget: &mut Budget) -> Result<Value, ToolGrammarError> {
+/// The tool's parameter schema (`tools[index]` of the request), checked
+/// against every limit, with `max*` counts lowered to [`MAX_REPETITION`].
+fn bounded(
+    tool: &ToolSchema,
+    index: usize,
+    budget: &mut Budget,
+) -> Result<Value, ToolGrammarError> {
     let name = &tool.name;
     let mut schema = match &tool.parameters {
         None | Some(Value::Null) => json!({ "type": "object" }),
@@ -288,19 +320,33 @@ fn bounded(tool: &ToolSchema, budget: &mut Budget) -> Result<Value, ToolGrammarE
             limit: MAX_SCHEMA_BYTES,
         });
     }
-    walk(&mut schema, name, 1, false, budget)?;
+    let mut path = vec![format!("tools[{index}].function.parameters")];
+    walk(&mut schema, name, &mut path, 1, Role::Schema, budget)?;
     let mut stack = Vec::new();
     let mut done = HashSet::new();
     check_refs(&schema, &schema, name, &mut stack, &mut done, false)?;
     Ok(schema)
 }
 
-/// Depth, node, repetition and pattern checks over one schema, in place.
+/// What a JSON value inside a parameter schema is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A schema (or a list of them).
+    Schema,
+    /// A map from names to schemas (`properties`, `$defs`...).
+    Names,
+    /// Data (`enum`, `const`...): no keyword applies inside.
+    Data,
+}
+
+/// Depth, node, bound, repetition and pattern checks over one schema, in
+/// place; `path` holds the segments of where `value` is in the request.
 fn walk(
     value: &mut Value,
     tool: &str,
+    path: &mut Vec<String>,
     depth: usize,
-    data: bool,
+    role: Role,
     budget: &mut Budget,
 ) -> Result<(), ToolGrammarError> {
     budget.nodes += 1;
@@ -319,17 +365,27 @@ fn walk(
     }
     match value {
         Value::Array(items) => {
-            for item in items {
-                walk(item, tool, depth + 1, data, budget)?;
+            for (i, item) in items.iter_mut().enumerate() {
+                path.push(format!("[{i}]"));
+                walk(item, tool, path, depth + 1, role, budget)?;
+                path.pop();
             }
         }
         Value::Object(map) => {
-            if !data {
-                check_keywords(map, tool)?;
+            if role == Role::Schema {
+                check_keywords(map, tool, &path.concat())?;
             }
             for (key, child) in map.iter_mut() {
-                let data = data || DATA_KEYWORDS.contains(&key.as_str());
-                walk(child, tool, depth + 1, data, budget)?;
+                let child_role = match role {
+                    Role::Data => Role::Data,
+                    Role::Names => Role::Schema,
+                    Role::Schema if DATA_KEYWORDS.contains(&key.as_str()) => Role::Data,
+                    Role::Schema if NAME_MAP_KEYWORDS.contains(&key.as_str()) => Role::Names,
+                    Role::Schema => Role::Schema,
+                };
+                path.push(path_segment(key));
+                walk(child, tool, path, depth + 1, child_role, budget)?;
+                path.pop();
             }
         }
         _ => {}
@@ -337,23 +393,44 @@ fn walk(
     Ok(())
 }
 
-/// Repetition counts and patterns of one schema object.
-fn check_keywords(map: &mut Map<String, Value>, tool: &str) -> Result<(), ToolGrammarError> {
-    for keyword in MIN_KEYWORDS {
-        if let Some(n) = map.get(keyword).filter(|v| v.is_number()) {
-            if n.as_f64().is_some_and(|n| n > MAX_REPETITION as f64) {
+/// `.key` for a plain key, `["key"]` (JSON-quoted, at most 64 characters)
+/// for any other.
+fn path_segment(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key.len() <= 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'-'));
+    if plain {
+        return format!(".{key}");
+    }
+    let shown: String = key.chars().take(64).collect();
+    format!("[{}]", Value::String(shown))
+}
+
+/// Bounds, repetition counts and patterns of one schema object at `path`.
+fn check_keywords(
+    map: &mut Map<String, Value>,
+    tool: &str,
+    path: &str,
+) -> Result<(), ToolGrammarError> {
+    bounds::check(map, path).map_err(|e| ToolGrammarError::InvalidBound {
+        path: e.path,
+        message: e.message,
+    })?;
+    for (min_keyword, max_keyword) in bounds::COUNT_PAIRS {
+        if let Some(n) = map.get(min_keyword).and_then(Value::as_u64) {
+            if n > MAX_REPETITION {
                 return Err(ToolGrammarError::RepetitionTooLarge {
                     tool: tool.to_owned(),
-                    keyword,
+                    keyword: min_keyword,
                     value: n.to_string(),
                     limit: MAX_REPETITION,
                 });
             }
         }
-    }
-    for keyword in MAX_KEYWORDS {
-        if let Some(n) = map.get_mut(keyword).filter(|v| v.is_number()) {
-            if n.as_f64().is_some_and(|n| n > MAX_REPETITION as f64) {
+        if let Some(n) = map.get_mut(max_keyword) {
+            if n.as_u64().is_some_and(|n| n > MAX_REPETITION) {
                 *n = MAX_REPETITION.into();
             }
         }
@@ -629,6 +706,7 @@ mod tests {
                 "t",
                 json!({"type": "string", "maxLength": 100000, "minLength": 3}),
             ),
+            0,
             &mut budget,
         )
         .unwrap();
@@ -700,6 +778,55 @@ mod tests {
     }
 
     #[test]
+    fn contradictory_bounds_are_refused_naming_the_keyword_by_path() {
+        let second = tool(
+            "second",
+            json!({"type": "object", "properties": {"city": {"type": "string", "minLength": 10, "maxLength": 2}}}),
+        );
+        for mode in [
+            ToolCallMode::Auto,
+            ToolCallMode::Required,
+            ToolCallMode::Named("second".into()),
+        ] {
+            let err =
+                compile(&spec(vec![weather(), second.clone()], mode, false), false).unwrap_err();
+            assert_eq!(
+                err.param(),
+                "tools[1].function.parameters.properties.city.minLength"
+            );
+            assert!(matches!(err, ToolGrammarError::InvalidBound { .. }));
+        }
+        let nested = refusal(json!({
+            "type": "object",
+            "properties": {"list": {"type": "array", "items": [{"type": "integer", "minimum": 3, "maximum": 1}]}}
+        }));
+        assert_eq!(
+            nested.param(),
+            "tools[0].function.parameters.properties.list.items[0].minimum"
+        );
+        let odd_key = refusal(json!({"properties": {"a.b c": {"minItems": -3}}}));
+        assert_eq!(
+            odd_key.param(),
+            r#"tools[0].function.parameters.properties["a.b c"].minItems"#
+        );
+    }
+
+    #[test]
+    fn keyword_names_as_property_names_are_not_keywords() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"minLength": {"type": "string"}, "maximum": {"type": "integer"}},
+            "dependentRequired": {"minItems": ["maximum"]},
+            "required": ["minLength"]
+        });
+        assert!(compile(
+            &spec(vec![tool("t", schema)], ToolCallMode::Required, true),
+            false
+        )
+        .is_ok());
+    }
+
+    #[test]
     fn node_counts_add_up_over_tools() {
         // Each tool alone is fine; together they are over the budget.
         let props: Map<String, Value> = (0..MAX_NODES / 2)
@@ -747,7 +874,7 @@ mod tests {
             "properties": {"x": {"const": {"$ref": "#/nowhere", "minLength": 100000}}}
         });
         let mut budget = Budget::default();
-        assert!(bounded(&tool("t", schema), &mut budget).is_ok());
+        assert!(bounded(&tool("t", schema), 0, &mut budget).is_ok());
     }
 
     #[test]
