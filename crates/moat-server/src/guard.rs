@@ -754,6 +754,7 @@ mod tests {
         ]);
         request.tools = with_tools(order_tool("lookup", "phone", serde_json::json!([ID]))).tools;
         assert!(chat_text_len(&request) > INLINE_SCAN_LIMIT);
+        let original = request.clone();
         let (found, restorer) = PiiGuard::default()
             .protect_chat(&mut request)
             .await
@@ -780,7 +781,7 @@ mod tests {
         assert!(restorer.vault.is_some());
 
         let block = PiiGuard::new(Scanner::new(), Policy::Block);
-        let error = block.protect_chat(&mut request.clone()).await.unwrap_err();
+        let error = block.protect_chat(&mut original.clone()).await.unwrap_err();
         assert_eq!(error.kind, ErrorKind::PiiBlocked);
 
         let mut prompt: CompletionRequest = serde_json::from_value(serde_json::json!({
