@@ -90,7 +90,7 @@ impl ControlTokens {
             }),
             Value::Object(map) => map.iter().find_map(|(key, child)| {
                 let len = path.len();
-                push_key(path, key);
+                path.push_str(&path_segment(key));
                 let hit = match self.find(key) {
                     Some(token) => Some(ControlHit {
                         path: path.clone(),
@@ -108,20 +108,19 @@ impl ControlTokens {
 }
 
 /// `.key` for a plain key, `["key"]` (JSON-quoted, at most 64 characters)
-/// for any other.
-fn push_key(path: &mut String, key: &str) {
+/// for any other: one segment of a `param` path naming where a refused
+/// value stands.
+pub(crate) fn path_segment(key: &str) -> String {
     let plain = !key.is_empty()
         && key.len() <= 64
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'-'));
     if plain {
-        path.push('.');
-        path.push_str(key);
-    } else {
-        let shown: String = key.chars().take(64).collect();
-        path.push_str(&format!("[{}]", Value::String(shown)));
+        return format!(".{key}");
     }
+    let shown: String = key.chars().take(64).collect();
+    format!("[{}]", Value::String(shown))
 }
 
 #[cfg(test)]

@@ -383,7 +383,7 @@ fn walk(
                     Role::Schema if NAME_MAP_KEYWORDS.contains(&key.as_str()) => Role::Names,
                     Role::Schema => Role::Schema,
                 };
-                path.push(path_segment(key));
+                path.push(crate::control::path_segment(key));
                 walk(child, tool, path, depth + 1, child_role, budget)?;
                 path.pop();
             }
@@ -391,21 +391,6 @@ fn walk(
         _ => {}
     }
     Ok(())
-}
-
-/// `.key` for a plain key, `["key"]` (JSON-quoted, at most 64 characters)
-/// for any other.
-fn path_segment(key: &str) -> String {
-    let plain = !key.is_empty()
-        && key.len() <= 64
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'-'));
-    if plain {
-        return format!(".{key}");
-    }
-    let shown: String = key.chars().take(64).collect();
-    format!("[{}]", Value::String(shown))
 }
 
 /// Bounds, repetition counts and patterns of one schema object at `path`.
