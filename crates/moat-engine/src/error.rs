@@ -47,3 +47,49 @@ pub enum LoadError {
     #[error("model {id}: {source}")]
     Template { id: String, source: TemplateError },
 }
+
+impl EngineError {
+    /// A failure of the server, not the request: its cause is for the log.
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            Self::Internal(_) | Self::Template(TemplateError::Compile(_))
+        )
+    }
+}
+
+impl moat_protocol::ErrorCode for EngineError {
+    fn error_kind(&self) -> moat_protocol::ErrorKind {
+        use moat_protocol::ErrorKind;
+        match self {
+            Self::ContextLengthExceeded { .. } => ErrorKind::ContextLengthExceeded,
+            Self::Overloaded | Self::CacheFull => ErrorKind::Overloaded,
+            Self::Template(TemplateError::Compile(_)) | Self::Internal(_) => ErrorKind::Internal,
+            Self::Template(_) | Self::Cancelled => ErrorKind::InvalidRequest,
+            Self::ToolGrammar(_) | Self::InvalidRequest { .. } => ErrorKind::InvalidParameter,
+            Self::ShuttingDown => ErrorKind::Unavailable,
+        }
+    }
+
+    fn param(&self) -> Option<String> {
+        match self {
+            Self::ContextLengthExceeded { .. } | Self::Template(_) => Some("messages".to_owned()),
+            Self::ToolGrammar(g) => Some(g.param().to_owned()),
+            Self::InvalidRequest { param, .. } => Some(param.clone()),
+            _ => None,
+        }
+    }
+
+    fn client_message(&self) -> String {
+        match self {
+            Self::Overloaded => moat_protocol::ApiError::overloaded().message,
+            Self::CacheFull => {
+                "The KV cache is full with running requests. Retry later, or raise ctx_size."
+                    .to_owned()
+            }
+            Self::Cancelled => "The client went away.".to_owned(),
+            Self::ShuttingDown => "The server is shutting down.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}

@@ -109,7 +109,7 @@ fn access_per_request(c: &mut Criterion) {
             .authenticate(Some(&f.secret), CLIENT)
             .await
             .unwrap();
-        assert!(p.may_use_model("qwen3-8b"));
+        assert!(p.may(moat_policy::Permission::Model("qwen3-8b")));
         f.limiter.admit(&p, 500).await.unwrap();
         assert!(f
             .authenticator
@@ -120,7 +120,7 @@ fn access_per_request(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("access");
     group.bench_function(
-        format!("authenticate + may_use_model + admit, {KEYS} keys"),
+        format!("authenticate + authorize + admit, {KEYS} keys"),
         |b| {
             b.iter(|| {
                 rt.block_on(async {
@@ -129,7 +129,7 @@ fn access_per_request(c: &mut Criterion) {
                         .authenticate(Some(black_box(&f.secret)), CLIENT)
                         .await
                         .unwrap();
-                    assert!(principal.may_use_model(black_box("qwen3-8b")));
+                    assert!(principal.may(moat_policy::Permission::Model(black_box("qwen3-8b"))));
                     let admission = f.limiter.admit(&principal, 500).await.unwrap();
                     // Dropped as after a request: a task releases its stream
                     // slots; yield so that it runs within the iteration.

@@ -64,6 +64,30 @@ impl AuthFailure {
     }
 }
 
+/// The client is told one thing per answer, never which check failed.
+impl std::fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Locked { .. } => "Too many failed authentication attempts; retry later.",
+            Self::Unavailable => moat_protocol::error::UNAVAILABLE_MESSAGE,
+            _ => {
+                "Incorrect API key provided. Send a valid key or token as \
+                 `Authorization: Bearer ...`."
+            }
+        })
+    }
+}
+
+impl moat_protocol::ErrorCode for AuthFailure {
+    fn error_kind(&self) -> moat_protocol::ErrorKind {
+        match self {
+            Self::Locked { .. } => moat_protocol::ErrorKind::TooManyAuthFailures,
+            Self::Unavailable => moat_protocol::ErrorKind::Unavailable,
+            _ => moat_protocol::ErrorKind::InvalidApiKey,
+        }
+    }
+}
+
 /// A key as the cache holds it.
 #[derive(Debug)]
 struct CachedKey {

@@ -39,6 +39,26 @@ pub enum KeyError {
     Store(#[from] StoreError),
 }
 
+impl moat_protocol::ErrorCode for KeyError {
+    fn error_kind(&self) -> moat_protocol::ErrorKind {
+        use moat_protocol::ErrorKind;
+        match self {
+            Self::Invalid(_) => ErrorKind::InvalidParameter,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::Revoked(_) => ErrorKind::InvalidRequest,
+            Self::Store(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn client_message(&self) -> String {
+        match self {
+            Self::NotFound(id) => format!("No key with id `{id}`."),
+            Self::Revoked(id) => format!("Key `{id}` is revoked; create a new one."),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The key operations over a store.
 #[derive(Debug, Clone)]
 pub struct KeyService {

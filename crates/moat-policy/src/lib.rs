@@ -9,11 +9,13 @@ pub mod jwt;
 pub mod keys;
 pub mod limit;
 pub mod limits;
+pub mod permission;
 pub mod principal;
 pub mod role;
 pub mod usage;
 
 pub use authn::{AuthFailure, Authenticator};
-pub use limits::{Admission, Limiter, RateStatus, Refusal};
+pub use limits::{Admission, Limited, Limiter, RateStatus, Refusal};
+pub use permission::{authorize, Denied, Permission};
 pub use principal::{Credential, Principal};
 pub use role::{AuditContent, Limits, Role, RoleConfig, Roles};

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use moat_protocol::{ApiError, ErrorKind};
+use moat_protocol::{ErrorCode, ErrorKind};
 use moat_store::{Store, UsageDelta};
 
 use crate::clock::{ms_to_next_utc_day, utc_day, Clock};
@@ -27,7 +27,7 @@ pub struct RateStatus {
 /// A request refused by a limit.
 #[derive(Debug, Clone)]
 pub struct Refusal {
-    pub error: ApiError,
+    pub error: Limited,
     /// For `Retry-After`.
     pub retry_after_ms: u64,
     pub status: RateStatus,
@@ -77,10 +77,87 @@ fn role_bucket(name: &str) -> String {
     format!("role:{name}")
 }
 
+/// Why a limit refused a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Limited {
+    /// A daily token quota cannot cover the request's estimate.
+    Quota {
+        remaining: u64,
+        limit: u64,
+        estimated: u64,
+    },
+    /// A daily token quota cannot cover a tool loop's next turn.
+    NextTurn {
+        remaining: u64,
+        limit: u64,
+        tokens: u64,
+    },
+    /// The most concurrent requests are running.
+    Streams { limit: u32 },
+    /// The requests-per-minute bucket is empty.
+    PerMinute {
+        per_minute: u32,
+        retry_after_ms: u64,
+    },
+    /// The counters cannot be read (Redis down): refused, not let through.
+    Unavailable,
+}
+
+impl std::fmt::Display for Limited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Quota {
+                remaining,
+                limit,
+                estimated,
+            } => write!(
+                f,
+                "You exceeded your token quota: {remaining} of {limit} tokens left today (UTC), \
+                 and this request may need about {estimated}. Lower max_tokens, or ask your \
+                 administrator for a larger quota."
+            ),
+            Self::NextTurn {
+                remaining,
+                limit,
+                tokens,
+            } => write!(
+                f,
+                "You exceeded your token quota: {remaining} of {limit} tokens left today (UTC), \
+                 and this tool loop needs about {tokens} to go on. Ask your administrator for \
+                 a larger quota."
+            ),
+            Self::Streams { limit } => write!(
+                f,
+                "Rate limit reached: {limit} concurrent requests at most. Wait for one to \
+                 finish and retry."
+            ),
+            Self::PerMinute {
+                per_minute,
+                retry_after_ms,
+            } => write!(
+                f,
+                "Rate limit reached: {per_minute} requests per minute. Retry in {:.1} s.",
+                *retry_after_ms as f64 / 1000.0
+            ),
+            Self::Unavailable => f.write_str(moat_protocol::error::UNAVAILABLE_MESSAGE),
+        }
+    }
+}
+
+impl ErrorCode for Limited {
+    fn error_kind(&self) -> ErrorKind {
+        match self {
+            Self::Quota { .. } | Self::NextTurn { .. } => ErrorKind::QuotaExceeded,
+            Self::Streams { .. } | Self::PerMinute { .. } => ErrorKind::RateLimited,
+            Self::Unavailable => ErrorKind::Unavailable,
+        }
+    }
+}
+
 fn unavailable(error: &LimitError) -> Refusal {
     tracing::error!(%error, "rate-limit counters unavailable; refusing");
     Refusal {
-        error: ApiError::new(ErrorKind::Unavailable, "Service temporarily unavailable."),
+        error: Limited::Unavailable,
         retry_after_ms: 1000,
         status: RateStatus::default(),
     }
@@ -162,14 +239,11 @@ impl Limiter {
             }
             if used.saturating_add(estimated_tokens) > limit {
                 return Err(Refusal {
-                    error: ApiError::new(
-                        ErrorKind::QuotaExceeded,
-                        format!(
-                            "You exceeded your token quota: {remaining} of {limit} tokens left \
-                             today (UTC), and this request may need about {estimated_tokens}. \
-                             Lower max_tokens, or ask your administrator for a larger quota."
-                        ),
-                    ),
+                    error: Limited::Quota {
+                        remaining,
+                        limit,
+                        estimated: estimated_tokens,
+                    },
                     retry_after_ms: reset,
                     status: admission.status,
                 });
@@ -187,13 +261,7 @@ impl Limiter {
                 Ok(true) => admission.held_streams().push(stream_bucket),
                 Ok(false) => {
                     return Err(Refusal {
-                        error: ApiError::new(
-                            ErrorKind::RateLimited,
-                            format!(
-                                "Rate limit reached: {limit} concurrent requests at most. \
-                                 Wait for one to finish and retry."
-                            ),
-                        ),
+                        error: Limited::Streams { limit },
                         retry_after_ms: 1000,
                         status: admission.status,
                     })
@@ -220,14 +288,10 @@ impl Limiter {
             }
             if !admit.allowed {
                 return Err(Refusal {
-                    error: ApiError::new(
-                        ErrorKind::RateLimited,
-                        format!(
-                            "Rate limit reached: {per_minute} requests per minute. \
-                             Retry in {:.1} s.",
-                            admit.retry_after_ms as f64 / 1000.0
-                        ),
-                    ),
+                    error: Limited::PerMinute {
+                        per_minute,
+                        retry_after_ms: admit.retry_after_ms,
+                    },
                     retry_after_ms: admit.retry_after_ms,
                     status: admission.status,
                 });
@@ -291,7 +355,7 @@ impl Admission {
     /// (a later turn of a tool loop: the turns so far and the next one's
     /// estimate, none of it counted yet)? The daily token limits are
     /// checked again, as at admission.
-    pub async fn check_more(&self, tokens: u64) -> Result<(), ApiError> {
+    pub async fn check_more(&self, tokens: u64) -> Result<(), Limited> {
         for (bucket, limit) in &self.token_buckets {
             let used = self
                 .limiter
@@ -302,14 +366,11 @@ impl Admission {
                 .map_err(|e| unavailable(&e).error)?;
             if used.saturating_add(tokens) > *limit {
                 let remaining = limit.saturating_sub(used);
-                return Err(ApiError::new(
-                    ErrorKind::QuotaExceeded,
-                    format!(
-                        "You exceeded your token quota: {remaining} of {limit} tokens left \
-                         today (UTC), and this tool loop needs about {tokens} to go on. \
-                         Ask your administrator for a larger quota."
-                    ),
-                ));
+                return Err(Limited::NextTurn {
+                    remaining,
+                    limit: *limit,
+                    tokens,
+                });
             }
         }
         Ok(())

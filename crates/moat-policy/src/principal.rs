@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use moat_guard::Policy;
 
+use crate::permission::{authorize, Permission};
 use crate::role::{AuditContent, Limits, Patterns, Role};
 
 /// How the caller proved who it is.
@@ -31,15 +32,10 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// May this caller use `model`? Some role must allow it, and the key's
-    /// own list, when it has one, too.
-    pub fn may_use_model(&self, model: &str) -> bool {
-        self.roles.iter().any(|r| r.models.matches(model))
-            && self.key_models.as_ref().is_none_or(|p| p.matches(model))
-    }
-
-    pub fn may_use_tool(&self, tool: &str) -> bool {
-        self.roles.iter().any(|r| r.tools.matches(tool))
+    /// May this caller do `permission`? The one authorization function,
+    /// [`authorize`], as a yes or no.
+    pub fn may(&self, permission: Permission<'_>) -> bool {
+        authorize(self, permission).is_ok()
     }
 
     /// The server-side tools this caller's roles offer by default, each
@@ -52,20 +48,6 @@ impl Principal {
             }
         }
         names
-    }
-
-    pub fn may_read_knowledge_base(&self, name: &str) -> bool {
-        self.roles.iter().any(|r| r.knowledge_bases.matches(name))
-    }
-
-    /// May this caller use the admin API?
-    pub fn is_admin(&self) -> bool {
-        self.roles.iter().any(|r| r.admin)
-    }
-
-    /// May this caller read the audit log? Administrators and auditors.
-    pub fn may_read_audit(&self) -> bool {
-        self.roles.iter().any(|r| r.admin || r.auditor)
     }
 
     pub fn role_names(&self) -> Vec<&str> {
@@ -154,35 +136,53 @@ per_key = { requests_per_minute = 30, tokens_per_day = 1000 }
     #[test]
     fn default_deny_without_a_role() {
         let p = principal(ROLES, &[], None);
-        assert!(!p.may_use_model("qwen3-8b"));
-        assert!(!p.may_use_tool("weather"));
-        assert!(!p.is_admin());
+        assert!(!p.may(Permission::Model("qwen3-8b")));
+        assert!(!p.may(Permission::Tool {
+            name: "weather",
+            roles: &[]
+        }));
+        assert!(!p.may(Permission::Admin));
         assert_eq!(p.pii_policy(), None);
         let p = principal(ROLES, &["no-such-role"], None);
-        assert!(!p.may_use_model("qwen3-8b"));
+        assert!(!p.may(Permission::Model("qwen3-8b")));
     }
 
     #[test]
     fn roles_add_up_and_the_key_list_narrows() {
         let p = principal(ROLES, &["analyst", "clinician"], None);
-        assert!(p.may_use_model("qwen3-8b") && p.may_use_model("med-7b"));
-        assert!(p.may_use_tool("weather") && !p.may_use_tool("shell"));
-        assert!(p.may_read_knowledge_base("wards"));
+        assert!(p.may(Permission::Model("qwen3-8b")) && p.may(Permission::Model("med-7b")));
+        assert!(
+            p.may(Permission::Tool {
+                name: "weather",
+                roles: &[]
+            }) && !p.may(Permission::Tool {
+                name: "shell",
+                roles: &[]
+            })
+        );
+        assert!(p.may(Permission::KnowledgeBase("wards")));
         assert_eq!(p.pii_policy(), Some(Policy::Block));
         assert_eq!(p.audit_content(), AuditContent::Hash);
         assert_eq!(p.own_limits().requests_per_minute, Some(30));
         assert_eq!(p.own_limits().tokens_per_day, None);
         let narrowed = principal(ROLES, &["analyst"], Some(&["qwen3-0.6b"]));
-        assert!(narrowed.may_use_model("qwen3-0.6b"));
-        assert!(!narrowed.may_use_model("qwen3-8b"));
+        assert!(narrowed.may(Permission::Model("qwen3-0.6b")));
+        assert!(!narrowed.may(Permission::Model("qwen3-8b")));
         // A key list cannot widen what the roles allow.
         let widened = principal(ROLES, &["analyst"], Some(&["*"]));
-        assert!(!widened.may_use_model("med-7b"));
+        assert!(!widened.may(Permission::Model("med-7b")));
     }
 
     #[test]
     fn builtin_admin_may_do_everything() {
         let p = principal("roles = []", &["admin"], None);
-        assert!(p.is_admin() && p.may_use_model("x") && p.may_use_tool("y"));
+        assert!(
+            p.may(Permission::Admin)
+                && p.may(Permission::Model("x"))
+                && p.may(Permission::Tool {
+                    name: "y",
+                    roles: &[]
+                })
+        );
     }
 }

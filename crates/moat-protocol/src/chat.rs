@@ -397,6 +397,37 @@ pub struct ToolCallDelta {
     pub function: Option<FunctionCallDelta>,
 }
 
+impl ToolCallDelta {
+    /// Add this fragment to the calls it belongs to (by index): the first
+    /// id and type stay, name and argument fragments are appended.
+    pub fn merge_into(self, calls: &mut std::collections::BTreeMap<u32, ToolCall>) {
+        let call = calls.entry(self.index).or_insert_with(|| ToolCall {
+            id: String::new(),
+            kind: "function".to_owned(),
+            function: FunctionCall {
+                name: String::new(),
+                arguments: String::new(),
+            },
+        });
+        if let Some(id) = self.id {
+            if call.id.is_empty() {
+                call.id = id;
+            }
+        }
+        if let Some(kind) = self.kind {
+            call.kind = kind;
+        }
+        if let Some(function) = self.function {
+            if let Some(name) = function.name {
+                call.function.name.push_str(&name);
+            }
+            if let Some(arguments) = function.arguments {
+                call.function.arguments.push_str(&arguments);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, Default)]
 pub struct FunctionCallDelta {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -211,6 +211,46 @@ impl ErrorKind {
     }
 }
 
+/// The fixed text of every internal failure.
+pub const INTERNAL_MESSAGE: &str = "Internal server error.";
+/// The fixed text of every 503 that is not an overload.
+pub const UNAVAILABLE_MESSAGE: &str = "Service temporarily unavailable.";
+
+/// A domain error that knows its row in the error table. Domain crates
+/// implement this for their own error types and never build an
+/// [`ApiError`]; the one `From` below turns any of them into one. An
+/// internal error is sent with the fixed text, never its own (which may
+/// name internals): log it where it happens.
+pub trait ErrorCode: std::fmt::Display {
+    /// The kind of error, hence status, `type` and `code`.
+    fn error_kind(&self) -> ErrorKind;
+    /// The request parameter at fault, if one is.
+    fn param(&self) -> Option<String> {
+        None
+    }
+    /// The text the client reads; by default the error's own. An
+    /// [`ErrorKind::Internal`] error is always sent as
+    /// [`INTERNAL_MESSAGE`], whatever this says.
+    fn client_message(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl<E: ErrorCode> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        let kind = error.error_kind();
+        let message = match kind {
+            ErrorKind::Internal => INTERNAL_MESSAGE.to_owned(),
+            _ => error.client_message(),
+        };
+        Self {
+            kind,
+            message,
+            param: error.param(),
+        }
+    }
+}
+
 /// An error as the client sees it. 5xx messages are fixed texts: the cause
 /// is logged where the error is created, never sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -259,7 +299,13 @@ impl ApiError {
 
     /// A server-side failure; the text sent is fixed, never the cause.
     pub fn internal() -> Self {
-        Self::new(ErrorKind::Internal, "Internal server error.")
+        Self::new(ErrorKind::Internal, INTERNAL_MESSAGE)
+    }
+
+    /// A dependency (store, audit log, key store) cannot answer now; the
+    /// text sent is fixed, never the cause.
+    pub fn unavailable() -> Self {
+        Self::new(ErrorKind::Unavailable, UNAVAILABLE_MESSAGE)
     }
 
     pub fn status(&self) -> StatusCode {

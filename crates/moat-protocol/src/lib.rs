@@ -11,5 +11,5 @@ pub mod reasoning;
 pub mod toolcall;
 pub mod toolchoice;
 
-pub use error::{ApiError, ErrorKind};
+pub use error::{ApiError, ErrorCode, ErrorKind};
 pub use event::{FinishReason, GenerationEvent, Usage};

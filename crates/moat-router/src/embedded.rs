@@ -12,7 +12,6 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use moat_engine::grammar::{ToolCallGrammar, ToolCallMode, ToolSchema};
 use moat_engine::sampling::SamplingParams;
-use moat_engine::template::TemplateError;
 use moat_engine::{Engine, EngineError, GenerateRequest, PromptInput};
 use moat_protocol::chat::{
     ChatCompletionRequest, ChatMessage, FunctionCallDelta, Role, ToolCallDelta,
@@ -20,7 +19,7 @@ use moat_protocol::chat::{
 use moat_protocol::completion::CompletionRequest;
 use moat_protocol::toolcall::{ToolCallParser, ToolCallPiece};
 use moat_protocol::toolchoice::ToolChoice;
-use moat_protocol::{ApiError, ErrorKind, FinishReason, GenerationEvent};
+use moat_protocol::{ApiError, FinishReason, GenerationEvent};
 use serde_json::{json, Map, Value};
 
 use crate::backend::{Backend, BackendInfo, BackendLoad, EventStream};
@@ -371,37 +370,14 @@ fn template_message(message: &ChatMessage) -> Result<Value, ApiError> {
     Ok(Value::Object(out))
 }
 
-/// The one mapping of engine errors to API errors.
+/// An engine error as the client gets it (its row in the error table is
+/// the engine's [`moat_protocol::ErrorCode`]); a server failure's cause is
+/// logged here, never sent.
 fn api_error(e: EngineError) -> ApiError {
-    match e {
-        EngineError::ContextLengthExceeded { .. } => {
-            ApiError::new(ErrorKind::ContextLengthExceeded, e.to_string()).with_param("messages")
-        }
-        EngineError::Overloaded => ApiError::overloaded(),
-        EngineError::CacheFull => ApiError::new(
-            ErrorKind::Overloaded,
-            "The KV cache is full with running requests. Retry later, or raise ctx_size.",
-        ),
-        EngineError::Template(TemplateError::Compile(_)) => {
-            tracing::error!(error = %e, "chat template");
-            ApiError::internal()
-        }
-        EngineError::Template(t) => {
-            ApiError::new(ErrorKind::InvalidRequest, t.to_string()).with_param("messages")
-        }
-        EngineError::ToolGrammar(g) => ApiError::invalid_param(g.param(), g.to_string()),
-        EngineError::InvalidRequest { message, param } => {
-            ApiError::new(ErrorKind::InvalidParameter, message).with_param(param)
-        }
-        EngineError::Cancelled => ApiError::new(ErrorKind::InvalidRequest, "The client went away."),
-        EngineError::ShuttingDown => {
-            ApiError::new(ErrorKind::Unavailable, "The server is shutting down.")
-        }
-        EngineError::Internal(cause) => {
-            tracing::error!(%cause, "engine failure");
-            ApiError::internal()
-        }
+    if e.is_internal() {
+        tracing::error!(error = %e, "engine failure");
     }
+    ApiError::from(e)
 }
 
 #[cfg(test)]

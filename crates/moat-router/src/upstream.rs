@@ -176,8 +176,8 @@ impl UpstreamBackend {
             .json(&body)
             .send();
         let response = match tokio::time::timeout_at(deadline, send).await {
-            Err(_) => return Err(timed_out(id)),
-            Ok(Err(error)) => return Err(transport_error(id, &error)),
+            Err(_) => return Err(timed_out(id).into()),
+            Ok(Err(error)) => return Err(transport_error(id, &error).into()),
             Ok(Ok(response)) => response,
         };
         let status = response.status();
@@ -187,13 +187,13 @@ impl UpstreamBackend {
                 .ok()
                 .and_then(Result::ok)
                 .unwrap_or_default();
-            return Err(status_error(id, status, &body));
+            return Err(status_error(id, status, &body).into());
         }
 
         let mut events: SseEvents = response.bytes_stream().eventsource().boxed();
         let mut relay = Relay::new(endpoint, id.to_owned());
         let first = match tokio::time::timeout_at(deadline, events.next()).await {
-            Err(_) => return Err(timed_out(id)),
+            Err(_) => return Err(timed_out(id).into()),
             Ok(item) => relay.on_item(item),
         };
         // An upstream that fails at once gets an HTTP status, not an event.
@@ -278,7 +278,7 @@ fn relay_stream(
                     Ok(item) => pending.extend(relay.on_item(item)),
                     Err(_) => {
                         relay.done = true;
-                        pending.push_back(Err(timed_out(&relay.model)));
+                        pending.push_back(Err(timed_out(&relay.model).into()));
                     }
                 }
             }
@@ -326,7 +326,7 @@ impl Relay {
                     other => other.to_string(),
                 };
                 tracing::error!(model = %self.model, error = %cause, "upstream stream broke");
-                out.push_back(self.fail(failed_midstream()));
+                out.push_back(self.fail(UpstreamError::FailedMidstream.into()));
             }
             Some(Ok(event)) => self.on_data(event.data.trim(), &mut out),
         }
@@ -345,14 +345,14 @@ impl Relay {
             Ok(chunk) => chunk,
             Err(error) => {
                 tracing::error!(model = %self.model, %error, "upstream sent a chunk that is not a completion chunk");
-                out.push_back(self.fail(failed_midstream()));
+                out.push_back(self.fail(UpstreamError::FailedMidstream.into()));
                 return;
             }
         };
         if let Some(error) = chunk.error {
             tracing::error!(model = %self.model, "upstream reported an error while generating");
             tracing::debug!(model = %self.model, upstream_error = %error, "upstream error detail");
-            out.push_back(self.fail(failed_midstream()));
+            out.push_back(self.fail(UpstreamError::FailedMidstream.into()));
             return;
         }
         if let Some(usage) = chunk.usage {
@@ -399,7 +399,7 @@ impl Relay {
             }
             None => {
                 tracing::error!(model = %self.model, "upstream stream ended without a finish reason");
-                self.fail(failed_midstream())
+                self.fail(UpstreamError::FailedMidstream.into())
             }
         }
     }
@@ -521,7 +521,7 @@ impl UpstreamErrorDetail {
         })
     }
 
-    fn into_error(self, kind: ErrorKind) -> ApiError {
+    fn into_error(self, kind: ErrorKind) -> UpstreamError {
         let mut message = self.message;
         if message.len() > MAX_PASSED_MESSAGE {
             let mut end = MAX_PASSED_MESSAGE;
@@ -530,17 +530,17 @@ impl UpstreamErrorDetail {
             }
             message.truncate(end);
         }
-        let error = ApiError::new(kind, message);
-        match self.param {
-            Some(param) => error.with_param(param),
-            None => error,
+        UpstreamError::Passed {
+            kind,
+            message,
+            param: self.param,
         }
     }
 }
 
 /// The error for an upstream's non-2xx answer: client errors keep the
 /// upstream's message, server errors get a fixed one.
-fn status_error(model: &str, status: StatusCode, body: &[u8]) -> ApiError {
+fn status_error(model: &str, status: StatusCode, body: &[u8]) -> UpstreamError {
     let detail = UpstreamErrorDetail::parse(body);
     let log_body = || {
         let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
@@ -550,10 +550,7 @@ fn status_error(model: &str, status: StatusCode, body: &[u8]) -> ApiError {
         400 | 422 => {
             let Some(detail) = detail else {
                 log_body();
-                return ApiError::new(
-                    ErrorKind::InvalidRequest,
-                    "The upstream server refused the request.",
-                );
+                return UpstreamError::Refused;
             };
             let too_long = detail.code.as_deref() == Some("context_length_exceeded")
                 || detail.message.contains("maximum context length");
@@ -575,7 +572,7 @@ fn status_error(model: &str, status: StatusCode, body: &[u8]) -> ApiError {
                     status = 404,
                     "upstream answered 404 without an error object: check base_url"
                 );
-                upstream_failed()
+                UpstreamError::Failed
             }
         },
         401 | 403 => {
@@ -584,77 +581,104 @@ fn status_error(model: &str, status: StatusCode, body: &[u8]) -> ApiError {
                 status = status.as_u16(),
                 "upstream refused moat's credentials: check api_key"
             );
-            upstream_failed()
+            UpstreamError::Failed
         }
-        413 => detail.map_or_else(
-            || {
-                ApiError::new(
-                    ErrorKind::PayloadTooLarge,
-                    "The request is too large for the upstream server.",
-                )
-            },
-            |d| d.into_error(ErrorKind::PayloadTooLarge),
-        ),
+        413 => detail.map_or(UpstreamError::TooLarge, |d| {
+            d.into_error(ErrorKind::PayloadTooLarge)
+        }),
         429 | 503 => {
             tracing::warn!(model, status = status.as_u16(), "upstream overloaded");
-            ApiError::overloaded()
+            UpstreamError::Overloaded
         }
         504 => {
             tracing::error!(model, status = 504, "upstream timed out");
-            upstream_timeout()
+            UpstreamError::TimedOut
         }
         400..=499 => match detail {
             Some(detail) => detail.into_error(ErrorKind::InvalidRequest),
             None => {
                 log_body();
-                ApiError::new(
-                    ErrorKind::InvalidRequest,
-                    "The upstream server refused the request.",
-                )
+                UpstreamError::Refused
             }
         },
         _ => {
             log_body();
             tracing::error!(model, status = status.as_u16(), "upstream failed");
-            upstream_failed()
+            UpstreamError::Failed
         }
     }
 }
 
-fn upstream_failed() -> ApiError {
-    ApiError::new(ErrorKind::UpstreamError, "The upstream server failed.")
-}
-
-fn failed_midstream() -> ApiError {
-    ApiError::new(
-        ErrorKind::UpstreamError,
-        "The upstream server failed while generating.",
-    )
-}
-
-fn upstream_timeout() -> ApiError {
-    ApiError::new(
-        ErrorKind::UpstreamTimeout,
-        "The upstream server did not answer in time.",
-    )
-}
-
-fn timed_out(model: &str) -> ApiError {
+fn timed_out(model: &str) -> UpstreamError {
     tracing::error!(model, "upstream did not answer in time");
-    upstream_timeout()
+    UpstreamError::TimedOut
 }
 
-fn transport_error(model: &str, error: &reqwest::Error) -> ApiError {
+fn transport_error(model: &str, error: &reqwest::Error) -> UpstreamError {
     tracing::error!(model, error = %causes(error), "upstream request failed");
     if error.is_timeout() {
-        upstream_timeout()
+        UpstreamError::TimedOut
     } else if error.is_connect() {
-        ApiError::new(
-            ErrorKind::UpstreamError,
-            "The upstream server could not be reached.",
-        )
+        UpstreamError::Unreachable
     } else {
-        upstream_failed()
+        UpstreamError::Failed
+    }
+}
+
+/// What went wrong with an upstream, as the client is told it: the
+/// upstream's own refusal of the request (its message kept, truncated), or
+/// a fixed text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum UpstreamError {
+    /// A refusal whose error object is passed on as the upstream wrote it.
+    Passed {
+        kind: ErrorKind,
+        message: String,
+        param: Option<String>,
+    },
+    /// A 4xx without an error object.
+    Refused,
+    /// A 413 without an error object.
+    TooLarge,
+    Overloaded,
+    Failed,
+    FailedMidstream,
+    Unreachable,
+    TimedOut,
+}
+
+impl std::fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Passed { message, .. } => message,
+            Self::Refused => "The upstream server refused the request.",
+            Self::TooLarge => "The request is too large for the upstream server.",
+            Self::Overloaded => "The server is overloaded: all slots are busy and the wait queue is full. Retry later.",
+            Self::Failed => "The upstream server failed.",
+            Self::FailedMidstream => "The upstream server failed while generating.",
+            Self::Unreachable => "The upstream server could not be reached.",
+            Self::TimedOut => "The upstream server did not answer in time.",
+        })
+    }
+}
+
+impl moat_protocol::ErrorCode for UpstreamError {
+    fn error_kind(&self) -> ErrorKind {
+        match self {
+            Self::Passed { kind, .. } => *kind,
+            Self::Refused => ErrorKind::InvalidRequest,
+            Self::TooLarge => ErrorKind::PayloadTooLarge,
+            Self::Overloaded => ErrorKind::Overloaded,
+            Self::Failed | Self::FailedMidstream | Self::Unreachable => ErrorKind::UpstreamError,
+            Self::TimedOut => ErrorKind::UpstreamTimeout,
+        }
+    }
+
+    fn param(&self) -> Option<String> {
+        match self {
+            Self::Passed { param, .. } => param.clone(),
+            _ => None,
+        }
     }
 }
 
@@ -717,7 +741,7 @@ mod tests {
     #[test]
     fn context_overflow_is_recognised() {
         let body = br#"{"object":"error","message":"This model's maximum context length is 4096 tokens.","code":400}"#;
-        let error = status_error("m", StatusCode::BAD_REQUEST, body);
+        let error = ApiError::from(status_error("m", StatusCode::BAD_REQUEST, body));
         assert_eq!(error.kind, ErrorKind::ContextLengthExceeded);
     }
 
@@ -725,7 +749,7 @@ mod tests {
     fn long_messages_are_cut_on_a_char_boundary() {
         let message = "é".repeat(MAX_PASSED_MESSAGE);
         let body = serde_json::json!({ "error": { "message": message } }).to_string();
-        let error = status_error("m", StatusCode::BAD_REQUEST, body.as_bytes());
+        let error = ApiError::from(status_error("m", StatusCode::BAD_REQUEST, body.as_bytes()));
         assert!(error.message.len() <= MAX_PASSED_MESSAGE);
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use moat_protocol::chat::{
-    AssistantMessage, ChatChoice, ChatCompletion, FunctionCall, Role, ToolCall, ToolCallDelta,
+    AssistantMessage, ChatChoice, ChatCompletion, Role, ToolCall, ToolCallDelta,
 };
 use moat_protocol::completion::{Completion, CompletionChoice};
 use moat_protocol::{ApiError, FinishReason, GenerationEvent, Usage};
@@ -26,36 +26,7 @@ struct Generation {
 
 impl Generation {
     fn add_tool_call(&mut self, delta: ToolCallDelta) {
-        merge_tool_call(&mut self.tool_calls, delta);
-    }
-}
-
-/// Add one streamed fragment to the calls it belongs to (by index): the
-/// first id and type stay, name and argument fragments are appended.
-pub(crate) fn merge_tool_call(calls: &mut BTreeMap<u32, ToolCall>, delta: ToolCallDelta) {
-    let call = calls.entry(delta.index).or_insert_with(|| ToolCall {
-        id: String::new(),
-        kind: "function".to_owned(),
-        function: FunctionCall {
-            name: String::new(),
-            arguments: String::new(),
-        },
-    });
-    if let Some(id) = delta.id {
-        if call.id.is_empty() {
-            call.id = id;
-        }
-    }
-    if let Some(kind) = delta.kind {
-        call.kind = kind;
-    }
-    if let Some(function) = delta.function {
-        if let Some(name) = function.name {
-            call.function.name.push_str(&name);
-        }
-        if let Some(arguments) = function.arguments {
-            call.function.arguments.push_str(&arguments);
-        }
+        delta.merge_into(&mut self.tool_calls);
     }
 }
 

@@ -1,8 +1,11 @@
 //! Authentication as a layer in front of every API route, and the
 //! extractors that make permissions part of a handler's signature: a
-//! handler that takes [`Caller`] can only run for an authenticated
-//! principal, one that takes [`Admin`] only for an administrator.
+//! handler that takes [`Caller`] (or [`Calling`], the caller with the
+//! request's audit trail) can only run for an authenticated principal, one
+//! that takes [`Require<P>`] only for a principal with the permission `P`
+//! names ([`Admin`], [`Auditor`]), asked of [`moat_policy::authorize`].
 
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -12,41 +15,59 @@ use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use moat_policy::{AuthFailure, Principal};
-use moat_protocol::{ApiError, ErrorKind};
+use moat_gateway::{AuditTrail, Call};
+use moat_policy::{authorize, AuthFailure, Permission, Principal};
+use moat_protocol::ApiError;
 
-use crate::audit::AuditTrail;
+use crate::audit::Trail;
 use crate::error::ErrorResponse;
-use crate::limits::with_retry_after;
+use crate::rate::with_retry_after;
 use crate::state::AppState;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Arc<Principal>);
 
-/// An authenticated caller whose roles open the admin API.
-#[derive(Debug, Clone)]
-pub struct Admin(pub Arc<Principal>);
+/// A permission a route needs, named as a type.
+pub trait Need: Send + Sync + 'static {
+    const PERMISSION: Permission<'static>;
+}
 
-/// An authenticated caller who may read the audit log (an administrator or
-/// an auditor).
+/// The admin API.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminApi;
+
+impl Need for AdminApi {
+    const PERMISSION: Permission<'static> = Permission::Admin;
+}
+
+/// Reading the audit log (administrators and auditors).
+#[derive(Debug, Clone, Copy)]
+pub struct AuditLog;
+
+impl Need for AuditLog {
+    const PERMISSION: Permission<'static> = Permission::Audit;
+}
+
+/// An authenticated caller with the permission `P`; 403 otherwise.
 #[derive(Debug, Clone)]
-pub struct Auditor(pub Arc<Principal>);
+pub struct Require<P>(pub Arc<Principal>, pub PhantomData<P>);
+
+/// An authenticated caller whose roles open the admin API.
+pub type Admin = Require<AdminApi>;
+
+/// An authenticated caller who may read the audit log.
+pub type Auditor = Require<AuditLog>;
+
+/// An authenticated caller of the pipeline, with the request's audit
+/// trail.
+pub(crate) struct Calling(pub Call);
 
 fn bearer(value: &str) -> Option<&str> {
     let (scheme, credential) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
         .then_some(credential.trim())
-}
-
-/// The one 401 answer: no hint of which part failed.
-fn invalid_credentials() -> ApiError {
-    ApiError::new(
-        ErrorKind::InvalidApiKey,
-        "Incorrect API key provided. Send a valid key or token as \
-         `Authorization: Bearer ...`.",
-    )
 }
 
 /// Middleware: authenticate the request's bearer credential and attach the
@@ -95,22 +116,14 @@ pub(crate) async fn authenticated(
         Err(failure) => {
             let client = client.map(|ip| ip.to_string()).unwrap_or_default();
             tracing::info!(client, reason = %failure.reason(), "authentication failed");
-            Err(match failure {
+            let response = match failure {
                 AuthFailure::Locked { retry_after_ms } => with_retry_after(
-                    ErrorResponse::from(ApiError::new(
-                        ErrorKind::TooManyAuthFailures,
-                        "Too many failed authentication attempts; retry later.",
-                    ))
-                    .into_response(),
+                    ErrorResponse::from(ApiError::from(failure)).into_response(),
                     retry_after_ms,
                 ),
-                AuthFailure::Unavailable => ErrorResponse::from(ApiError::new(
-                    ErrorKind::Unavailable,
-                    "Service temporarily unavailable.",
-                ))
-                .into_response(),
-                _ => ErrorResponse::from(invalid_credentials()).into_response(),
-            })
+                failure => ErrorResponse::from(ApiError::from(failure)).into_response(),
+            };
+            Err(response)
         }
     }
 }
@@ -127,36 +140,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Admin {
+impl<S: Send + Sync, P: Need> FromRequestParts<S> for Require<P> {
     type Rejection = ErrorResponse;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Caller(principal) = Caller::from_request_parts(parts, state).await?;
-        if principal.is_admin() {
-            Ok(Self(principal))
-        } else {
-            Err(ApiError::new(
-                ErrorKind::PermissionDenied,
-                "This API is for administrators; your key's roles do not include one.",
-            )
-            .into())
-        }
+        authorize(&principal, P::PERMISSION).map_err(ApiError::from)?;
+        Ok(Self(principal, PhantomData))
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Auditor {
+impl<S: Send + Sync> FromRequestParts<S> for Calling {
     type Rejection = ErrorResponse;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Caller(principal) = Caller::from_request_parts(parts, state).await?;
-        if principal.may_read_audit() {
-            Ok(Self(principal))
-        } else {
-            Err(ApiError::new(
-                ErrorKind::PermissionDenied,
-                "The audit log is for auditors and administrators.",
-            )
-            .into())
-        }
+        let Ok(Trail(trail)) = Trail::from_request_parts(parts, state).await;
+        Ok(Self(Call::new(principal, trail)))
     }
 }

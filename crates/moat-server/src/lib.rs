@@ -1,10 +1,10 @@
-//! The axum application: OpenAI-compatible routes over a
-//! [`ModelRegistry`], request ids and access logs, the client address
-//! allow-list, authentication, roles and limits, the personal-data guard,
-//! the admin API, SSE streaming, one error rendering, TLS and graceful
-//! shutdown.
+//! The HTTP layer over the request pipeline ([`moat_gateway`]): the accept
+//! loop, TLS and graceful shutdown; middleware (request ids and access
+//! logs, the client address allow-list, authentication, the audit record
+//! of every request); extractors (JSON bodies, the caller, the permission a
+//! route needs); rendering (JSON, SSE, OpenAI error bodies, rate headers);
+//! and the routes, which extract, call the gateway and render.
 
-mod access;
 mod aggregate;
 mod audit;
 mod auth;
@@ -12,19 +12,16 @@ mod chunks;
 mod connections;
 mod error;
 mod extract;
-mod guard;
 mod headers;
 mod ids;
-mod limits;
-mod metrics;
 pub mod network;
+mod rate;
 mod request_id;
 mod routes;
 mod serve;
 mod sse;
 mod state;
 pub mod tls;
-mod tools;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,18 +33,15 @@ use axum::Router;
 use moat_router::ModelRegistry;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub use access::Access;
-pub use auth::{Admin, Auditor, Caller};
+pub use auth::{Admin, AdminApi, AuditLog, Auditor, Caller, Need, Require};
 pub use connections::{BodyTimedOut, ConnectionLimits};
 pub use error::ErrorResponse;
-pub use guard::{PiiFound, PiiGuard};
-pub use metrics::Metrics;
+pub use moat_gateway::{Access, Metrics, PiiFound, PiiGuard, ServerTools, ToolLoopSettings};
 pub use network::{ClientAllowList, PeerAddr, TrustedProxies};
 pub use request_id::{RequestId, CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
 pub use routes::admin::{is_day, key_status, parse_usage_by};
 pub use serve::serve;
 pub use state::AppState;
-pub use tools::{ServerTools, ToolLoopSettings};
 
 /// How the HTTP server behaves; one default per field.
 #[derive(Debug, Clone)]
@@ -88,8 +82,6 @@ impl ServerOptions {
     pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
     /// 30 seconds.
     pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-    /// A text completion's `max_tokens` when the request names none.
-    pub const DEFAULT_COMPLETION_MAX_TOKENS: u32 = 16;
 }
 
 impl Default for ServerOptions {

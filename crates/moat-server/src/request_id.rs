@@ -110,9 +110,13 @@ pub(crate) async fn track_request(
     } else {
         tracing::info!(status, latency_ms, "request");
     }
-    state
-        .metrics()
-        .observe_response(route.as_ref(), &method, &response, elapsed);
+    state.metrics().observe_response(
+        route.as_ref().map(axum::extract::MatchedPath::as_str),
+        &method,
+        response.status().as_u16(),
+        response.extensions().get::<ApiError>(),
+        elapsed,
+    );
 
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);

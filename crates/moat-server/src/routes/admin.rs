@@ -14,7 +14,7 @@ use moat_store::{ApiKeyRecord, UsageBy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::auth::{Admin, Auditor};
+use crate::auth::{Admin, Auditor, Require};
 use crate::error::ErrorResponse;
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -70,21 +70,10 @@ fn now_ms() -> i64 {
 }
 
 fn key_error(error: KeyError) -> ErrorResponse {
-    match error {
-        KeyError::Invalid(message) => ApiError::new(ErrorKind::InvalidParameter, message).into(),
-        KeyError::NotFound(id) => {
-            ApiError::new(ErrorKind::NotFound, format!("No key with id `{id}`.")).into()
-        }
-        KeyError::Revoked(id) => ApiError::new(
-            ErrorKind::InvalidRequest,
-            format!("Key `{id}` is revoked; create a new one."),
-        )
-        .into(),
-        KeyError::Store(error) => {
-            tracing::error!(%error, "key store failed");
-            ApiError::internal().into()
-        }
+    if let KeyError::Store(cause) = &error {
+        tracing::error!(error = %cause, "key store failed");
     }
+    ApiError::from(error).into()
 }
 
 fn issued(issued: IssuedKey, status: StatusCode) -> Response {
@@ -119,7 +108,7 @@ pub(crate) struct CreateKey {
 
 pub(crate) async fn create_key(
     State(state): State<AppState>,
-    Admin(admin): Admin,
+    Require(admin, _): Admin,
     JsonBody(body): JsonBody<CreateKey>,
 ) -> Result<Response, ErrorResponse> {
     let mut roles = body.roles;
@@ -148,7 +137,7 @@ pub(crate) async fn create_key(
 
 pub(crate) async fn revoke_key(
     State(state): State<AppState>,
-    Admin(admin): Admin,
+    Require(admin, _): Admin,
     Path(id): Path<String>,
 ) -> Result<Response, ErrorResponse> {
     let record = state
@@ -163,7 +152,7 @@ pub(crate) async fn revoke_key(
 
 pub(crate) async fn rotate_key(
     State(state): State<AppState>,
-    Admin(admin): Admin,
+    Require(admin, _): Admin,
     Path(id): Path<String>,
 ) -> Result<Response, ErrorResponse> {
     let key = state
@@ -262,7 +251,7 @@ pub(crate) async fn guard_scan(
     _: Admin,
     JsonBody(body): JsonBody<ScanRequest>,
 ) -> Result<Response, ErrorResponse> {
-    let guard = &state.options().guard;
+    let guard = state.gateway().guard();
     let data: Vec<_> = guard
         .scan(&body.text)
         .iter()
@@ -304,7 +293,7 @@ const AUDIT_PAGE_MAX: u32 = 1000;
 /// decrypted where its subject has not been erased.
 pub(crate) async fn audit_search(
     State(state): State<AppState>,
-    Auditor(auditor): Auditor,
+    Require(auditor, _): Auditor,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Response, ErrorResponse> {
     let Query(query) =
@@ -333,7 +322,7 @@ pub(crate) async fn audit_search(
 /// logged with who asked.
 pub(crate) async fn audit_reveal(
     State(state): State<AppState>,
-    Auditor(auditor): Auditor,
+    Require(auditor, _): Auditor,
     Path(pseudonym): Path<String>,
 ) -> Result<Response, ErrorResponse> {
     let Some(log) = state.access().audit_log.clone() else {

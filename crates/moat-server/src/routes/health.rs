@@ -18,10 +18,14 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<Json<Value>, 
     if state.is_draining() {
         return Err(ApiError::new(ErrorKind::Unavailable, "The server is shutting down.").into());
     }
-    let checks = state.all_models().backends().map(|backend| async move {
-        let ready = backend.ready().await;
-        (backend.info().id, ready)
-    });
+    let checks = state
+        .gateway()
+        .all_models()
+        .backends()
+        .map(|backend| async move {
+            let ready = backend.ready().await;
+            (backend.info().id, ready)
+        });
     let not_ready: Vec<String> = join_all(checks)
         .await
         .into_iter()

@@ -8,7 +8,6 @@ use moat_protocol::ApiError;
 
 use crate::auth::Admin;
 use crate::error::ErrorResponse;
-use crate::metrics;
 use crate::state::AppState;
 
 /// Mounted outside authentication when metrics are open.
@@ -25,9 +24,12 @@ pub(crate) async fn for_admin(
 }
 
 fn exposition(state: &AppState) -> Result<Response, ErrorResponse> {
-    let text = state.metrics().render(state.all_models()).map_err(|e| {
-        tracing::error!(error = %e, "metrics exposition");
-        ApiError::internal()
-    })?;
-    Ok(([(CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
+    let text = state
+        .metrics()
+        .render(state.gateway().all_models())
+        .map_err(|e| {
+            tracing::error!(error = %e, "metrics exposition");
+            ApiError::internal()
+        })?;
+    Ok(([(CONTENT_TYPE, moat_gateway::metrics::CONTENT_TYPE)], text).into_response())
 }

@@ -1,4 +1,5 @@
-//! One module per endpoint; each handler extracts, calls, maps.
+//! One module per endpoint; each handler extracts, calls the gateway,
+//! renders.
 
 pub(crate) mod admin;
 pub(crate) mod chat;
@@ -8,27 +9,50 @@ pub(crate) mod health;
 pub(crate) mod metrics;
 pub(crate) mod models;
 
-use moat_router::EventStream;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use moat_gateway::{Answer, Rejection};
 
-use crate::audit::{self, AuditTrail};
-use crate::guard::ResponseRestorer;
-use crate::limits::{self, Estimate, Quota};
+use crate::chunks::{ChatChunks, CompletionChunks, ResponseMeta};
+use crate::error::ErrorResponse;
 use crate::state::AppState;
+use crate::{aggregate, rate, sse};
 
-/// A generation's events as the caller gets them, in the order every
-/// generation route needs: the backend's events are metered (quota, usage,
-/// metrics) as the model produced them, then pseudonyms are restored, then
-/// the audit record is written before the last event leaves.
-pub(crate) fn answer_events(
+/// What a generation answers as.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    /// `chat.completion` or its chunks.
+    Chat,
+    /// `text_completion` and its chunks.
+    Completion,
+}
+
+/// The gateway's answer as JSON or SSE with the rate headers; its refusal
+/// as an error body (with `Retry-After` and the rate headers when a limit
+/// refused it).
+pub(crate) async fn render(
     state: &AppState,
-    trail: AuditTrail,
-    backend_events: EventStream,
-    quota: Quota,
-    model: String,
-    estimate: Estimate,
-    restorer: ResponseRestorer,
-) -> EventStream {
-    let answer = state.metrics().answer(&model);
-    let metered = limits::metered(backend_events, quota, model, estimate, answer);
-    audit::recorded(restorer.events(metered), trail, state.clone())
+    answer: Result<Answer, Rejection>,
+    kind: Kind,
+) -> Result<Response, ErrorResponse> {
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(rejection) => return Ok(rate::rejection_response(rejection)),
+    };
+    let stop = state.stop_generations_token();
+    let prefix = match kind {
+        Kind::Chat => "chatcmpl-",
+        Kind::Completion => "cmpl-",
+    };
+    let meta = ResponseMeta::new(prefix, &answer.model, answer.include_usage);
+    let events = answer.events;
+    let response = match (kind, answer.stream) {
+        (Kind::Chat, true) => sse::response(events, ChatChunks(meta), stop),
+        (Kind::Completion, true) => sse::response(events, CompletionChunks(meta), stop),
+        (Kind::Chat, false) => Json(aggregate::chat(events, meta, &stop).await?).into_response(),
+        (Kind::Completion, false) => {
+            Json(aggregate::completion(events, meta, &stop).await?).into_response()
+        }
+    };
+    Ok(rate::with_rate_headers(response, &answer.rate))
 }

@@ -19,7 +19,12 @@ fn card(info: BackendInfo) -> ModelCard {
 pub(crate) async fn list_models(State(state): State<AppState>, caller: Caller) -> Json<ModelList> {
     Json(ModelList {
         object: "list".to_owned(),
-        data: state.models_for(&caller).into_iter().map(card).collect(),
+        data: state
+            .gateway()
+            .models_for(&caller.0)
+            .into_iter()
+            .map(card)
+            .collect(),
     })
 }
 
@@ -31,6 +36,5 @@ pub(crate) async fn get_model(
     let Path(model) = path.map_err(|rejection| {
         ApiError::new(ErrorKind::InvalidRequest, rejection.body_text()).with_param("model")
     })?;
-    let backend = state.backend_for(&caller, &model)?;
-    Ok(Json(card(backend.info())))
+    Ok(Json(card(state.gateway().model_for(&caller.0, &model)?)))
 }

@@ -13,9 +13,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::MatchedPath;
-use axum::http::Method;
-use axum::response::Response;
+use http::Method;
 use moat_protocol::{ApiError, FinishReason, GenerationEvent};
 use moat_router::ModelRegistry;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
@@ -27,7 +25,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// The media type of the exposition.
-pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// vLLM's `vllm:time_to_first_token_seconds` buckets.
 const TTFT_BUCKETS: [f64; 22] = [
@@ -280,28 +278,29 @@ impl Metrics {
     /// Count one HTTP response as it starts, `elapsed` after the request
     /// came in: by matched route template (`None`: no route matched), and
     /// by error code when it carries an error.
-    pub(crate) fn observe_response(
+    pub fn observe_response(
         &self,
-        route: Option<&MatchedPath>,
+        route: Option<&str>,
         method: &Method,
-        response: &Response,
+        status: u16,
+        error: Option<&ApiError>,
         elapsed: Duration,
     ) {
-        let route = route.map_or("unmatched", MatchedPath::as_str).to_owned();
+        let route = route.unwrap_or("unmatched").to_owned();
         let method = method_label(method);
         self.inner
             .http_requests
             .get_or_create(&HttpLabels {
                 route: route.clone(),
                 method,
-                status: response.status().as_u16(),
+                status,
             })
             .inc();
         self.inner
             .http_request_duration
             .get_or_create(&RouteLabels { route, method })
             .observe(elapsed.as_secs_f64());
-        if let Some(error) = response.extensions().get::<ApiError>() {
+        if let Some(error) = error {
             let spec = error.kind.spec();
             let reason = spec.code.unwrap_or(spec.error_type);
             self.inner

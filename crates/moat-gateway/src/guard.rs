@@ -26,7 +26,7 @@ use std::sync::Arc;
 use moat_guard::{GuardError, Kind, Policy, PseudonymVault, Scanner};
 use moat_protocol::chat::{ChatCompletionRequest, MessageContent};
 use moat_protocol::completion::{CompletionRequest, Prompt};
-use moat_protocol::{ApiError, ErrorKind};
+use moat_protocol::ApiError;
 use serde_json::Value;
 
 mod restore;
@@ -412,16 +412,9 @@ impl<'a> Pass<'a> {
         if policy != Policy::Allow && !self.unrewritable.is_empty() {
             self.unrewritable.sort();
             self.unrewritable.dedup();
-            let names: Vec<&str> = self.unrewritable.iter().map(Kind::name).collect();
-            let names = names.join(", ");
-            tracing::info!(kinds = %names, "request refused: personal data in a name");
-            let error = ApiError::new(
-                ErrorKind::PiiBlocked,
-                format!(
-                    "The request contains personal data where it cannot be replaced \
-                     (a tool or parameter name, an object key or a number): {names}."
-                ),
-            );
+            let error = refusal(GuardError::Unrewritable {
+                kinds: std::mem::take(&mut self.unrewritable),
+            });
             return Err(error.with_param(self.unrewritable_at.unwrap_or(self.place)));
         }
         let vault = (policy == Policy::Pseudonymize && !self.vault.is_empty())
@@ -430,24 +423,20 @@ impl<'a> Pass<'a> {
     }
 }
 
-/// A guard error as the client sees it: `pii_blocked` naming the kinds, or
-/// a fixed internal error whose cause is logged (it never holds a value).
+/// A guard error as the client sees it (its row is the guard's
+/// [`moat_protocol::ErrorCode`]), logged: the kinds of a refusal, the cause
+/// of a failure (a guard error never holds a value).
 fn refusal(error: GuardError) -> ApiError {
-    match error {
-        GuardError::Blocked { kinds } => {
+    match &error {
+        GuardError::Blocked { kinds } | GuardError::Unrewritable { kinds } => {
             let names: Vec<&str> = kinds.iter().map(Kind::name).collect();
-            let names = names.join(", ");
-            tracing::info!(kinds = %names, "request refused: personal data");
-            ApiError::new(
-                ErrorKind::PiiBlocked,
-                format!("The request contains personal data that is not allowed here: {names}."),
-            )
+            tracing::info!(kinds = %names.join(", "), "request refused: personal data");
         }
         other => {
             tracing::error!(error = %other, "the personal-data guard failed; request refused");
-            ApiError::internal()
         }
     }
+    ApiError::from(error)
 }
 
 #[cfg(test)]
@@ -455,6 +444,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use moat_protocol::chat::{ChatMessage, ContentPart, FunctionCall, Role, ToolCall};
+    use moat_protocol::ErrorKind;
 
     use super::*;
 

@@ -1,21 +1,18 @@
-//! Rate limits and quotas at the HTTP edge: the estimate a request is
-//! checked with, `Retry-After` and `x-ratelimit-*` headers, and the stream
-//! wrapper that counts the tokens actually used and frees the request's
-//! stream slot when it ends.
+//! Step 4, rate limits and quotas: the estimate a request is admitted
+//! with, the quota an answer and its tool-loop turns draw on, and the
+//! stream wrapper that counts the tokens actually used and frees the
+//! request's stream slot when it ends.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::http::{HeaderName, HeaderValue};
-use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use moat_policy::{Admission, RateStatus, Refusal};
+use moat_policy::Admission;
 use moat_protocol::chat::{ChatCompletionRequest, MessageContent};
 use moat_protocol::completion::{CompletionRequest, Prompt};
 use moat_protocol::{ApiError, GenerationEvent};
 use moat_router::EventStream;
 
-use crate::error::ErrorResponse;
 use crate::metrics::AnswerMetrics;
 
 /// Bytes per token assumed when estimating a prompt before it is
@@ -28,7 +25,7 @@ fn tokens_of(bytes: usize) -> u64 {
 
 /// What a request is expected to use before it runs.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Estimate {
+pub struct Estimate {
     /// The prompt, from its size.
     pub prompt: u64,
     /// The completion budget (`max_tokens`).
@@ -42,7 +39,7 @@ impl Estimate {
 }
 
 /// Prompt estimate and completion budget of a chat request.
-pub(crate) fn chat_estimate(request: &ChatCompletionRequest) -> Estimate {
+pub fn chat_estimate(request: &ChatCompletionRequest) -> Estimate {
     let mut bytes = 0usize;
     for m in &request.messages {
         bytes += 16;
@@ -67,7 +64,7 @@ pub(crate) fn chat_estimate(request: &ChatCompletionRequest) -> Estimate {
 }
 
 /// Prompt estimate and `max_tokens` of a text completion (default 16).
-pub(crate) fn completion_estimate(request: &CompletionRequest) -> Estimate {
+pub fn completion_estimate(request: &CompletionRequest) -> Estimate {
     let bytes = match &request.prompt {
         Prompt::One(t) => t.len(),
         Prompt::Many(ts) => ts.iter().map(String::len).sum(),
@@ -77,63 +74,9 @@ pub(crate) fn completion_estimate(request: &CompletionRequest) -> Estimate {
         completion: u64::from(
             request
                 .max_tokens
-                .unwrap_or(crate::ServerOptions::DEFAULT_COMPLETION_MAX_TOKENS),
+                .unwrap_or(crate::DEFAULT_COMPLETION_MAX_TOKENS),
         ),
     }
-}
-
-/// Add `Retry-After` (whole seconds, at least 1).
-pub(crate) fn with_retry_after(mut response: Response, retry_after_ms: u64) -> Response {
-    let secs = retry_after_ms.div_ceil(1000).max(1);
-    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-        response.headers_mut().insert("retry-after", v);
-    }
-    response
-}
-
-/// OpenAI's duration format in reset headers: `1s`, `6m0s`, `250ms`.
-fn duration_text(ms: u64) -> String {
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    let secs = ms.div_ceil(1000);
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m{s}s"),
-        _ => format!("{h}h{m}m{s}s"),
-    }
-}
-
-/// Add the `x-ratelimit-*` headers for the limits that applied.
-pub(crate) fn with_rate_headers(mut response: Response, status: &RateStatus) -> Response {
-    let headers = response.headers_mut();
-    let mut put = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), v);
-        }
-    };
-    if let Some(r) = status.requests {
-        put("x-ratelimit-limit-requests", r.limit.to_string());
-        put("x-ratelimit-remaining-requests", r.remaining.to_string());
-        put("x-ratelimit-reset-requests", duration_text(r.reset_ms));
-    }
-    if let Some((limit, remaining, reset)) = status.tokens {
-        put("x-ratelimit-limit-tokens", limit.to_string());
-        put("x-ratelimit-remaining-tokens", remaining.to_string());
-        put("x-ratelimit-reset-tokens", duration_text(reset));
-    }
-    response
-}
-
-/// A refused request as the client sees it: 429 with `Retry-After` and the
-/// rate headers.
-pub(crate) fn refusal_response(refusal: Refusal) -> Response {
-    let response = ErrorResponse::from(refusal.error).into_response();
-    with_rate_headers(
-        with_retry_after(response, refusal.retry_after_ms),
-        &refusal.status,
-    )
 }
 
 /// The admission of one answer, shared by its meter and, in a tool loop,
@@ -215,7 +158,11 @@ impl Quota {
     pub async fn check_next_turn(&self, estimate: u64) -> Result<(), ApiError> {
         let (prompt, completion) = self.finished();
         let tokens = prompt.saturating_add(completion).saturating_add(estimate);
-        self.inner.admission.check_more(tokens).await
+        self.inner
+            .admission
+            .check_more(tokens)
+            .await
+            .map_err(ApiError::from)
     }
 }
 
@@ -313,16 +260,17 @@ pub(crate) fn metered(
         .boxed()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reset_durations_read_like_openai() {
-        assert_eq!(duration_text(250), "250ms");
-        assert_eq!(duration_text(1000), "1s");
-        assert_eq!(duration_text(1001), "2s");
-        assert_eq!(duration_text(360_000), "6m0s");
-        assert_eq!(duration_text(3_723_000), "1h2m3s");
+impl crate::Gateway {
+    /// Check the caller's rate limits and quotas for a request expected to
+    /// need `estimated_tokens`.
+    pub(crate) async fn admit(
+        &self,
+        call: &crate::Call,
+        estimated_tokens: u64,
+    ) -> Result<Admission, moat_policy::Refusal> {
+        self.access()
+            .limiter
+            .admit(&call.principal, estimated_tokens)
+            .await
     }
 }

@@ -19,11 +19,6 @@ pub(crate) struct ResponseRestorer {
 }
 
 impl ResponseRestorer {
-    /// A restorer with nothing to restore (the stream was restored already).
-    pub(crate) fn none() -> Self {
-        Self { vault: None }
-    }
-
     /// `events` with placeholders restored in content, reasoning and
     /// tool-call arguments; what a restorer held back is released just
     /// before the `Finish` event.

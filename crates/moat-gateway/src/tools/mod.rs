@@ -1,4 +1,4 @@
-//! Server-side tools (step 9). A chat request names the registered tools
+//! Step 9, server-side tools. A chat request names the registered tools
 //! it wants (`"moat": {"tools": [...]}`); those the caller may use are
 //! offered to the model, and moat runs the calls the model makes: validate
 //! the arguments, check the caller's roles, stop for a person's
@@ -12,15 +12,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use moat_policy::Principal;
+use moat_policy::{authorize, Denied, Permission, Principal};
 use moat_protocol::chat::Tool;
-use moat_protocol::{ApiError, ErrorKind};
+use moat_protocol::ApiError;
 use moat_store::Store;
 use moat_tools::{Confirmations, RegisteredTool, RegistryError, ToolExecutor, ToolRegistry};
 
 use parked::Parked;
 
-pub(crate) use run::{run, Conversation, Pending, Resume, RunContext};
+pub(crate) use run::{run, Conversation, Loop, Pending, Resume};
 
 /// Limits of a tool loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,13 +151,7 @@ impl ServerTools {
                         offered.push(tool.definition());
                     }
                 }
-                _ => {
-                    return Err(ApiError::new(
-                        ErrorKind::ToolNotAllowed,
-                        format!("You are not allowed to use the tool `{name}`."),
-                    )
-                    .with_param("moat.tools"))
-                }
+                _ => return Err(Denied::tool(name).into()),
             }
         }
         Ok(offered)
@@ -167,11 +161,11 @@ impl ServerTools {
 /// A role of the caller lists the tool in its `tools`, or the tool lists
 /// one of the caller's roles in its `roles`.
 pub(crate) fn may_use(principal: &Principal, tool: &RegisteredTool) -> bool {
-    principal.may_use_tool(tool.name())
-        || principal
-            .roles
-            .iter()
-            .any(|r| tool.roles().iter().any(|allowed| *allowed == r.name))
+    let permission = Permission::Tool {
+        name: tool.name(),
+        roles: tool.roles(),
+    };
+    authorize(principal, permission).is_ok()
 }
 
 impl fmt::Debug for ServerTools {

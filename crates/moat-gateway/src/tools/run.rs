@@ -1,11 +1,13 @@
-//! The loop of one request with server-side tools, as one event stream:
-//! each model turn is guarded and generated like any chat request, its text
-//! passed on as it comes; when the turn ends in tool calls, moat decides
-//! and runs them, adds the results to the conversation and starts the next
-//! turn. The caller sees one answer: the text of every turn, then one
-//! `Finish` with the usage of all turns. A call that needs confirmation
-//! ends the answer with that call (its id is the confirmation id) and
-//! parks the conversation until the caller decides.
+//! The loop that drives a chat's model turns, as one event stream: each
+//! turn is run by [`Turns::run`], its text passed on as it comes; when the
+//! turn ends in calls of server-side tools, moat decides and runs them,
+//! adds the results to the conversation and starts the next turn. The
+//! caller sees one answer: the text of every turn, then one `Finish` with
+//! the usage of all turns. A call that needs confirmation ends the answer
+//! with that call (its id is the confirmation id) and parks the
+//! conversation until the caller decides. A chat offered no server-side
+//! tools is a loop of one turn whose events pass through as they come,
+//! tool calls for the client included.
 //!
 //! Whatever the model says, only tools offered to this request and allowed
 //! to the caller run, with arguments that validate against their schema.
@@ -27,31 +29,28 @@ use moat_protocol::chat::{
 };
 use moat_protocol::event::PromptTokensDetails;
 use moat_protocol::{ApiError, ErrorKind, FinishReason, GenerationEvent, Usage};
-use moat_router::{Backend, EventStream};
+use moat_router::EventStream;
 use serde::{Deserialize, Serialize};
 
-use super::{may_use, ServerTools};
-use crate::aggregate::merge_tool_call;
+use super::{may_use, ServerTools, ToolLoopSettings};
 use crate::audit::AuditTrail;
-use crate::guard::PiiGuard;
-use crate::limits::{self, Quota};
+use crate::limits;
 use crate::metrics::Metrics;
+use crate::turn::Turns;
 
 /// Metric label of a tool name that is not registered (the model can say
 /// anything; labels stay bounded).
 const UNKNOWN_TOOL: &str = "(unknown)";
 
 /// What one run needs besides the conversation.
-pub(crate) struct RunContext {
-    pub tools: ServerTools,
+pub(crate) struct Loop {
+    /// How each turn runs.
+    pub turns: Turns,
+    /// The registered server-side tools, if any.
+    pub tools: Option<ServerTools>,
     pub principal: Arc<Principal>,
-    pub backend: Arc<dyn Backend>,
-    pub guard: PiiGuard,
     pub trail: AuditTrail,
     pub metrics: Metrics,
-    /// The request's admission: each later turn is checked against the
-    /// daily token limits, and each finished turn counted.
-    pub quota: Quota,
 }
 
 /// The conversation as the loop carries it: real text (each turn guards
@@ -86,81 +85,64 @@ pub(crate) struct Resume {
 }
 
 /// Run the loop on `conversation`; from the parked calls first when
-/// resuming.
-pub(crate) fn run(
-    ctx: RunContext,
+/// resuming. A new conversation's first turn starts before this returns:
+/// what refuses it (the guard, the backend's admission) is the error.
+pub(crate) async fn run(
+    ctx: Loop,
     mut conversation: Conversation,
     resume: Option<Resume>,
-) -> EventStream {
+) -> Result<EventStream, ApiError> {
     let mut next = resume.map(|r| (r.calls, Some(r.approved)));
-    stream! {
+    // Turns run by this request (a resumed loop starts again at 0).
+    let mut turns = 0u32;
+    let mut first = match next {
+        Some(_) => None,
+        None => Some(ctx.next_turn(&mut conversation, &mut turns).await?),
+    };
+    Ok(stream! {
         let mut usage = Usage::default();
-        // Turns run by this request (a resumed loop starts again at 0).
-        let mut turns = 0u32;
         loop {
-            if let Some((calls, decision)) = next.take() {
-                match ctx.run_calls(&mut conversation, calls, decision).await {
-                    Ok(None) => {}
-                    Ok(Some(calls)) => {
-                        for event in ctx.park(conversation, calls, usage).await {
-                            yield event;
+            let mut events = match first.take() {
+                Some(events) => events,
+                None => {
+                    if let Some((calls, decision)) = next.take() {
+                        match ctx.run_calls(&mut conversation, calls, decision).await {
+                            Ok(None) => {}
+                            Ok(Some(calls)) => {
+                                for event in ctx.park(conversation, calls, usage).await {
+                                    yield event;
+                                }
+                                return;
+                            }
+                            Err(error) => {
+                                yield Err(error);
+                                return;
+                            }
                         }
-                        return;
                     }
-                    Err(error) => {
-                        yield Err(error);
-                        return;
+                    match ctx.next_turn(&mut conversation, &mut turns).await {
+                        Ok(events) => events,
+                        Err(error) => {
+                            yield Err(error);
+                            return;
+                        }
                     }
-                }
-            }
-            let max_steps = ctx.tools.settings().max_steps;
-            if conversation.steps >= max_steps {
-                yield Err(ApiError::new(
-                    ErrorKind::ToolLoopFailed,
-                    format!("The tool loop reached its limit of {max_steps} model turns without an answer."),
-                ));
-                return;
-            }
-            conversation.steps += 1;
-            let mut request = conversation.request.clone();
-            if conversation.steps > 1 {
-                // A forced choice applies to the first turn only, or the
-                // model could never answer.
-                request.tool_choice = None;
-            }
-            turns += 1;
-            let estimate = limits::chat_estimate(&request);
-            if turns > 1 {
-                // Admission checked this request's first turn only.
-                if let Err(error) = ctx.quota.check_next_turn(estimate.total()).await {
-                    yield Err(error);
-                    return;
-                }
-            }
-            request.token_budget = ctx.quota.budget(estimate, request.max_new_tokens());
-            let restorer = match ctx.guard.protect_chat(&mut request).await {
-                Ok((found, restorer)) => {
-                    ctx.trail.pii(&found);
-                    restorer
-                }
-                Err(error) => {
-                    yield Err(error);
-                    return;
                 }
             };
-            let mut events = match ctx.backend.chat(request).await {
-                Ok(events) => restorer.events(events),
-                Err(error) => {
-                    yield Err(error);
-                    return;
-                }
-            };
+            // Without server-side tools every call is the client's, passed
+            // on as it comes.
+            let pass_through = conversation.offered.is_empty();
             let mut turn = Turn::default();
             while let Some(item) = events.next().await {
                 match item {
+                    Ok(GenerationEvent::Delta { content, reasoning, tool_calls }) if pass_through => {
+                        if !content.is_empty() || !reasoning.is_empty() || !tool_calls.is_empty() {
+                            yield Ok(GenerationEvent::Delta { content, reasoning, tool_calls });
+                        }
+                    }
                     Ok(GenerationEvent::Delta { content, reasoning, tool_calls }) => {
                         for delta in tool_calls {
-                            merge_tool_call(&mut turn.calls, delta);
+                            delta.merge_into(&mut turn.calls);
                         }
                         turn.content.push_str(&content);
                         if !content.is_empty() || !reasoning.is_empty() {
@@ -173,10 +155,6 @@ pub(crate) fn run(
                     }
                     Ok(GenerationEvent::Finish { reason, usage: used }) => {
                         turn.reason = Some(reason);
-                        ctx.quota.turn_finished(
-                            u64::from(used.prompt_tokens),
-                            u64::from(used.completion_tokens),
-                        );
                         usage = add_usage(usage, used);
                     }
                     Err(error) => {
@@ -185,8 +163,12 @@ pub(crate) fn run(
                     }
                 }
             }
+            // A turn whose stream ended without finishing ends the answer
+            // the same way: it is not made to look complete.
+            let Some(reason) = turn.reason else {
+                return;
+            };
             if turn.calls.is_empty() {
-                let reason = turn.reason.unwrap_or(FinishReason::Stop);
                 yield Ok(GenerationEvent::Finish { reason, usage });
                 return;
             }
@@ -216,7 +198,7 @@ pub(crate) fn run(
             next = Some((calls, None));
         }
     }
-    .boxed()
+    .boxed())
 }
 
 /// What one model turn produced.
@@ -227,7 +209,46 @@ struct Turn {
     reason: Option<FinishReason>,
 }
 
-impl RunContext {
+impl Loop {
+    fn settings(&self) -> ToolLoopSettings {
+        self.tools
+            .as_ref()
+            .map_or_else(ToolLoopSettings::default, |tools| *tools.settings())
+    }
+
+    /// Start the conversation's next model turn: within the loop's step
+    /// limit, a forced tool choice on the first turn only, later turns
+    /// checked against the daily token limits (admission checked the
+    /// first).
+    async fn next_turn(
+        &self,
+        conversation: &mut Conversation,
+        turns: &mut u32,
+    ) -> Result<EventStream, ApiError> {
+        let max_steps = self.settings().max_steps;
+        if conversation.steps >= max_steps {
+            return Err(ApiError::new(
+                ErrorKind::ToolLoopFailed,
+                format!(
+                    "The tool loop reached its limit of {max_steps} model turns without an answer."
+                ),
+            ));
+        }
+        conversation.steps += 1;
+        let mut request = conversation.request.clone();
+        if conversation.steps > 1 {
+            // A forced choice applies to the first turn only, or the model
+            // could never answer.
+            request.tool_choice = None;
+        }
+        *turns += 1;
+        if *turns > 1 {
+            let estimate = limits::chat_estimate(&request);
+            self.turns.quota.check_next_turn(estimate.total()).await?;
+        }
+        self.turns.run(request).await
+    }
+
     /// Decide and run `calls` in order, each result added to the
     /// conversation. `decision` is the caller's on the first call (a parked
     /// one). Returns the calls left when one needs a confirmation.
@@ -242,11 +263,11 @@ impl RunContext {
             let name = call.function.name.as_str();
             let tool = self
                 .tools
-                .registry()
-                .get(name)
+                .as_ref()
+                .and_then(|tools| tools.registry().get(name))
                 .filter(|_| conversation.offered.iter().any(|o| o == name))
                 .filter(|tool| may_use(&self.principal, tool));
-            let Some(tool) = tool else {
+            let (Some(tools), Some(tool)) = (&self.tools, tool) else {
                 self.note(call, self.label(name), "denied", "not_run", None);
                 let message = format!("error: the tool `{name}` is not available to you.");
                 conversation.add_result(call, message);
@@ -258,7 +279,7 @@ impl RunContext {
                 Err(invalid) => {
                     conversation.invalid += 1;
                     self.note(call, name, "invalid_arguments", "not_run", None);
-                    let max = self.tools.settings().max_invalid_arguments;
+                    let max = tools.settings().max_invalid_arguments;
                     if conversation.invalid > max {
                         return Err(ApiError::new(
                             ErrorKind::ToolLoopFailed,
@@ -294,8 +315,7 @@ impl RunContext {
                 "allowed"
             };
             let started = Instant::now();
-            let result = self
-                .tools
+            let result = tools
                 .executor()
                 .execute(name, &arguments, &self.principal.id)
                 .await;
@@ -319,7 +339,11 @@ impl RunContext {
 
     /// The metric and audit label of a tool name the model wrote.
     fn label<'a>(&self, name: &'a str) -> &'a str {
-        if self.tools.registry().get(name).is_some() {
+        if self
+            .tools
+            .as_ref()
+            .is_some_and(|tools| tools.registry().get(name).is_some())
+        {
             name
         } else {
             UNKNOWN_TOOL
@@ -363,7 +387,10 @@ impl RunContext {
             conversation,
             calls,
         };
-        let id = match self.tools.park(&self.principal.id, pending).await {
+        let Some(tools) = &self.tools else {
+            return vec![Err(ApiError::internal())];
+        };
+        let id = match tools.park(&self.principal.id, pending).await {
             Ok(id) => id,
             Err(error) => return vec![Err(error)],
         };

@@ -1,0 +1,183 @@
+//! The request pipeline, knowing nothing of HTTP. A [`Gateway`] holds the
+//! named parts every request passes through; a [`Call`] is one request's
+//! caller and audit trail; [`Gateway::chat`], [`Gateway::complete`] and
+//! [`Gateway::decide`] are the entry points. The steps, in flow order, one
+//! module each:
+//!
+//! 1. `authorize` — may the caller use this model (tools and knowledge
+//!    bases are asked the same way, with [`moat_policy::authorize`]);
+//! 2. [`limits`] — rate limits and quotas, the answer's metering;
+//! 3. [`guard`] — personal data found, blocked, masked or pseudonymized;
+//! 4. `augment` — knowledge-base retrieval (none yet);
+//! 5. `route` — the model's backend;
+//! 6. `turn` — one model turn: guard → augment → generate → restore,
+//!    written once, shared by chat and completions;
+//! 7. [`tools`] — the loop that drives turns (a plain chat is a loop with no
+//!    tools);
+//! 8. [`audit`] — one record per request;
+//! 9. [`metrics`] — what Prometheus scrapes.
+
+mod access;
+mod answer;
+pub mod audit;
+mod augment;
+mod authorize;
+mod call;
+mod chat;
+mod complete;
+pub mod guard;
+pub mod limits;
+pub mod metrics;
+mod route;
+pub mod tools;
+mod turn;
+
+use std::sync::Arc;
+
+use moat_policy::Principal;
+use moat_protocol::ApiError;
+use moat_router::{BackendInfo, ModelRegistry};
+
+pub use access::Access;
+pub use answer::{Answer, Rejection};
+pub use audit::AuditTrail;
+pub use call::Call;
+pub use chat::Decision;
+pub use guard::{PiiFound, PiiGuard};
+pub use metrics::Metrics;
+pub use tools::{ServerTools, ToolLoopSettings};
+
+/// A text completion's `max_tokens` when the request names none (OpenAI's).
+pub const DEFAULT_COMPLETION_MAX_TOKENS: u32 = 16;
+
+/// How the pipeline behaves; one default per field.
+#[derive(Debug, Clone, Default)]
+pub struct GatewaySettings {
+    /// The most tokens a chat answer may have when the request names no
+    /// `max_tokens`; `None`: until the context is full. Either way an
+    /// answer never runs past the caller's remaining daily token quota.
+    pub default_max_tokens: Option<u32>,
+}
+
+/// The pipeline's parts; cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    parts: Arc<Parts>,
+}
+
+struct Parts {
+    models: ModelRegistry,
+    access: Access,
+    guard: PiiGuard,
+    tools: Option<ServerTools>,
+    metrics: Metrics,
+    settings: GatewaySettings,
+}
+
+impl Gateway {
+    /// The pipeline over `models`, with `access` (authentication, limits,
+    /// the store, the audit log), the server-wide `guard`, the server-side
+    /// `tools` if any are registered, and `settings`.
+    pub fn new(
+        models: ModelRegistry,
+        access: Access,
+        guard: PiiGuard,
+        tools: Option<ServerTools>,
+        settings: GatewaySettings,
+    ) -> Self {
+        Self {
+            parts: Arc::new(Parts {
+                models,
+                access,
+                guard,
+                tools,
+                metrics: Metrics::new(),
+                settings,
+            }),
+        }
+    }
+
+    /// Every served model, whoever asks: for health checks and metrics
+    /// only. What a caller sees is [`Gateway::models_for`].
+    pub fn all_models(&self) -> &ModelRegistry {
+        &self.parts.models
+    }
+
+    pub fn access(&self) -> &Access {
+        &self.parts.access
+    }
+
+    /// The server-wide personal-data guard (the admin API's scan, audit
+    /// content masking).
+    pub fn guard(&self) -> &PiiGuard {
+        &self.parts.guard
+    }
+
+    /// The personal-data guard with `principal`'s role policy, if it has
+    /// one.
+    pub fn guard_for(&self, principal: &Principal) -> PiiGuard {
+        match principal.pii_policy() {
+            Some(policy) => self.parts.guard.with_policy(policy),
+            None => self.parts.guard.clone(),
+        }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.parts.metrics
+    }
+
+    /// The server-side tools, if any are registered.
+    pub fn tools(&self) -> Option<&ServerTools> {
+        self.parts.tools.as_ref()
+    }
+
+    pub fn settings(&self) -> &GatewaySettings {
+        &self.parts.settings
+    }
+
+    /// The models `principal` may use.
+    pub fn models_for(&self, principal: &Principal) -> Vec<BackendInfo> {
+        self.parts
+            .models
+            .infos()
+            .into_iter()
+            .filter(|info| {
+                moat_policy::authorize(principal, moat_policy::Permission::Model(&info.id)).is_ok()
+            })
+            .collect()
+    }
+
+    /// Requests are audited (an audit log is configured).
+    pub fn audits(&self) -> bool {
+        self.parts.access.audit.is_some()
+    }
+
+    /// Write the record of a request whose answer is not a generation
+    /// stream, finished with the response's `status` and `error`: 503 when
+    /// it cannot be written (nothing is acknowledged without its record).
+    pub async fn record(
+        &self,
+        trail: &AuditTrail,
+        status: u16,
+        error: Option<&ApiError>,
+    ) -> Result<(), ApiError> {
+        let Some(writer) = &self.parts.access.audit else {
+            return Ok(());
+        };
+        let outcome = if (200..300).contains(&status) {
+            moat_audit::Outcome::Completed
+        } else if status >= 500 {
+            moat_audit::Outcome::Failed
+        } else {
+            moat_audit::Outcome::Refused
+        };
+        let record = trail.finish(status, error, outcome, &self.parts.guard);
+        audit::append(&self.parts.metrics, writer, record)
+            .await
+            .map(|_| ())
+            .map_err(|error| {
+                tracing::error!(%error, "audit record not written; answering 503");
+                ApiError::unavailable()
+            })
+    }
+}

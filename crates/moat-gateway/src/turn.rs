@@ -1,0 +1,124 @@
+//! One model turn, written once for chat and completions: budget → guard
+//! → augment → generate → restore → meter. The tool loop drives turns;
+//! a text completion is one turn.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use moat_protocol::chat::ChatCompletionRequest;
+use moat_protocol::completion::CompletionRequest;
+use moat_protocol::{ApiError, GenerationEvent};
+use moat_router::{Backend, EventStream};
+
+use crate::audit::AuditTrail;
+use crate::augment::augment;
+use crate::guard::{PiiFound, PiiGuard, ResponseRestorer};
+use crate::limits::{self, Estimate, Quota};
+
+/// A request one turn can run: what it is expected to use, how it is
+/// guarded and how a backend generates it.
+pub(crate) trait TurnRequest: Send + Sized + 'static {
+    /// The tokens it is expected to use, from its size.
+    fn estimate(&self) -> Estimate;
+    /// The `max_tokens` it names.
+    fn max_tokens(&self) -> Option<u32>;
+    /// Cap its completion at `budget` tokens (the quota's room).
+    fn set_budget(&mut self, budget: Option<u32>);
+    /// Apply the guard's policy to every text that reaches the model.
+    fn protect(
+        &mut self,
+        guard: &PiiGuard,
+    ) -> impl Future<Output = Result<(PiiFound, ResponseRestorer), ApiError>> + Send;
+    /// Start generating it.
+    fn generate(
+        self,
+        backend: &dyn Backend,
+    ) -> impl Future<Output = Result<EventStream, ApiError>> + Send;
+}
+
+impl TurnRequest for ChatCompletionRequest {
+    fn estimate(&self) -> Estimate {
+        limits::chat_estimate(self)
+    }
+
+    fn max_tokens(&self) -> Option<u32> {
+        self.max_new_tokens()
+    }
+
+    fn set_budget(&mut self, budget: Option<u32>) {
+        self.token_budget = budget;
+    }
+
+    async fn protect(
+        &mut self,
+        guard: &PiiGuard,
+    ) -> Result<(PiiFound, ResponseRestorer), ApiError> {
+        guard.protect_chat(self).await
+    }
+
+    async fn generate(self, backend: &dyn Backend) -> Result<EventStream, ApiError> {
+        backend.chat(self).await
+    }
+}
+
+impl TurnRequest for CompletionRequest {
+    fn estimate(&self) -> Estimate {
+        limits::completion_estimate(self)
+    }
+
+    fn max_tokens(&self) -> Option<u32> {
+        self.max_tokens
+    }
+
+    fn set_budget(&mut self, budget: Option<u32>) {
+        self.token_budget = budget;
+    }
+
+    async fn protect(
+        &mut self,
+        guard: &PiiGuard,
+    ) -> Result<(PiiFound, ResponseRestorer), ApiError> {
+        guard.protect_prompt(self).await
+    }
+
+    async fn generate(self, backend: &dyn Backend) -> Result<EventStream, ApiError> {
+        backend.complete(self).await
+    }
+}
+
+/// What every turn of one request shares.
+#[derive(Clone)]
+pub(crate) struct Turns {
+    pub backend: Arc<dyn Backend>,
+    /// The guard with the caller's policy.
+    pub guard: PiiGuard,
+    pub trail: AuditTrail,
+    /// The request's admission: each turn's completion is capped by the
+    /// room it leaves, and each finished turn counted.
+    pub quota: Quota,
+}
+
+impl Turns {
+    /// Run one turn of `request`. What fails before the model starts
+    /// (the guard's refusal, a backend's admission) is the error; what fails
+    /// later is in the stream.
+    pub async fn run<R: TurnRequest>(&self, mut request: R) -> Result<EventStream, ApiError> {
+        let estimate = request.estimate();
+        request.set_budget(self.quota.budget(estimate, request.max_tokens()));
+        let (found, restorer) = request.protect(&self.guard).await?;
+        self.trail.pii(&found);
+        augment(&mut request)?;
+        let events = request.generate(self.backend.as_ref()).await?;
+        let quota = self.quota.clone();
+        let metered = events.inspect(move |item| {
+            if let Ok(GenerationEvent::Finish { usage, .. }) = item {
+                quota.turn_finished(
+                    u64::from(usage.prompt_tokens),
+                    u64::from(usage.completion_tokens),
+                );
+            }
+        });
+        Ok(restorer.events(metered.boxed()))
+    }
+}
