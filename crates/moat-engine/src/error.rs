@@ -82,7 +82,7 @@ impl moat_protocol::ErrorCode for EngineError {
 
     fn client_message(&self) -> String {
         match self {
-            Self::Overloaded => moat_protocol::ApiError::overloaded().message,
+            Self::Overloaded => moat_protocol::error::OVERLOADED_MESSAGE.to_owned(),
             Self::CacheFull => {
                 "The KV cache is full with running requests. Retry later, or raise ctx_size."
                     .to_owned()

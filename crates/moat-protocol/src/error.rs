@@ -213,6 +213,9 @@ impl ErrorKind {
 
 /// The fixed text of every internal failure.
 pub const INTERNAL_MESSAGE: &str = "Internal server error.";
+/// The text of every overload (503 `overloaded`).
+pub const OVERLOADED_MESSAGE: &str =
+    "The server is overloaded: all slots are busy and the wait queue is full. Retry later.";
 /// The fixed text of every 503 that is not an overload.
 pub const UNAVAILABLE_MESSAGE: &str = "Service temporarily unavailable.";
 
@@ -291,10 +294,7 @@ impl ApiError {
     }
 
     pub fn overloaded() -> Self {
-        Self::new(
-            ErrorKind::Overloaded,
-            "The server is overloaded: all slots are busy and the wait queue is full. Retry later.",
-        )
+        Self::new(ErrorKind::Overloaded, OVERLOADED_MESSAGE)
     }
 
     /// A server-side failure; the text sent is fixed, never the cause.

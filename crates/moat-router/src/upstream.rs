@@ -653,7 +653,7 @@ impl std::fmt::Display for UpstreamError {
             Self::Passed { message, .. } => message,
             Self::Refused => "The upstream server refused the request.",
             Self::TooLarge => "The request is too large for the upstream server.",
-            Self::Overloaded => "The server is overloaded: all slots are busy and the wait queue is full. Retry later.",
+            Self::Overloaded => moat_protocol::error::OVERLOADED_MESSAGE,
             Self::Failed => "The upstream server failed.",
             Self::FailedMidstream => "The upstream server failed while generating.",
             Self::Unreachable => "The upstream server could not be reached.",
