@@ -2,10 +2,9 @@
 //! the store (the same `--config`/`--store` as `moat serve`; with none, the
 //! default store in the working directory).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, FromArgMatches, Subcommand, ValueEnum};
 use moat_audit::{
     erase_subject, export, purge, reveal_principal, search, verify, AuditKeys, AuditLog,
     ExportFormat, SearchFilter, WriterSettings,
@@ -14,19 +13,19 @@ use moat_policy::clock::{Clock, SystemClock};
 use moat_policy::keys::parse_lifetime;
 use moat_store::Store;
 
-use crate::config::{self, ConfigFileArgs, StoreArgs};
+use crate::config::{self, AccessConfig, AuditConfig, AuditOptions, ConfigFile, StoreOptions};
 use crate::output::say;
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(flatten)]
-    pub common: ConfigFileArgs,
+    pub common: ConfigFile,
+    /// The `[store]` flags; read with the file, by [`config::load_with`].
     #[command(flatten)]
-    pub store: StoreArgs,
-    /// The audit keys file (checkpoint signing key, principal pseudonym key).
-    /// Default: data/audit.key
-    #[arg(global = true, long, env = "MOAT_AUDIT_KEYS", value_name = "FILE")]
-    pub audit_keys: Option<PathBuf>,
+    pub _store: StoreOptions,
+    /// The `[audit]` flags (`--audit-keys`); read with the file.
+    #[command(flatten)]
+    pub _audit: AuditOptions,
     #[command(subcommand)]
     pub command: AuditCommand,
 }
@@ -155,11 +154,14 @@ impl FilterArgs {
     }
 }
 
-pub fn run(args: AuditArgs) -> anyhow::Result<()> {
-    let file = config::read_file(args.common.config.as_deref())?;
-    let access = config::resolve_access(&args.store, &file)?;
-    let audit = config::resolve_audit(&file)?;
-    let keys_path = args.audit_keys.clone().unwrap_or(audit.keys_file);
+pub fn run(args: AuditArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+    let options = config::load_with(&args.common, matches, |options, given| {
+        options.store.update_from_arg_matches(given)?;
+        options.audit.update_from_arg_matches(given)
+    })?;
+    let access = AccessConfig::resolve(&options)?;
+    let audit = AuditConfig::try_from(&options.audit)?;
+    let keys_path = audit.keys_file;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

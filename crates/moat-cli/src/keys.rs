@@ -1,22 +1,23 @@
 //! `moat keys create|list|revoke|rotate`: API keys, straight on the store
 //! (a running server picks changes up within a second).
 
-use clap::{Args, Subcommand};
+use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 use moat_policy::clock::{Clock, SystemClock};
 use moat_policy::keys::{parse_lifetime, NewKey};
 use moat_server::key_status;
 use moat_store::ApiKeyRecord;
 
 use crate::access::KeyAdmin;
-use crate::config::{self, ConfigFileArgs, StoreArgs};
+use crate::config::{self, AccessConfig, ConfigFile, StoreOptions};
 use crate::output::say;
 
 #[derive(Debug, Args)]
 pub struct KeysArgs {
     #[command(flatten)]
-    pub common: ConfigFileArgs,
+    pub common: ConfigFile,
+    /// The `[store]` flags; read with the file, by [`config::load_with`].
     #[command(flatten)]
-    pub store: StoreArgs,
+    pub _store: StoreOptions,
     #[command(subcommand)]
     pub command: KeysCommand,
 }
@@ -54,9 +55,11 @@ pub enum KeysCommand {
     },
 }
 
-pub fn run(args: KeysArgs) -> anyhow::Result<()> {
-    let file = config::read_file(args.common.config.as_deref())?;
-    let access = config::resolve_access(&args.store, &file)?;
+pub fn run(args: KeysArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+    let options = config::load_with(&args.common, matches, |options, given| {
+        options.store.update_from_arg_matches(given)
+    })?;
+    let access = AccessConfig::resolve(&options)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

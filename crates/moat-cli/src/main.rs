@@ -12,7 +12,7 @@ mod usage;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// moat serves language models inside your own network through the OpenAI
 /// API, from an embedded llama.cpp engine or from vLLM/SGLang/TGI/llama-server
@@ -27,9 +27,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the configured models over the OpenAI-compatible HTTP API.
-    Serve(config::ServeArgs),
-    /// List the models `moat serve` would serve, without loading them.
-    Models(config::ConfigArgs),
+    Serve(config::Options),
+    /// List the models `moat serve` would serve with the same options,
+    /// without loading them.
+    Models(config::Options),
     /// API keys: create, list, revoke, rotate.
     Keys(keys::KeysArgs),
     /// Requests and tokens used, per key, role, model or day.
@@ -41,7 +42,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = config::parse_command_line(Cli::command(), std::env::args_os().collect())
+        .unwrap_or_else(|e| e.exit());
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // The subcommand's own matches: the file is read under what they give.
+    let sub = matches
+        .subcommand()
+        .map_or_else(ArgMatches::default, |(_, m)| m.clone());
     // The server logs its work; the other commands print their answer and
     // log only what went wrong.
     let default_filter = match cli.command {
@@ -50,11 +57,11 @@ fn main() -> ExitCode {
     };
     init_logging(default_filter);
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
-        Command::Models(args) => models::run(args),
-        Command::Keys(args) => keys::run(args),
-        Command::Usage(args) => usage::run(args),
-        Command::Audit(args) => audit::run(args),
+        Command::Serve(parsed) => config::load(parsed, &sub).and_then(serve::run),
+        Command::Models(parsed) => config::load(parsed, &sub).and_then(models::run),
+        Command::Keys(args) => keys::run(args, &sub),
+        Command::Usage(args) => usage::run(args, &sub),
+        Command::Audit(args) => audit::run(args, &sub),
         Command::Guard(args) => guard::run(args),
     };
     match result {

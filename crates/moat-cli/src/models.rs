@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use moat_engine::catalog::{self, ModelFile};
 
-use crate::config::{self, Config, ConfigArgs, ModelConfigResolved, ServeArgs};
+use crate::config::{Config, ModelConfigResolved, Options};
 use crate::output::{human_size, say};
 
 /// A model to serve.
@@ -64,16 +64,9 @@ pub fn describe(p: &Planned) -> String {
     }
 }
 
-/// `moat models`.
-pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
-    let file = config::read_file(args.config.as_deref())?;
-    let config = Config::resolve(
-        &ServeArgs {
-            common: args,
-            ..Default::default()
-        },
-        file,
-    )?;
+/// `moat models`, with the options `moat serve` would have.
+pub fn run(options: Options) -> anyhow::Result<()> {
+    let config = Config::resolve(options)?;
     let planned = plan(&config)?;
     if planned.is_empty() {
         anyhow::bail!("{}", no_models_hint(&config));

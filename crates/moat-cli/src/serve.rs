@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use moat_audit::{AuditKeys, AuditLog, WriterSettings};
-use moat_engine::{Engine, EngineConfig};
+use moat_engine::Engine;
 use moat_router::embedded::EmbeddedBackend;
 use moat_router::upstream::{UpstreamBackend, UpstreamConfig};
 use moat_router::ModelRegistry;
@@ -11,13 +11,12 @@ use moat_server::{AppState, PiiGuard, ServerOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::access::{self, KeyAdmin};
-use crate::config::{self, Config, ModelConfigResolved, ServeArgs};
+use crate::config::{self, Config, ModelConfigResolved, Options};
 use crate::models::{describe, no_models_hint, plan, Planned};
 use crate::output::{human_size, say};
 
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let file = config::read_file(args.common.config.as_deref())?;
-    let config = Config::resolve(&args, file)?;
+pub fn run(options: Options) -> anyhow::Result<()> {
+    let config = Config::resolve(options)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("moat-http")
@@ -54,13 +53,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stop_tasks.clone(),
     )
     .await?;
-    let engine_config = EngineConfig {
-        parallel: config.parallel,
-        ctx_size: config.ctx_size,
-        threads: config.threads,
-        batch_size: config.batch_size,
-        queue_size: config.queue_size,
-    };
     let mut registry = ModelRegistry::new();
     for p in planned {
         let line = describe(&p);
@@ -73,7 +65,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                     file.path.clone(),
                 );
                 tracing::info!(model = %file.id, path = %file.path.display(), "loading model");
-                let engine_config = engine_config.clone();
+                let engine_config = config.engine.clone();
                 let engine =
                     tokio::task::spawn_blocking(move || Engine::load(&file, &engine_config))
                         .await??;
@@ -84,11 +76,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                     file_quant,
                     human_size(file_size),
                     file_path.display(),
-                    config.parallel,
+                    config.engine.parallel,
                     engine.context_length()
                 ));
                 registry
-                    .insert(Arc::new(EmbeddedBackend::new(Arc::new(engine))))
+                    .insert(Arc::new(EmbeddedBackend::new(
+                        Arc::new(engine),
+                        config.embedded,
+                    )))
                     .map_err(anyhow::Error::msg)?;
             }
             Planned::Upstream(ModelConfigResolved::Upstream {

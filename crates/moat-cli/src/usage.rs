@@ -1,21 +1,22 @@
 //! `moat usage`: requests and tokens per key, role, model or day.
 
-use clap::{Args, ValueEnum};
+use clap::{ArgMatches, Args, FromArgMatches, ValueEnum};
 use moat_policy::clock::{utc_day, Clock, SystemClock};
 use moat_policy::keys::parse_lifetime;
 use moat_server::is_day;
 use moat_store::UsageBy;
 
 use crate::access::KeyAdmin;
-use crate::config::{self, ConfigFileArgs, StoreArgs};
+use crate::config::{self, AccessConfig, ConfigFile, StoreOptions};
 use crate::output::say;
 
 #[derive(Debug, Args)]
 pub struct UsageArgs {
     #[command(flatten)]
-    pub common: ConfigFileArgs,
+    pub common: ConfigFile,
+    /// The `[store]` flags; read with the file, by [`config::load_with`].
     #[command(flatten)]
-    pub store: StoreArgs,
+    pub _store: StoreOptions,
     /// Group by key, role, model or day.
     #[arg(long, value_enum, default_value = "key")]
     pub by: By,
@@ -42,9 +43,11 @@ fn since_day(text: &str, now_ms: i64) -> anyhow::Result<String> {
     Ok(utc_day(now_ms.saturating_sub(ago_ms)))
 }
 
-pub fn run(args: UsageArgs) -> anyhow::Result<()> {
-    let file = config::read_file(args.common.config.as_deref())?;
-    let access = config::resolve_access(&args.store, &file)?;
+pub fn run(args: UsageArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+    let options = config::load_with(&args.common, matches, |options, given| {
+        options.store.update_from_arg_matches(given)
+    })?;
+    let access = AccessConfig::resolve(&options)?;
     let since = args
         .since
         .as_deref()

@@ -2,8 +2,8 @@
 //!
 //! Tool calls are constrained by a grammar built from the tools' schemas
 //! (`moat_engine::grammar`): lazily in `auto` (from the first `<tool_call>`),
-//! from the first token with `required` or a named function. Setting
-//! `MOAT_TOOL_GRAMMAR=off` before start turns that off (for measurements).
+//! from the first token with `required` or a named function, unless
+//! [`EmbeddedSettings::tool_grammar`] turns that off (for measurements).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,9 +24,19 @@ use serde_json::{json, Map, Value};
 
 use crate::backend::{Backend, BackendInfo, BackendLoad, EventStream};
 
-/// The environment variable that turns constrained tool calls off
-/// (`off`, `0` or `false`); read once, when a backend is made.
-pub const TOOL_GRAMMAR_ENV: &str = "MOAT_TOOL_GRAMMAR";
+/// How an embedded backend serves; one default per field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddedSettings {
+    /// Constrain tool calls with a grammar built from the tools' schemas.
+    /// Default: true
+    pub tool_grammar: bool,
+}
+
+impl Default for EmbeddedSettings {
+    fn default() -> Self {
+        Self { tool_grammar: true }
+    }
+}
 
 /// A model served in-process.
 pub struct EmbeddedBackend {
@@ -36,25 +46,14 @@ pub struct EmbeddedBackend {
 }
 
 impl EmbeddedBackend {
-    /// A backend for `engine`; constrained tool calls unless
-    /// `MOAT_TOOL_GRAMMAR` turns them off.
-    pub fn new(engine: Arc<Engine>) -> Self {
-        let off = std::env::var(TOOL_GRAMMAR_ENV)
-            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "off" | "0" | "false"));
-        if off {
-            tracing::info!(
-                model = engine.id(),
-                "tool-call grammar off ({TOOL_GRAMMAR_ENV})"
-            );
+    /// A backend for `engine`, serving as `settings` say.
+    pub fn new(engine: Arc<Engine>, settings: EmbeddedSettings) -> Self {
+        if !settings.tool_grammar {
+            tracing::info!(model = engine.id(), "tool-call grammar off");
         }
-        Self::with_tool_grammar(engine, !off)
-    }
-
-    /// A backend for `engine`, constraining tool calls or not.
-    pub fn with_tool_grammar(engine: Arc<Engine>, tool_grammar: bool) -> Self {
         Self {
             engine,
-            tool_grammar,
+            tool_grammar: settings.tool_grammar,
         }
     }
 

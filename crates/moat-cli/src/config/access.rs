@@ -12,49 +12,94 @@ use moat_server::tls::TlsSettings;
 use moat_server::ClientAllowList;
 use serde::Deserialize;
 
-/// Where keys and usage live; shared by `serve`, `keys` and `usage`.
-#[derive(Debug, Default, Clone, Args)]
-pub struct StoreArgs {
-    /// The store: a SQLite file or a postgres:// URL. Default: data/moat.db
-    #[arg(global = true, long, env = "MOAT_STORE", value_name = "PATH|URL")]
-    pub store: Option<String>,
+use super::Options;
+
+/// The `[store]` table: where keys and usage live; its flags are shared by
+/// `serve`, `keys`, `usage` and `audit`.
+#[derive(Debug, Clone, Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreOptions {
+    /// The store: a SQLite file or a postgres:// URL.
+    #[arg(
+        global = true,
+        long = "store",
+        env = "MOAT_STORE",
+        value_name = "PATH|URL",
+        default_value_t = default_store()
+    )]
+    pub url: String,
     /// The server secret API keys are hashed with (created on first start,
     /// kept outside the database; every replica needs the same file).
-    /// Default: data/moat.secret
-    #[arg(global = true, long, env = "MOAT_SECRET_FILE", value_name = "FILE")]
-    pub secret_file: Option<PathBuf>,
+    #[arg(
+        global = true,
+        long,
+        env = "MOAT_SECRET_FILE",
+        value_name = "FILE",
+        default_value_os_t = default_secret_file()
+    )]
+    pub secret_file: PathBuf,
 }
 
-/// The `[store]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreFileConfig {
-    /// A SQLite file path, or a postgres:// URL.
-    pub url: Option<String>,
-    /// The server secret file.
-    pub secret_file: Option<PathBuf>,
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            url: default_store(),
+            secret_file: default_secret_file(),
+        }
+    }
 }
 
-/// The `[auth]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthFileConfig {
-    /// Failed authentications from one address before answers are slowed. Default: 5
-    pub slow_after_failures: Option<u32>,
-    /// Failed authentications from one address before it is locked out. Default: 20
-    pub lock_after_failures: Option<u32>,
-    /// Seconds after which failures are forgotten. Default: 600
-    pub window_secs: Option<u64>,
-    /// Seconds a locked-out address is refused. Default: 300
-    pub lockout_secs: Option<u64>,
+/// The `[auth]` table; its defaults are [`FailureSettings`]'.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthOptions {
+    /// Failed authentications from one address before answers are slowed.
+    pub slow_after_failures: u32,
+    /// Failed authentications from one address before it is locked out.
+    pub lock_after_failures: u32,
+    /// Seconds after which failures are forgotten.
+    pub window_secs: u64,
+    /// Seconds a locked-out address is refused.
+    pub lockout_secs: u64,
     /// `[auth.oidc]`: accept bearer tokens from an OpenID Connect provider.
     pub oidc: Option<OidcConfig>,
 }
 
+impl Default for AuthOptions {
+    fn default() -> Self {
+        let failures = FailureSettings::default();
+        Self {
+            slow_after_failures: failures.slow_after_failures,
+            lock_after_failures: failures.lock_after_failures,
+            window_secs: failures.window_secs,
+            lockout_secs: failures.lockout_secs,
+            oidc: None,
+        }
+    }
+}
+
+/// The brute-force thresholds, checked.
+impl TryFrom<&AuthOptions> for FailureSettings {
+    type Error = anyhow::Error;
+
+    fn try_from(auth: &AuthOptions) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            auth.lock_after_failures >= 1,
+            "[auth] lock_after_failures must be at least 1"
+        );
+        Ok(Self {
+            slow_after_failures: auth.slow_after_failures,
+            lock_after_failures: auth.lock_after_failures,
+            window_secs: auth.window_secs,
+            lockout_secs: auth.lockout_secs,
+        })
+    }
+}
+
 /// The `[tls]` table.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TlsFileConfig {
+pub struct TlsOptions {
     /// PEM certificate chain.
     pub cert: PathBuf,
     /// PEM private key.
@@ -66,15 +111,15 @@ pub struct TlsFileConfig {
     pub client_ca: Option<PathBuf>,
 }
 
-/// The access parts of the file, borrowed.
-pub(super) struct FileAccess<'a> {
-    pub allow_clients: &'a [String],
-    pub cors_origins: &'a [String],
-    pub redis_url: Option<&'a str>,
-    pub store: &'a StoreFileConfig,
-    pub auth: &'a AuthFileConfig,
-    pub tls: Option<&'a TlsFileConfig>,
-    pub roles: &'a [RoleConfig],
+impl From<&TlsOptions> for TlsSettings {
+    fn from(t: &TlsOptions) -> Self {
+        Self {
+            cert: t.cert.clone(),
+            key: t.key.clone(),
+            tls13_only: t.tls13_only,
+            client_ca: t.client_ca.clone(),
+        }
+    }
 }
 
 /// The resolved, checked access configuration.
@@ -99,54 +144,30 @@ fn default_secret_file() -> PathBuf {
 }
 
 impl AccessConfig {
-    pub(super) fn resolve(args: &StoreArgs, file: &FileAccess<'_>) -> anyhow::Result<Self> {
-        let defaults = FailureSettings::default();
-        let failures = FailureSettings {
-            slow_after_failures: file
-                .auth
-                .slow_after_failures
-                .unwrap_or(defaults.slow_after_failures),
-            lock_after_failures: file
-                .auth
-                .lock_after_failures
-                .unwrap_or(defaults.lock_after_failures),
-            window_secs: file.auth.window_secs.unwrap_or(defaults.window_secs),
-            lockout_secs: file.auth.lockout_secs.unwrap_or(defaults.lockout_secs),
-        };
-        anyhow::ensure!(
-            failures.lock_after_failures >= 1,
-            "[auth] lock_after_failures must be at least 1"
-        );
-        Roles::new(file.roles).map_err(|e| anyhow::anyhow!("[[roles]] {e}"))?;
-        let allow_clients = ClientAllowList::parse(file.allow_clients)
+    /// The access parts of `options`, checked.
+    pub fn resolve(options: &Options) -> anyhow::Result<Self> {
+        let failures = FailureSettings::try_from(&options.auth)?;
+        Roles::new(&options.roles).map_err(|e| anyhow::anyhow!("[[roles]] {e}"))?;
+        let allow_clients = ClientAllowList::parse(&options.allow_clients)
             .map_err(|e| anyhow::anyhow!("allow_clients: {e}"))?;
-        for origin in file.cors_origins {
+        for origin in &options.cors_origins {
             check_origin(origin)?;
         }
-        let redis_url = file.redis_url.map(check_redis_url).transpose()?;
+        let redis_url = options
+            .redis_url
+            .as_deref()
+            .map(check_redis_url)
+            .transpose()?;
         Ok(Self {
-            store: args
-                .store
-                .clone()
-                .or_else(|| file.store.url.clone())
-                .unwrap_or_else(default_store),
-            secret_file: args
-                .secret_file
-                .clone()
-                .or_else(|| file.store.secret_file.clone())
-                .unwrap_or_else(default_secret_file),
-            roles: file.roles.to_vec(),
+            store: options.store.url.clone(),
+            secret_file: options.store.secret_file.clone(),
+            roles: options.roles.clone(),
             failures,
-            oidc: file.auth.oidc.clone(),
+            oidc: options.auth.oidc.clone(),
             redis_url,
             allow_clients,
-            cors_origins: file.cors_origins.to_vec(),
-            tls: file.tls.map(|t| TlsSettings {
-                cert: t.cert.clone(),
-                key: t.key.clone(),
-                tls13_only: t.tls13_only,
-                client_ca: t.client_ca.clone(),
-            }),
+            cors_origins: options.cors_origins.clone(),
+            tls: options.tls.as_ref().map(TlsSettings::from),
         })
     }
 
@@ -156,7 +177,7 @@ impl AccessConfig {
 }
 
 /// A `redis://` URL (TLS to Redis is not supported).
-pub(super) fn check_redis_url(url: &str) -> anyhow::Result<String> {
+fn check_redis_url(url: &str) -> anyhow::Result<String> {
     anyhow::ensure!(
         url.starts_with("redis://"),
         "redis_url must start with redis:// (TLS to Redis is not supported yet)"

@@ -8,18 +8,56 @@ use moat_server::ToolLoopSettings;
 use moat_tools::ToolRegistry;
 use serde::Deserialize;
 
-/// The `[tool_loop]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ToolLoopFileConfig {
-    /// Model turns in one request with server-side tools. Default: 8
-    pub max_steps: Option<u32>,
+/// The `[tool_loop]` table; its defaults are [`ToolLoopSettings`]'.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolLoopOptions {
+    /// Model turns in one request with server-side tools.
+    pub max_steps: u32,
     /// Invalid tool arguments returned to the model before the request
-    /// fails. Default: 2
-    pub max_invalid_arguments: Option<u32>,
+    /// fails.
+    pub max_invalid_arguments: u32,
     /// Seconds a call marked `confirm` waits for the caller's decision.
-    /// Default: 600
-    pub confirmation_ttl_secs: Option<u64>,
+    pub confirmation_ttl_secs: u64,
+}
+
+impl Default for ToolLoopOptions {
+    fn default() -> Self {
+        let settings = ToolLoopSettings::default();
+        Self {
+            max_steps: settings.max_steps,
+            max_invalid_arguments: settings.max_invalid_arguments,
+            confirmation_ttl_secs: settings.confirmation_ttl.as_secs(),
+        }
+    }
+}
+
+/// The loop's limits, checked.
+impl TryFrom<&ToolLoopOptions> for ToolLoopSettings {
+    type Error = anyhow::Error;
+
+    fn try_from(options: &ToolLoopOptions) -> anyhow::Result<Self> {
+        let max_steps = options.max_steps;
+        anyhow::ensure!(
+            (1..=64).contains(&max_steps),
+            "[tool_loop] max_steps must be between 1 and 64, not {max_steps}"
+        );
+        let max_invalid_arguments = options.max_invalid_arguments;
+        anyhow::ensure!(
+            max_invalid_arguments <= 16,
+            "[tool_loop] max_invalid_arguments must be at most 16, not {max_invalid_arguments}"
+        );
+        anyhow::ensure!(
+            (10..=86_400).contains(&options.confirmation_ttl_secs),
+            "[tool_loop] confirmation_ttl_secs must be between 10 and 86400"
+        );
+        Ok(Self {
+            max_steps,
+            max_invalid_arguments,
+            confirmation_ttl: Duration::from_secs(options.confirmation_ttl_secs),
+            ..Self::default()
+        })
+    }
 }
 
 /// The registered tools and the loop's limits, checked.
@@ -34,7 +72,7 @@ pub struct ToolsConfig {
 /// configuration file: schema files are read relative to its directory.
 pub fn resolve(
     tools: Vec<moat_tools::ToolConfig>,
-    loop_file: &ToolLoopFileConfig,
+    loop_options: &ToolLoopOptions,
     config_path: Option<&Path>,
 ) -> anyhow::Result<ToolsConfig> {
     let base_dir = config_path
@@ -45,34 +83,9 @@ pub fn resolve(
         Some(path) => anyhow::anyhow!("configuration file {}: [[tools]] {e}", path.display()),
         None => anyhow::anyhow!("[[tools]] {e}"),
     })?;
-    let defaults = ToolLoopSettings::default();
-    let max_steps = loop_file.max_steps.unwrap_or(defaults.max_steps);
-    anyhow::ensure!(
-        (1..=64).contains(&max_steps),
-        "[tool_loop] max_steps must be between 1 and 64, not {max_steps}"
-    );
-    let max_invalid_arguments = loop_file
-        .max_invalid_arguments
-        .unwrap_or(defaults.max_invalid_arguments);
-    anyhow::ensure!(
-        max_invalid_arguments <= 16,
-        "[tool_loop] max_invalid_arguments must be at most 16, not {max_invalid_arguments}"
-    );
-    let ttl = loop_file
-        .confirmation_ttl_secs
-        .map_or(defaults.confirmation_ttl, Duration::from_secs);
-    anyhow::ensure!(
-        (Duration::from_secs(10)..=Duration::from_secs(86_400)).contains(&ttl),
-        "[tool_loop] confirmation_ttl_secs must be between 10 and 86400"
-    );
     Ok(ToolsConfig {
         registry,
-        settings: ToolLoopSettings {
-            max_steps,
-            max_invalid_arguments,
-            confirmation_ttl: ttl,
-            ..defaults
-        },
+        settings: ToolLoopSettings::try_from(loop_options)?,
     })
 }
 
