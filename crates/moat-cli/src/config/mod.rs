@@ -234,6 +234,11 @@ pub struct ModelConfig {
     pub timeout_secs: Option<u64>,
     /// Upstream: context length to advertise in /v1/models.
     pub context_length: Option<u32>,
+    /// Embedded chat model: answer `/v1/embeddings` too (mean pooling over
+    /// its last hidden states). Embedding models (a pooling type in the
+    /// GGUF) need no setting. Default: false
+    #[serde(default)]
+    pub embeddings: bool,
 }
 
 /// The resolved configuration.
@@ -283,6 +288,8 @@ pub enum ModelConfigResolved {
     Embedded {
         id: Option<String>,
         path: PathBuf,
+        /// Answer `/v1/embeddings` too.
+        embeddings: bool,
     },
     Upstream {
         id: String,
@@ -477,10 +484,19 @@ fn resolve_model(index: usize, m: ModelConfig) -> anyhow::Result<ModelConfigReso
             let path = m.path.ok_or_else(|| {
                 anyhow::anyhow!("{}: an embedded model needs `path` to a .gguf file", at())
             })?;
-            Ok(ModelConfigResolved::Embedded { id: m.id, path })
+            Ok(ModelConfigResolved::Embedded {
+                id: m.id,
+                path,
+                embeddings: m.embeddings,
+            })
         }
         BackendKind::Upstream => {
             anyhow::ensure!(m.path.is_none(), "{}: `path` is for embedded models", at());
+            anyhow::ensure!(
+                !m.embeddings,
+                "{}: `embeddings` is for embedded models (an upstream's own server decides)",
+                at()
+            );
             let id =
                 m.id.ok_or_else(|| anyhow::anyhow!("{}: an upstream model needs an `id`", at()))?;
             let base_url = m
@@ -611,6 +627,33 @@ mod tests {
         let f = file("[[models]]\nid = \"big\"\nbackend = \"upstream\"\nbase_url = \"http://h/v1\"\napi_key_env = \"VLLM_KEY\"\n").unwrap();
         let c = Config::resolve(&ServeArgs::default(), f).unwrap();
         assert!(matches!(&c.models[0], ModelConfigResolved::Upstream { id, .. } if id == "big"));
+    }
+
+    #[test]
+    fn a_chat_model_can_be_configured_for_embeddings() {
+        let f = file("[[models]]\npath = \"models/chat.gguf\"\nembeddings = true\n").unwrap();
+        let c = Config::resolve(&ServeArgs::default(), f).unwrap();
+        assert!(matches!(
+            &c.models[0],
+            ModelConfigResolved::Embedded {
+                embeddings: true,
+                ..
+            }
+        ));
+        let f = file("[[models]]\npath = \"models/chat.gguf\"\n").unwrap();
+        let c = Config::resolve(&ServeArgs::default(), f).unwrap();
+        assert!(matches!(
+            &c.models[0],
+            ModelConfigResolved::Embedded {
+                embeddings: false,
+                ..
+            }
+        ));
+        let f = file("[[models]]\nid = \"u\"\nbackend = \"upstream\"\nbase_url = \"http://h/v1\"\nembeddings = true\n").unwrap();
+        let err = Config::resolve(&ServeArgs::default(), f)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`embeddings` is for embedded models"), "{err}");
     }
 
     /// moat.example.toml, with every commented-out setting switched on,
