@@ -6,6 +6,11 @@
 MOAT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEFAULT_MODEL_ID="SmolLM2-135M-Instruct.Q4_1"
 DEFAULT_MODEL="$MOAT_ROOT/models/$DEFAULT_MODEL_ID.gguf"
+# The embedding model, converted from safetensors by scripts/convert_minilm.py.
+EMBEDDING_MODEL_ID="all-MiniLM-L6-v2-minilm.f16"
+EMBEDDING_MODEL="$MOAT_ROOT/models/$EMBEDDING_MODEL_ID.gguf"
+# The venv the converter runs in (gguf + numpy).
+CONVERT_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/moat/convert-venv"
 
 # Debian packages the llama.cpp build needs (bindgen wants libclang and its headers).
 BUILD_PACKAGES=(cmake libclang1-14 libclang-common-14-dev)

@@ -10,7 +10,12 @@ use crate::output::{human_size, say};
 
 /// A model to serve.
 pub enum Planned {
-    Embedded(ModelFile),
+    /// A GGUF file; `embeddings`: a chat model configured to answer
+    /// `/v1/embeddings` too.
+    Embedded {
+        file: ModelFile,
+        embeddings: bool,
+    },
     Upstream(ModelConfigResolved),
 }
 
@@ -18,18 +23,25 @@ pub enum Planned {
 /// `[[models]]` entries overriding ids (and adding nothing outside them).
 pub fn plan(config: &Config) -> anyhow::Result<Vec<Planned>> {
     let dirs = catalog::canonical_dirs(&config.models_dirs)?;
-    let mut files: Vec<(PathBuf, Option<String>)> = catalog::discover(&dirs)?
+    let mut files: Vec<(PathBuf, Option<String>, bool)> = catalog::discover(&dirs)?
         .into_iter()
-        .map(|p| (p, None))
+        .map(|p| (p, None, false))
         .collect();
     let mut upstream = Vec::new();
     for m in &config.models {
         match m {
-            ModelConfigResolved::Embedded { id, path } => {
+            ModelConfigResolved::Embedded {
+                id,
+                path,
+                embeddings,
+            } => {
                 let path = catalog::resolve_inside(path, &dirs)?;
-                match files.iter_mut().find(|(p, _)| *p == path) {
-                    Some(entry) => entry.1.clone_from(id),
-                    None => files.push((path, id.clone())),
+                match files.iter_mut().find(|(p, _, _)| *p == path) {
+                    Some(entry) => {
+                        entry.1.clone_from(id);
+                        entry.2 = *embeddings;
+                    }
+                    None => files.push((path, id.clone(), *embeddings)),
                 }
             }
             ModelConfigResolved::Upstream { .. } => upstream.push(Planned::Upstream(m.clone())),
@@ -37,7 +49,9 @@ pub fn plan(config: &Config) -> anyhow::Result<Vec<Planned>> {
     }
     let mut planned = files
         .into_iter()
-        .map(|(path, id)| ModelFile::open(path, id).map(Planned::Embedded))
+        .map(|(path, id, embeddings)| {
+            ModelFile::open(path, id).map(|file| Planned::Embedded { file, embeddings })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     planned.extend(upstream);
     Ok(planned)
@@ -46,10 +60,14 @@ pub fn plan(config: &Config) -> anyhow::Result<Vec<Planned>> {
 /// One line describing a model.
 pub fn describe(p: &Planned) -> String {
     match p {
-        Planned::Embedded(f) => format!(
-            "{}  {}  {}  ctx {}  {}  {}",
+        Planned::Embedded { file: f, .. } => format!(
+            "{}  {}{}  {}  ctx {}  {}  {}",
             f.id,
             f.metadata.architecture(),
+            match moat_engine::embedding::embedding_pooling(&f.metadata) {
+                Some(pooling) => format!(" (embedding, {} pooling)", pooling.name()),
+                None => String::new(),
+            },
             f.metadata.quantization(),
             f.metadata
                 .context_length()

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use moat_audit::{AuditKeys, AuditLog, WriterSettings};
-use moat_engine::Engine;
+use moat_engine::{Embedder, EmbedderConfig, Engine};
 use moat_router::embedded::EmbeddedBackend;
+use moat_router::embedding::EmbeddingBackend;
 use moat_router::upstream::{UpstreamBackend, UpstreamConfig};
 use moat_router::ModelRegistry;
 use moat_server::{AppState, PiiGuard, ServerOptions};
@@ -53,11 +54,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stop_tasks.clone(),
     )
     .await?;
+    // Embedding models share the engine's threads and queue size.
+    let embedder_config = EmbedderConfig {
+        threads: config.engine.threads,
+        queue_size: config.engine.queue_size,
+        ..EmbedderConfig::default()
+    };
     let mut registry = ModelRegistry::new();
     for p in planned {
         let line = describe(&p);
         match p {
-            Planned::Embedded(file) => {
+            Planned::Embedded { file, .. }
+                if moat_engine::embedding::embedding_pooling(&file.metadata).is_some() =>
+            {
+                registry
+                    .insert(load_embedding_model(file, embedder_config.clone()).await?)
+                    .map_err(anyhow::Error::msg)?;
+            }
+            Planned::Embedded { file, embeddings } => {
                 let (file_arch, file_quant, file_size, file_path) = (
                     file.metadata.architecture().to_owned(),
                     file.metadata.quantization(),
@@ -79,11 +93,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                     config.engine.parallel,
                     engine.context_length()
                 ));
+                let engine = Arc::new(engine);
+                let mut backend = EmbeddedBackend::new(Arc::clone(&engine), config.embedded);
+                if embeddings {
+                    let embedder_config = embedder_config.clone();
+                    let embedder = tokio::task::spawn_blocking(move || {
+                        Embedder::for_engine(&engine, &embedder_config)
+                    })
+                    .await??;
+                    say(&format!(
+                        "moat serving embeddings of {} ({} dimensions)",
+                        embedder.id(),
+                        embedder.dimensions()
+                    ));
+                    backend = backend.with_embedder(Arc::new(embedder));
+                }
                 registry
-                    .insert(Arc::new(EmbeddedBackend::new(
-                        Arc::new(engine),
-                        config.embedded,
-                    )))
+                    .insert(Arc::new(backend))
                     .map_err(anyhow::Error::msg)?;
             }
             Planned::Upstream(ModelConfigResolved::Upstream {
@@ -177,6 +203,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     result?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Load an embedding model (BERT and others: a pooling type in the GGUF)
+/// on a blocking thread.
+async fn load_embedding_model(
+    file: moat_engine::catalog::ModelFile,
+    config: EmbedderConfig,
+) -> anyhow::Result<Arc<EmbeddingBackend>> {
+    tracing::info!(model = %file.id, path = %file.path.display(), "loading embedding model");
+    let (arch, quant, size, path) = (
+        file.metadata.architecture().to_owned(),
+        file.metadata.quantization(),
+        file.size,
+        file.path.clone(),
+    );
+    let embedder = tokio::task::spawn_blocking(move || Embedder::load(&file, &config)).await??;
+    say(&format!(
+        "moat serving embedding model {} ({} {}, {}) from {}: {} dimensions, {} pooling, up to {} tokens an input",
+        embedder.id(),
+        arch,
+        quant,
+        human_size(size),
+        path.display(),
+        embedder.dimensions(),
+        embedder.pooling().name(),
+        embedder.max_tokens()
+    ));
+    Ok(Arc::new(EmbeddingBackend::new(Arc::new(embedder))))
 }
 
 /// The audit log on the store, with its keys file (created with the log,

@@ -110,7 +110,7 @@ static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 
 /// llama.cpp's process-wide backend, initialised once; its logs go to
 /// `tracing` under the `llama-cpp-2` target.
-fn backend() -> Result<&'static LlamaBackend, String> {
+pub(crate) fn backend() -> Result<&'static LlamaBackend, String> {
     BACKEND
         .get_or_init(|| {
             llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
@@ -273,6 +273,11 @@ impl Engine {
 
     pub fn created(&self) -> u64 {
         self.created
+    }
+
+    /// The loaded weights (shared with an embedding context).
+    pub(crate) fn model(&self) -> &Arc<LlamaModel> {
+        &self.model
     }
 
     pub fn stats(&self) -> &EngineStats {

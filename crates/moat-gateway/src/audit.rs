@@ -59,6 +59,13 @@ impl AuditTrail {
         self.draft().record.pii = found.named_counts();
     }
 
+    /// Tokens used, for an answer that is not a generation stream.
+    pub fn tokens(&self, prompt: u32, completion: u32) {
+        let mut d = self.draft();
+        d.record.prompt_tokens = Some(prompt);
+        d.record.completion_tokens = Some(completion);
+    }
+
     /// The prompt, kept as the content policy says (`masked`: personal
     /// data masked; `full`: as sent; `hash`: hashed by the log). `text` is
     /// only built when the policy keeps something.

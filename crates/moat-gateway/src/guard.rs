@@ -196,6 +196,36 @@ impl PiiGuard {
     }
 }
 
+impl PiiGuard {
+    /// Applies the policy to a list of texts (embedding inputs), each
+    /// scanned on its own under `place`; a blocking thread above
+    /// [`INLINE_SCAN_LIMIT`] bytes. Nothing is restored: vectors carry no
+    /// text.
+    pub(crate) async fn protect_texts(
+        &self,
+        texts: &mut Vec<String>,
+        place: &'static str,
+    ) -> Result<PiiFound, ApiError> {
+        let scan = |guard: &PiiGuard, texts: &mut Vec<String>| {
+            let mut pass = Pass::new(guard, place);
+            texts.iter_mut().try_for_each(|t| pass.apply(t))?;
+            pass.finish().map(|(found, _)| found)
+        };
+        if texts.iter().map(String::len).sum::<usize>() <= INLINE_SCAN_LIMIT {
+            return scan(self, texts);
+        }
+        let guard = self.clone();
+        let mut owned = std::mem::take(texts);
+        let (owned, result) = off_the_runtime(move || {
+            let result = scan(&guard, &mut owned);
+            (owned, result)
+        })
+        .await?;
+        *texts = owned;
+        result
+    }
+}
+
 /// Runs a scan on a blocking thread; a scan that does not come back (a
 /// panic) refuses the request.
 async fn off_the_runtime<T: Send + 'static>(

@@ -1,7 +1,7 @@
 //! The request pipeline, knowing nothing of HTTP. A [`Gateway`] holds the
 //! named parts every request passes through; a [`Call`] is one request's
-//! caller and audit trail; [`Gateway::chat`], [`Gateway::complete`] and
-//! [`Gateway::decide`] are the entry points. The steps, in flow order, one
+//! caller and audit trail; [`Gateway::chat`], [`Gateway::complete`],
+//! [`Gateway::embed`] and [`Gateway::decide`] are the entry points. The steps, in flow order, one
 //! module each:
 //!
 //! 1. `authorize` — may the caller use this model (tools and knowledge
@@ -11,7 +11,8 @@
 //! 4. `augment` — knowledge-base retrieval (none yet);
 //! 5. `route` — the model's backend;
 //! 6. `turn` — one model turn: guard → augment → generate → restore,
-//!    written once, shared by chat and completions;
+//!    written once, shared by chat and completions (`embed` runs the same
+//!    steps without generation);
 //! 7. [`tools`] — the loop that drives turns (a plain chat is a loop with no
 //!    tools);
 //! 8. [`audit`] — one record per request;
@@ -25,6 +26,7 @@ mod authorize;
 mod call;
 mod chat;
 mod complete;
+mod embed;
 pub mod guard;
 pub mod limits;
 pub mod metrics;
@@ -43,6 +45,7 @@ pub use answer::{Answer, Rejection};
 pub use audit::AuditTrail;
 pub use call::Call;
 pub use chat::Decision;
+pub use embed::Embedded;
 pub use guard::{PiiFound, PiiGuard};
 pub use metrics::Metrics;
 pub use tools::{ServerTools, ToolLoopSettings};

@@ -19,7 +19,7 @@ use crate::metrics::AnswerMetrics;
 /// tokenized (English text runs ~4; CJK fewer, so this errs high there).
 const BYTES_PER_TOKEN: usize = 3;
 
-fn tokens_of(bytes: usize) -> u64 {
+pub(crate) fn tokens_of(bytes: usize) -> u64 {
     u64::try_from(bytes.div_ceil(BYTES_PER_TOKEN)).unwrap_or(u64::MAX)
 }
 

@@ -310,6 +310,16 @@ impl Metrics {
         }
     }
 
+    /// One embeddings answer of `model`: its tokens count as prompt tokens.
+    pub(crate) fn observe_embeddings(&self, model: &str, prompt_tokens: u32) {
+        self.inner
+            .prompt_tokens
+            .get_or_create(&ModelLabels {
+                model_name: model.to_owned(),
+            })
+            .inc_by(u64::from(prompt_tokens));
+    }
+
     /// The measurements of one answer of `model`, its clock started now.
     pub(crate) fn answer(&self, model: &str) -> AnswerMetrics {
         AnswerMetrics {

@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod completion;
+pub mod embeddings;
 pub mod error;
 pub mod event;
 pub mod models;

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use moat_protocol::chat::ChatCompletionRequest;
 use moat_protocol::completion::CompletionRequest;
-use moat_protocol::{ApiError, GenerationEvent};
+use moat_protocol::embeddings::{EmbeddingRequest, Embeddings};
+use moat_protocol::{ApiError, ErrorKind, GenerationEvent};
 
 /// A stream of generation events. It ends after one
 /// [`GenerationEvent::Finish`] or one error. Dropping it cancels generation
@@ -22,6 +23,48 @@ pub struct BackendInfo {
     pub context_length: Option<u32>,
     /// Seconds since the epoch when the model was loaded or registered.
     pub created: u64,
+    /// What the model is asked for.
+    pub purpose: ModelPurpose,
+}
+
+/// What a model does: chat and text completions, embeddings, or both (a
+/// chat model the operator configured for embeddings too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ModelPurpose {
+    #[default]
+    Generation,
+    Embedding,
+    GenerationAndEmbedding,
+}
+
+impl ModelPurpose {
+    /// Whether `/v1/embeddings` may use it.
+    pub fn embeds(self) -> bool {
+        matches!(self, Self::Embedding | Self::GenerationAndEmbedding)
+    }
+
+    /// Whether chat and text completions may use it.
+    pub fn generates(self) -> bool {
+        matches!(self, Self::Generation | Self::GenerationAndEmbedding)
+    }
+}
+
+/// The refusal of an embedding model asked for chat or a completion.
+pub fn embedding_model_refusal(model: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::InvalidRequest,
+        format!("The model `{model}` is an embedding model: it answers /v1/embeddings, not chat or completions."),
+    )
+    .with_param("model")
+}
+
+/// The refusal of a chat model asked for embeddings.
+pub fn not_embedding_model_refusal(model: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::InvalidRequest,
+        format!("The model `{model}` is not an embedding model, and it is not configured for embeddings (`embeddings = true` in its [[models]] entry)."),
+    )
+    .with_param("model")
 }
 
 /// How busy a backend is now, read when metrics are scraped.
@@ -48,6 +91,19 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Start a raw-prompt text completion.
     async fn complete(&self, request: CompletionRequest) -> Result<EventStream, ApiError>;
+
+    /// Embed the inputs (validated by the caller): one vector per input,
+    /// in order. Refused unless the model embeds.
+    async fn embed(&self, request: EmbeddingRequest) -> Result<Embeddings, ApiError> {
+        Err(not_embedding_model_refusal(&request.model))
+    }
+
+    /// The text each list of token ids stands for, so the personal-data
+    /// guard can read what the model would read. `None`: this backend
+    /// cannot tell (the guard then refuses token input it must scan).
+    async fn token_text(&self, _ids: Vec<Vec<u32>>) -> Option<Result<Vec<String>, ApiError>> {
+        None
+    }
 
     /// Whether the backend can take requests now.
     async fn ready(&self) -> bool {

@@ -22,7 +22,7 @@ use moat_protocol::toolchoice::ToolChoice;
 use moat_protocol::{ApiError, FinishReason, GenerationEvent};
 use serde_json::{json, Map, Value};
 
-use crate::backend::{Backend, BackendInfo, BackendLoad, EventStream};
+use crate::backend::{Backend, BackendInfo, BackendLoad, EventStream, ModelPurpose};
 
 /// How an embedded backend serves; one default per field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,9 @@ pub struct EmbeddedBackend {
     engine: Arc<Engine>,
     /// Constrain tool calls with a grammar (the default).
     tool_grammar: bool,
+    /// An embedding context on the same weights, when the operator
+    /// configured the model for embeddings.
+    embedder: Option<Arc<moat_engine::Embedder>>,
 }
 
 impl EmbeddedBackend {
@@ -54,7 +57,15 @@ impl EmbeddedBackend {
         Self {
             engine,
             tool_grammar: settings.tool_grammar,
+            embedder: None,
         }
+    }
+
+    /// The same backend answering `/v1/embeddings` with `embedder` too.
+    #[must_use]
+    pub fn with_embedder(mut self, embedder: Arc<moat_engine::Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -89,6 +100,11 @@ impl Backend for EmbeddedBackend {
             kind: "embedded",
             context_length: Some(self.engine.context_length()),
             created: self.engine.created(),
+            purpose: if self.embedder.is_some() {
+                ModelPurpose::GenerationAndEmbedding
+            } else {
+                ModelPurpose::Generation
+            },
         }
     }
 
@@ -145,6 +161,21 @@ impl Backend for EmbeddedBackend {
         })
     }
 
+    async fn embed(
+        &self,
+        request: moat_protocol::embeddings::EmbeddingRequest,
+    ) -> Result<moat_protocol::embeddings::Embeddings, ApiError> {
+        match &self.embedder {
+            Some(embedder) => crate::embedding::embed(embedder, request).await,
+            None => Err(crate::backend::not_embedding_model_refusal(&request.model)),
+        }
+    }
+
+    async fn token_text(&self, ids: Vec<Vec<u32>>) -> Option<Result<Vec<String>, ApiError>> {
+        let embedder = self.embedder.as_ref()?;
+        Some(crate::embedding::token_text(embedder, ids).await)
+    }
+
     async fn complete(&self, request: CompletionRequest) -> Result<EventStream, ApiError> {
         let prompt = request.prompt_text()?.to_owned();
         self.start(GenerateRequest {
@@ -165,7 +196,7 @@ impl Backend for EmbeddedBackend {
 
 /// Sets its flag when dropped: the future that owns it was cancelled or
 /// finished.
-struct CancelOnDrop(Arc<AtomicBool>);
+pub(crate) struct CancelOnDrop(pub(crate) Arc<AtomicBool>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
@@ -372,7 +403,7 @@ fn template_message(message: &ChatMessage) -> Result<Value, ApiError> {
 /// An engine error as the client gets it (its row in the error table is
 /// the engine's [`moat_protocol::ErrorCode`]); a server failure's cause is
 /// logged here, never sent.
-fn api_error(e: EngineError) -> ApiError {
+pub(crate) fn api_error(e: EngineError) -> ApiError {
     if e.is_internal() {
         tracing::error!(error = %e, "engine failure");
     }

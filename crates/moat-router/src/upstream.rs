@@ -21,7 +21,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::backend::{Backend, BackendInfo, EventStream};
+use moat_protocol::embeddings::{EmbeddingRequest, Embeddings};
+
+use crate::backend::{Backend, BackendInfo, EventStream, ModelPurpose};
+
+mod embeddings;
 
 /// How long `ready()` waits for the upstream's model list.
 const READY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -212,7 +216,13 @@ impl Backend for UpstreamBackend {
             kind: "upstream",
             context_length: self.config.context_length,
             created: self.created,
+            // The upstream server decides what its model does.
+            purpose: ModelPurpose::GenerationAndEmbedding,
         }
+    }
+
+    async fn embed(&self, request: EmbeddingRequest) -> Result<Embeddings, ApiError> {
+        embeddings::embed(self, request).await
     }
 
     async fn chat(&self, mut request: ChatCompletionRequest) -> Result<EventStream, ApiError> {

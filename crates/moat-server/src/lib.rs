@@ -123,6 +123,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/moat/confirmations/{id}", post(chat::decide))
         .route("/v1/completions", post(completions::completions))
+        .route("/v1/embeddings", post(routes::embeddings::embeddings))
         .route("/v1/models", get(models::list_models))
         .route("/v1/models/{*model}", get(models::get_model))
         .route("/admin/keys", get(admin::list_keys).post(admin::create_key))

@@ -82,6 +82,7 @@ impl Backend for Scripted {
             kind: "embedded",
             context_length: Some(4096),
             created: 0,
+            purpose: moat_router::ModelPurpose::Generation,
         }
     }
 

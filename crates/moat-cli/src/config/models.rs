@@ -36,6 +36,11 @@ pub struct ModelConfig {
     pub timeout_secs: u64,
     /// Upstream: context length to advertise in /v1/models.
     pub context_length: Option<u32>,
+    /// Embedded chat model: answer `/v1/embeddings` too (mean pooling over
+    /// its last hidden states). Embedding models (a pooling type in the
+    /// GGUF) need no setting. Default: false
+    #[serde(default)]
+    pub embeddings: bool,
 }
 
 const fn default_upstream_timeout_secs() -> u64 {
@@ -48,6 +53,8 @@ pub enum ModelConfigResolved {
     Embedded {
         id: Option<String>,
         path: PathBuf,
+        /// Answer `/v1/embeddings` too.
+        embeddings: bool,
     },
     Upstream {
         id: String,
@@ -72,10 +79,19 @@ pub(super) fn resolve(index: usize, m: ModelConfig) -> anyhow::Result<ModelConfi
             let path = m.path.ok_or_else(|| {
                 anyhow::anyhow!("{}: an embedded model needs `path` to a .gguf file", at())
             })?;
-            Ok(ModelConfigResolved::Embedded { id: m.id, path })
+            Ok(ModelConfigResolved::Embedded {
+                id: m.id,
+                path,
+                embeddings: m.embeddings,
+            })
         }
         BackendKind::Upstream => {
             anyhow::ensure!(m.path.is_none(), "{}: `path` is for embedded models", at());
+            anyhow::ensure!(
+                !m.embeddings,
+                "{}: `embeddings` is for embedded models (an upstream's own server decides)",
+                at()
+            );
             let id =
                 m.id.ok_or_else(|| anyhow::anyhow!("{}: an upstream model needs an `id`", at()))?;
             let base_url = m
@@ -95,5 +111,41 @@ pub(super) fn resolve(index: usize, m: ModelConfig) -> anyhow::Result<ModelConfi
                 context_length: m.context_length,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn entry(toml_text: &str) -> ModelConfig {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    #[test]
+    fn a_chat_model_can_be_configured_for_embeddings() {
+        let on = resolve(0, entry("path = \"models/chat.gguf\"\nembeddings = true\n")).unwrap();
+        assert!(matches!(
+            on,
+            ModelConfigResolved::Embedded {
+                embeddings: true,
+                ..
+            }
+        ));
+        let off = resolve(0, entry("path = \"models/chat.gguf\"\n")).unwrap();
+        assert!(matches!(
+            off,
+            ModelConfigResolved::Embedded {
+                embeddings: false,
+                ..
+            }
+        ));
+        let upstream = entry(
+            "id = \"u\"\nbackend = \"upstream\"\nbase_url = \"http://h/v1\"\nembeddings = true\n",
+        );
+        let err = resolve(0, upstream).unwrap_err().to_string();
+        assert!(err.contains("`embeddings` is for embedded models"), "{err}");
     }
 }

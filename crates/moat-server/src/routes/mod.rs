@@ -4,6 +4,7 @@
 pub(crate) mod admin;
 pub(crate) mod chat;
 pub(crate) mod completions;
+pub(crate) mod embeddings;
 pub(crate) mod fallback;
 pub(crate) mod health;
 pub(crate) mod metrics;

@@ -15,6 +15,10 @@
 //! - `echo-all` (not in [`MODELS`]): the last user message as reasoning,
 //!   content and the JSON arguments of a tool call, each in pieces of 3
 //!   characters.
+//! - `embed` (not in [`MODELS`]): an embedding model; each input's vector
+//!   is `[words, chars, index, 1]` over its text (token ids count as
+//!   words), usage the words; it refuses chat and completions as the real
+//!   one does.
 //!
 //! Every request a fake model receives is recorded in [`Received`].
 
@@ -26,9 +30,12 @@ use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use moat_protocol::chat::{ChatCompletionRequest, FunctionCallDelta, Role, ToolCallDelta};
 use moat_protocol::completion::CompletionRequest;
+use moat_protocol::embeddings::{EmbeddingInput, EmbeddingRequest, Embeddings};
 use moat_protocol::reasoning::ReasoningSplitter;
 use moat_protocol::{ApiError, FinishReason, GenerationEvent, Usage};
-use moat_router::{Backend, BackendInfo, EventStream, ModelRegistry};
+use moat_router::{
+    embedding_model_refusal, Backend, BackendInfo, EventStream, ModelPurpose, ModelRegistry,
+};
 
 /// Every fake model name.
 pub const MODELS: [&str; 6] = [
@@ -62,6 +69,7 @@ impl StreamCounters {
 pub struct Received {
     pub chats: Arc<Mutex<Vec<ChatCompletionRequest>>>,
     pub completions: Arc<Mutex<Vec<CompletionRequest>>>,
+    pub embeddings: Arc<Mutex<Vec<EmbeddingRequest>>>,
 }
 
 impl Received {
@@ -71,6 +79,10 @@ impl Received {
 
     pub fn completions(&self) -> Vec<CompletionRequest> {
         self.completions.lock().unwrap().clone()
+    }
+
+    pub fn embeddings(&self) -> Vec<EmbeddingRequest> {
+        self.embeddings.lock().unwrap().clone()
     }
 }
 
@@ -289,10 +301,61 @@ impl Backend for FakeBackend {
             kind: "fake",
             context_length: Some(4096),
             created: 1_700_000_000,
+            purpose: if self.id == "embed" {
+                ModelPurpose::Embedding
+            } else {
+                ModelPurpose::Generation
+            },
         }
     }
 
+    async fn embed(&self, request: EmbeddingRequest) -> Result<Embeddings, ApiError> {
+        request.check_dimensions(4)?;
+        self.received
+            .embeddings
+            .lock()
+            .unwrap()
+            .push(request.clone());
+        let texts: Vec<(u32, u32)> = match &request.input {
+            EmbeddingInput::Texts(texts) => texts
+                .iter()
+                .map(|t| (count_words(t), t.chars().count() as u32))
+                .collect(),
+            EmbeddingInput::Tokens(ids) => ids.iter().map(|l| (l.len() as u32, 0)).collect(),
+        };
+        Ok(Embeddings {
+            prompt_tokens: texts.iter().map(|(w, _)| w).sum(),
+            vectors: texts
+                .iter()
+                .enumerate()
+                .map(|(i, (w, c))| vec![*w as f32, *c as f32, i as f32, 1.0])
+                .collect(),
+        })
+    }
+
+    async fn token_text(&self, ids: Vec<Vec<u32>>) -> Option<Result<Vec<String>, ApiError>> {
+        // Token id n reads as the word `wn`; 7 reads as a phone number.
+        Some(Ok(ids
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .map(|n| {
+                        if *n == 7 {
+                            "13812345678".to_owned()
+                        } else {
+                            format!("w{n}")
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()))
+    }
+
     async fn chat(&self, request: ChatCompletionRequest) -> Result<EventStream, ApiError> {
+        if self.id == "embed" {
+            return Err(embedding_model_refusal(&request.model));
+        }
         self.received.chats.lock().unwrap().push(request.clone());
         let prompt_tokens = request
             .messages
@@ -312,6 +375,9 @@ impl Backend for FakeBackend {
     }
 
     async fn complete(&self, request: CompletionRequest) -> Result<EventStream, ApiError> {
+        if self.id == "embed" {
+            return Err(embedding_model_refusal(&request.model));
+        }
         self.received
             .completions
             .lock()

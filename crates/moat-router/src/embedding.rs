@@ -1,0 +1,108 @@
+//! Embedding models served in-process behind the [`Backend`] trait: an
+//! [`Embedder`] answers `/v1/embeddings`; chat and completions are refused
+//! with a 400 saying it is an embedding model. [`embed`] is shared with a
+//! chat model configured for embeddings.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use moat_engine::Embedder;
+use moat_protocol::chat::ChatCompletionRequest;
+use moat_protocol::completion::CompletionRequest;
+use moat_protocol::embeddings::{EmbeddingRequest, Embeddings};
+use moat_protocol::ApiError;
+
+use crate::backend::{embedding_model_refusal, Backend, BackendInfo, EventStream, ModelPurpose};
+use crate::embedded::{api_error, CancelOnDrop};
+
+/// An embedding model served in-process.
+pub struct EmbeddingBackend {
+    embedder: Arc<Embedder>,
+}
+
+impl EmbeddingBackend {
+    pub fn new(embedder: Arc<Embedder>) -> Self {
+        Self { embedder }
+    }
+
+    pub fn embedder(&self) -> &Arc<Embedder> {
+        &self.embedder
+    }
+}
+
+#[async_trait]
+impl Backend for EmbeddingBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            id: self.embedder.id().to_owned(),
+            kind: "embedded",
+            context_length: Some(self.embedder.max_tokens()),
+            created: self.embedder.created(),
+            purpose: ModelPurpose::Embedding,
+        }
+    }
+
+    async fn chat(&self, request: ChatCompletionRequest) -> Result<EventStream, ApiError> {
+        Err(embedding_model_refusal(&request.model))
+    }
+
+    async fn complete(&self, request: CompletionRequest) -> Result<EventStream, ApiError> {
+        Err(embedding_model_refusal(&request.model))
+    }
+
+    async fn embed(&self, request: EmbeddingRequest) -> Result<Embeddings, ApiError> {
+        embed(&self.embedder, request).await
+    }
+
+    async fn token_text(&self, ids: Vec<Vec<u32>>) -> Option<Result<Vec<String>, ApiError>> {
+        Some(token_text(&self.embedder, ids).await)
+    }
+}
+
+/// Embed with `embedder`: tokenizing and queueing on a blocking thread,
+/// then waiting for the embedding thread. When the caller drops this
+/// future (the client went away), the job is skipped or its remaining
+/// decodes are.
+pub async fn embed(
+    embedder: &Arc<Embedder>,
+    request: EmbeddingRequest,
+) -> Result<Embeddings, ApiError> {
+    request.check_dimensions(embedder.dimensions())?;
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
+    let engine = Arc::clone(embedder);
+    let input = request.input;
+    let ticket = tokio::task::spawn_blocking(move || engine.submit(&input, cancelled))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the embedding preparation task failed");
+            ApiError::internal()
+        })?
+        .map_err(api_error)?;
+    let prompt_tokens = ticket.prompt_tokens;
+    let vectors = ticket.vectors().await.map_err(api_error)?;
+    Ok(Embeddings {
+        vectors,
+        prompt_tokens,
+    })
+}
+
+/// The texts of token-id inputs, read on a blocking thread.
+pub async fn token_text(
+    embedder: &Arc<Embedder>,
+    ids: Vec<Vec<u32>>,
+) -> Result<Vec<String>, ApiError> {
+    let engine = Arc::clone(embedder);
+    tokio::task::spawn_blocking(move || {
+        ids.iter()
+            .map(|list| engine.token_text(list))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "the token text task failed");
+        ApiError::internal()
+    })?
+    .map_err(api_error)
+}
