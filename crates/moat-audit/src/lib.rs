@@ -16,6 +16,8 @@ mod checkpoint;
 mod crypto;
 mod error;
 mod event;
+#[cfg(test)]
+mod golden;
 mod keys;
 mod log;
 mod record;
