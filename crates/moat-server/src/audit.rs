@@ -182,10 +182,6 @@ pub(crate) fn completion_text(request: &moat_protocol::completion::CompletionReq
     }
 }
 
-fn now_ms() -> i64 {
-    moat_policy::clock::Clock::now_ms(&moat_policy::clock::SystemClock)
-}
-
 /// Middleware: start the trail; after the handler, write the record of
 /// every request whose answer is not a generation stream, before the
 /// response leaves. Health checks and scrapes are not recorded.
@@ -202,7 +198,7 @@ pub(crate) async fn record_requests(
         return next.run(request).await;
     }
     let record = AuditRecord {
-        time_ms: now_ms(),
+        time_ms: moat_protocol::time::now_ms(),
         request_id: request
             .extensions()
             .get::<RequestId>()
