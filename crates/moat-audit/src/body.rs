@@ -3,8 +3,6 @@
 //! under the data subject's key, so the chain commits to the ciphertext and
 //! still verifies once the key is destroyed.
 
-use std::collections::BTreeMap;
-
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -12,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::canonical::{canonical_json, hex};
 use crate::crypto::SubjectKey;
-use crate::record::{AuditRecord, ContentPolicy, Outcome, StoredContent, StoredRecord, ToolAudit};
+use crate::record::{AuditRecord, ContentPolicy, Record, StoredContent, StoredRecord};
 use crate::{AuditError, AuditKeys};
 
 /// The version of the body format.
@@ -22,30 +20,14 @@ const BODY_VERSION: u32 = 1;
 /// principal.
 pub const ANONYMOUS_SUBJECT: &str = "anonymous";
 
-/// The stored body, version 1.
+/// The stored body, version 1: the record's facts with the principal as
+/// its pseudonym and content as [`BodyContent`], at its place in the chain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Body {
     pub v: u32,
     pub seq: u64,
-    pub time_ms: i64,
-    pub request_id: String,
-    pub principal: Option<String>,
-    pub client: Option<String>,
-    pub method: String,
-    pub route: String,
-    pub model: Option<String>,
-    pub backend: Option<String>,
-    pub status: u16,
-    pub error_code: Option<String>,
-    pub outcome: Outcome,
-    pub prompt_tokens: Option<u32>,
-    pub completion_tokens: Option<u32>,
-    pub ttft_ms: Option<u32>,
-    pub latency_ms: u32,
-    pub pii: BTreeMap<String, u32>,
-    pub tools: Vec<ToolAudit>,
-    pub knowledge_bases: Vec<String>,
-    pub content: Option<BodyContent>,
+    #[serde(flatten)]
+    pub record: Record<Option<BodyContent>>,
 }
 
 /// Content as stored in the body.
@@ -98,12 +80,13 @@ impl Prepared {
     pub fn new(keys: &AuditKeys, record: AuditRecord) -> Result<Self, AuditError> {
         let pseudonym = record.principal.as_deref().map(|p| keys.pseudonym(p));
         let identity = record.principal.clone().zip(pseudonym.clone());
-        let mut body_content = None;
+        let (mut facts, content) = record.with_content(None);
+        facts.principal = pseudonym.clone();
         let mut pending = None;
-        if let Some(content) = record.content {
+        if let Some(content) = content {
             match content.policy {
                 ContentPolicy::Hash => {
-                    body_content = Some(BodyContent::Hash {
+                    facts.content = Some(BodyContent::Hash {
                         prompt_sha256: sha256_hex(&content.prompt),
                         completion_sha256: sha256_hex(&content.completion),
                     });
@@ -129,25 +112,7 @@ impl Prepared {
             body: Body {
                 v: BODY_VERSION,
                 seq: 0,
-                time_ms: record.time_ms,
-                request_id: record.request_id,
-                principal: pseudonym,
-                client: record.client,
-                method: record.method,
-                route: record.route,
-                model: record.model,
-                backend: record.backend,
-                status: record.status,
-                error_code: record.error_code,
-                outcome: record.outcome,
-                prompt_tokens: record.prompt_tokens,
-                completion_tokens: record.completion_tokens,
-                ttft_ms: record.ttft_ms,
-                latency_ms: record.latency_ms,
-                pii: record.pii,
-                tools: record.tools,
-                knowledge_bases: record.knowledge_bases,
-                content: body_content,
+                record: facts,
             },
             pending,
             identity,
@@ -167,7 +132,7 @@ impl Prepared {
                 ..record
             },
         )?;
-        prepared.body.principal = subject;
+        prepared.body.record.principal = subject;
         Ok(prepared)
     }
 
@@ -180,7 +145,7 @@ impl Prepared {
             );
             let subject = pending.subject.clone();
             let key = key.id.clone();
-            self.body.content = Some(match pending.policy {
+            self.body.record.content = Some(match pending.policy {
                 ContentPolicy::Full => BodyContent::Full {
                     subject,
                     key,
@@ -222,7 +187,7 @@ impl Body {
 
     /// The subject whose key opens this body's content.
     pub fn sealed_subject(&self) -> Option<&str> {
-        match &self.content {
+        match &self.record.content {
             Some(BodyContent::Masked { subject, .. } | BodyContent::Full { subject, .. }) => {
                 Some(subject)
             }
@@ -238,7 +203,8 @@ impl Body {
         prev_hash: String,
         key: Option<&SubjectKey>,
     ) -> StoredRecord {
-        let content = self.content.map(|content| match content {
+        let (mut record, content) = self.record.with_content(None);
+        record.content = content.map(|content| match content {
             BodyContent::Hash {
                 prompt_sha256,
                 completion_sha256,
@@ -261,25 +227,7 @@ impl Body {
             seq: self.seq,
             hash,
             prev_hash,
-            time_ms: self.time_ms,
-            request_id: self.request_id,
-            principal: self.principal,
-            client: self.client,
-            method: self.method,
-            route: self.route,
-            model: self.model,
-            backend: self.backend,
-            status: self.status,
-            error_code: self.error_code,
-            outcome: self.outcome,
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: self.completion_tokens,
-            ttft_ms: self.ttft_ms,
-            latency_ms: self.latency_ms,
-            pii: self.pii,
-            tools: self.tools,
-            knowledge_bases: self.knowledge_bases,
-            content,
+            record,
         }
     }
 }
@@ -356,7 +304,7 @@ mod tests {
             let body = Body::parse(&text).unwrap();
             assert_eq!(body.seq, 5);
             let stored = body.into_stored(String::new(), String::new(), Some(&subject_key));
-            match (policy, stored.content.unwrap()) {
+            match (policy, stored.record.content.unwrap()) {
                 (ContentPolicy::Hash, StoredContent::Hashed { prompt_sha256, .. }) => {
                     assert_eq!(prompt_sha256, sha256_hex("my IBAN is DE89"));
                 }
@@ -386,7 +334,7 @@ mod tests {
             .unwrap()
             .into_stored(String::new(), String::new(), None);
         assert_eq!(
-            erased.content,
+            erased.record.content,
             Some(StoredContent::Erased {
                 policy: ContentPolicy::Full
             })
@@ -398,7 +346,7 @@ mod tests {
                 .unwrap()
                 .into_stored(String::new(), String::new(), Some(&newer));
         assert_eq!(
-            replaced.content,
+            replaced.record.content,
             Some(StoredContent::Erased {
                 policy: ContentPolicy::Full
             })
@@ -410,7 +358,7 @@ mod tests {
                 .unwrap()
                 .into_stored(String::new(), String::new(), Some(&other));
         assert_eq!(
-            wrong.content,
+            wrong.record.content,
             Some(StoredContent::Unreadable {
                 policy: ContentPolicy::Full
             })

@@ -106,3 +106,9 @@ pub enum AuditError {
     #[error("cannot write the audit export: {0}")]
     Export(#[from] std::io::Error),
 }
+
+impl From<moat_store::seal::SealError> for AuditError {
+    fn from(_: moat_store::seal::SealError) -> Self {
+        Self::Write("content too large to encrypt".into())
+    }
+}

@@ -16,6 +16,8 @@ mod checkpoint;
 mod crypto;
 mod error;
 mod event;
+#[cfg(test)]
+mod golden;
 mod keys;
 mod log;
 mod record;
@@ -35,7 +37,7 @@ pub use event::{erase_subject, reveal_principal};
 pub use keys::AuditKeys;
 pub use log::AuditLog;
 pub use record::{
-    AuditRecord, Content, ContentPolicy, Outcome, StoredContent, StoredRecord, ToolAudit,
+    AuditRecord, Content, ContentPolicy, Outcome, Record, StoredContent, StoredRecord, ToolAudit,
 };
 pub use retention::{purge, MIN_RETENTION};
 pub use search::{export, search, ExportFormat, SearchFilter};

@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use moat_protocol::time::now_ms;
 use moat_store::{
     AuditAppend, AuditHead, AuditPrincipal, AuditRow, AuditSession, AuditSubjectKey, Store,
 };
@@ -183,10 +183,10 @@ impl AuditLog {
                     seq: i64::try_from(seq).unwrap_or(i64::MAX),
                     prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
                     hash,
-                    time_ms: prepared.body.time_ms,
-                    principal: prepared.body.principal.clone(),
-                    model: prepared.body.model.clone(),
-                    status: i64::from(prepared.body.status),
+                    time_ms: prepared.body.record.time_ms,
+                    principal: prepared.body.record.principal.clone(),
+                    model: prepared.body.record.model.clone(),
+                    status: i64::from(prepared.body.record.status),
                     body,
                 });
             }
@@ -388,11 +388,4 @@ fn subject_key_label(subject: &str) -> Vec<u8> {
 
 fn principal_label(pseudonym: &str) -> Vec<u8> {
     format!("moat-audit principal v1 {pseudonym}").into_bytes()
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

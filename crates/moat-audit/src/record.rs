@@ -4,22 +4,29 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// One API request (or audit event) as the server fills it in. Times are
-/// milliseconds since the Unix epoch.
+/// The facts of one API request (or audit event), written once for the
+/// three forms a record takes: as the server fills it in
+/// ([`AuditRecord`]), as the chain hashes it (the stored body, with the
+/// principal pseudonymized and content sealed or digested) and as search
+/// returns it ([`StoredRecord`]). `C` is how each form holds the content.
+/// Times are milliseconds since the Unix epoch.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AuditRecord {
+pub struct Record<C> {
     /// When the request arrived.
     pub time_ms: i64,
     /// The request id (`x-request-id`).
     pub request_id: String,
-    /// Clear principal id (`key_…`, `oidc:sub`); the log stores only its
-    /// pseudonym (a keyed hash), the clear id sealed for auditors.
+    /// The principal. As the server fills it in: the clear id (`key_…`,
+    /// `oidc:sub`). In the log and in search results: only its pseudonym
+    /// (a keyed hash; for an erasure, the erased subject's), the clear id
+    /// sealed for auditors.
     pub principal: Option<String>,
     /// Client IP address.
     pub client: Option<String>,
-    /// HTTP method.
+    /// HTTP method (`EVENT` for audit events).
     pub method: String,
-    /// Path, e.g. `/v1/chat/completions`.
+    /// Path, e.g. `/v1/chat/completions`, or the event (`audit.erase`,
+    /// `audit.purge`).
     pub route: String,
     /// The model asked for.
     pub model: Option<String>,
@@ -46,8 +53,62 @@ pub struct AuditRecord {
     /// Knowledge bases used.
     pub knowledge_bases: Vec<String>,
     /// Content, as the role's audit policy asks; `None` for policy `none`.
-    pub content: Option<Content>,
+    #[serde(default)]
+    pub content: C,
 }
+
+impl<C> Record<C> {
+    /// The same facts holding `content` instead, and the content they held.
+    pub(crate) fn with_content<D>(self, content: D) -> (Record<D>, C) {
+        let Self {
+            time_ms,
+            request_id,
+            principal,
+            client,
+            method,
+            route,
+            model,
+            backend,
+            status,
+            error_code,
+            outcome,
+            prompt_tokens,
+            completion_tokens,
+            ttft_ms,
+            latency_ms,
+            pii,
+            tools,
+            knowledge_bases,
+            content: held,
+        } = self;
+        let record = Record {
+            time_ms,
+            request_id,
+            principal,
+            client,
+            method,
+            route,
+            model,
+            backend,
+            status,
+            error_code,
+            outcome,
+            prompt_tokens,
+            completion_tokens,
+            ttft_ms,
+            latency_ms,
+            pii,
+            tools,
+            knowledge_bases,
+            content,
+        };
+        (record, held)
+    }
+}
+
+/// One API request (or audit event) as the server fills it in: the clear
+/// principal id and the content in clear text.
+pub type AuditRecord = Record<Option<Content>>;
 
 /// How a request ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -111,7 +172,9 @@ pub enum ContentPolicy {
     Full,
 }
 
-/// A record as stored, for search and export.
+/// A record as stored, for search and export: its place in the chain and
+/// its facts (flattened: one JSON object), content opened where its
+/// subject's key allows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredRecord {
     /// Position in the chain.
@@ -120,44 +183,9 @@ pub struct StoredRecord {
     pub hash: String,
     /// Hash of the record before (hex).
     pub prev_hash: String,
-    /// When the request arrived.
-    pub time_ms: i64,
-    /// The request id.
-    pub request_id: String,
-    /// Pseudonym of the principal (for an erasure: of the erased subject).
-    pub principal: Option<String>,
-    /// Client IP address.
-    pub client: Option<String>,
-    /// HTTP method (`EVENT` for audit events).
-    pub method: String,
-    /// Path, or the event (`audit.erase`, `audit.purge`).
-    pub route: String,
-    /// The model asked for.
-    pub model: Option<String>,
-    /// `embedded` or `upstream`.
-    pub backend: Option<String>,
-    /// HTTP status.
-    pub status: u16,
-    /// Error code.
-    pub error_code: Option<String>,
-    /// How the request ended.
-    pub outcome: Outcome,
-    /// Prompt tokens.
-    pub prompt_tokens: Option<u32>,
-    /// Completion tokens.
-    pub completion_tokens: Option<u32>,
-    /// Time to first token.
-    pub ttft_ms: Option<u32>,
-    /// Total latency.
-    pub latency_ms: u32,
-    /// Personal data found: kind → count.
-    pub pii: BTreeMap<String, u32>,
-    /// Tool calls.
-    pub tools: Vec<ToolAudit>,
-    /// Knowledge bases used.
-    pub knowledge_bases: Vec<String>,
-    /// Content, when captured.
-    pub content: Option<StoredContent>,
+    /// What was recorded.
+    #[serde(flatten)]
+    pub record: Record<Option<StoredContent>>,
 }
 
 /// Stored content as read back.

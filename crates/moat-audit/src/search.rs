@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 
+use moat_protocol::time::rfc3339_ms;
 use moat_store::{AuditQuery, AuditRow};
 use serde_json::{json, Value};
 
@@ -94,7 +95,10 @@ pub async fn export(
                     let mut document =
                         serde_json::to_value(record).map_err(std::io::Error::from)?;
                     if let Value::Object(fields) = &mut document {
-                        fields.insert("@timestamp".into(), rfc3339(record.time_ms).into());
+                        fields.insert(
+                            "@timestamp".into(),
+                            rfc3339_ms(record.record.time_ms).into(),
+                        );
                     }
                     serde_json::to_writer(&mut *out, &document).map_err(std::io::Error::from)?;
                     out.write_all(b"\n")?;
@@ -170,41 +174,4 @@ pub(crate) async fn decode(
             record
         })
         .collect())
-}
-
-/// `2024-05-01T12:00:00.123Z` for milliseconds since the Unix epoch.
-fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let of_day = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(rfc3339(1_714_564_800_000), "2024-05-01T12:00:00.000Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
-    }
 }

@@ -258,16 +258,16 @@ impl Walk<'_> {
             )
         })?;
         let mut differing = Vec::new();
-        if body.time_ms != row.time_ms {
+        if body.record.time_ms != row.time_ms {
             differing.push("time_ms");
         }
-        if body.principal != row.principal {
+        if body.record.principal != row.principal {
             differing.push("principal");
         }
-        if body.model != row.model {
+        if body.record.model != row.model {
             differing.push("model");
         }
-        if i64::from(body.status) != row.status {
+        if i64::from(body.record.status) != row.status {
             differing.push("status");
         }
         if !differing.is_empty() {

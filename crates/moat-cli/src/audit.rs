@@ -11,6 +11,7 @@ use moat_audit::{
 };
 use moat_policy::clock::{Clock, SystemClock};
 use moat_policy::keys::parse_lifetime;
+use moat_protocol::time::{days_from_civil, is_day, parse_day, MS_PER_DAY};
 use moat_store::Store;
 
 use crate::config::{self, AccessConfig, AuditConfig, AuditOptions, ConfigFile, StoreOptions};
@@ -104,33 +105,14 @@ pub enum Format {
 
 /// A day (`2026-11-01`, midnight UTC) or a span ago (`7d`) as ms.
 fn time_arg(text: &str, now_ms: i64) -> anyhow::Result<i64> {
-    if moat_server::is_day(text) {
-        let days = days_from_civil(text)?;
-        return Ok(days * 86_400_000);
+    if is_day(text) {
+        let day = parse_day(text).ok_or_else(|| anyhow::anyhow!("`{text}` is not a date"))?;
+        return Ok(days_from_civil(day) * MS_PER_DAY);
     }
     let ago = parse_lifetime(text).map_err(|_| {
         anyhow::anyhow!("`{text}`: write a day (2026-11-01) or a span ago (24h, 7d)")
     })?;
     Ok(now_ms.saturating_sub(i64::try_from(ago.as_millis()).unwrap_or(i64::MAX)))
-}
-
-/// Days since 1970-01-01 of `YYYY-MM-DD` (Howard Hinnant's days_from_civil).
-fn days_from_civil(day: &str) -> anyhow::Result<i64> {
-    let bad = || anyhow::anyhow!("`{day}` is not a date");
-    let y: i64 = day.get(0..4).ok_or_else(bad)?.parse().map_err(|_| bad())?;
-    let m: i64 = day.get(5..7).ok_or_else(bad)?.parse().map_err(|_| bad())?;
-    let d: i64 = day.get(8..10).ok_or_else(bad)?.parse().map_err(|_| bad())?;
-    anyhow::ensure!(
-        (1..=12).contains(&m) && (1..=31).contains(&d),
-        "`{day}` is not a date"
-    );
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Ok(era * 146_097 + doe - 719_468)
 }
 
 impl FilterArgs {
@@ -276,12 +258,11 @@ mod tests {
 
     #[test]
     fn days_and_spans() {
-        assert_eq!(days_from_civil("1970-01-01").unwrap(), 0);
-        assert_eq!(days_from_civil("2026-11-24").unwrap(), 20_781);
         let now = 1_795_491_000_000;
         assert_eq!(time_arg("2026-11-24", now).unwrap(), 20_781 * 86_400_000);
         assert_eq!(time_arg("1h", now).unwrap(), now - 3_600_000);
         assert!(time_arg("yesterday", now).is_err());
-        assert!(days_from_civil("2026-13-01").is_err());
+        assert_eq!(time_arg("1970-01-01", now).unwrap(), 0);
+        assert!(time_arg("2026-13-01", now).is_err());
     }
 }

@@ -3,7 +3,7 @@
 use clap::{ArgMatches, Args, FromArgMatches, ValueEnum};
 use moat_policy::clock::{utc_day, Clock, SystemClock};
 use moat_policy::keys::parse_lifetime;
-use moat_server::is_day;
+use moat_protocol::time::is_day;
 use moat_store::UsageBy;
 
 use crate::access::KeyAdmin;

@@ -1,10 +1,18 @@
 //! The scheduler thread of one model: continuous batching over llama.cpp.
 //!
-//! Each loop iteration takes new jobs into free slots (reusing the longest
-//! cached prefix of any slot), builds one batch holding the next token of
-//! every generating sequence plus a chunk of pending prompt tokens, decodes
-//! it, samples, and sends the new text. Jobs whose receiver was dropped are
-//! cancelled before the next decode step.
+//! Each loop iteration is one step in phases: intake of new jobs,
+//! cancellation of jobs whose receiver was dropped, admission into free
+//! slots (reusing the longest cached prefix of any slot, `admit.rs`), one
+//! batch holding the next token of every generating sequence plus a chunk
+//! of pending prompt tokens, its decode (`batch.rs`), then sampling, the
+//! new text sent, and the end of finished requests (`finish.rs`). Slot
+//! choice and the other pure decisions are plain functions with their
+//! tests (`slot.rs`, `batch.rs`, `finish.rs`).
+
+mod admit;
+mod batch;
+mod finish;
+mod slot;
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -16,15 +24,14 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
-use llama_cpp_2::DecodeError;
-use moat_protocol::reasoning::ReasoningSplitter;
-use moat_protocol::{FinishReason, GenerationEvent, Usage};
+use moat_protocol::GenerationEvent;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::engine::EngineStats;
 use crate::error::EngineError;
-use crate::sampling::{self, SamplingParams};
-use crate::text::{StopMatcher, Utf8Decoder};
+use crate::sampling::SamplingParams;
+use finish::release;
+use slot::{cells_in_use, Slot};
 
 /// A request handed to the scheduler, prompt already tokenized.
 pub(crate) struct Job {
@@ -52,497 +59,118 @@ pub(crate) struct Settings {
     pub batch_size: u32,
 }
 
-/// A sequence of the KV cache, and the request using it, if any.
-struct Slot {
-    seq: i32,
-    /// Tokens whose KV is in this sequence, in position order. Kept after
-    /// the request ends: that is the prefix cache.
-    cached: Vec<LlamaToken>,
-    last_used: u64,
-    active: Option<Active>,
-}
-
-struct Active {
-    job: Job,
-    sampler: LlamaSampler,
-    /// Taken from the job; checked after the chain draws (`sampling.rs`).
-    grammar: Option<LlamaSampler>,
-    /// Prompt tokens not yet decoded start at `cached.len()` while this
-    /// is below `job.prompt.len()`.
-    pending_token: Option<LlamaToken>,
-    decoder: Utf8Decoder,
-    stops: StopMatcher,
-    splitter: Option<ReasoningSplitter>,
-    generated: u32,
-    reused: u32,
-    /// Where this slot's logits are in the batch just decoded.
-    logits_at: Option<i32>,
-    /// Order of admission, to pick a victim when the cache is full.
-    admitted: u64,
-}
-
-impl Slot {
-    fn prefilling(&self) -> bool {
-        self.active
-            .as_ref()
-            .is_some_and(|a| a.pending_token.is_none() && self.cached.len() < a.job.prompt.len())
-    }
-}
-
+/// Runs the scheduler of one model until its job channel closes and the
+/// last job has ended.
 pub(crate) fn run(
     model: &LlamaModel,
-    mut ctx: LlamaContext<'_>,
+    ctx: LlamaContext<'_>,
     settings: Settings,
     jobs: Receiver<Job>,
     stats: &EngineStats,
 ) {
-    let n_vocab = model.n_vocab();
-    let mut slots: Vec<Slot> = (0..settings.parallel as i32)
-        .map(|seq| Slot {
-            seq,
-            cached: Vec::new(),
-            last_used: 0,
-            active: None,
-        })
-        .collect();
-    let capacity = (settings.batch_size + settings.parallel) as usize;
-    let mut batch = LlamaBatch::new(capacity, 1);
-    let mut waiting: VecDeque<Job> = VecDeque::new();
-    let mut tick: u64 = 0;
-    let mut piece = Vec::with_capacity(64);
-    // Scratch candidates for grammar-constrained draws.
-    let mut candidates = LlamaTokenDataArray::new(Vec::new(), false);
-
+    let mut scheduler = Scheduler::new(model, ctx, &settings, stats);
     loop {
-        tick += 1;
+        scheduler.tick += 1;
         stats
             .kv_cells_used
-            .store(cells_in_use(&slots), Ordering::Relaxed);
-        // 1. Intake: block only when there is nothing to do.
-        let idle = waiting.is_empty() && slots.iter().all(|s| s.active.is_none());
-        if idle {
+            .store(cells_in_use(&scheduler.slots), Ordering::Relaxed);
+        if !scheduler.intake(&jobs) {
+            return;
+        }
+        scheduler.cancel_dropped();
+        scheduler.admit_waiting();
+        if !scheduler.fill_batch() {
+            continue;
+        }
+        if !scheduler.decode() {
+            continue;
+        }
+        scheduler.sample_and_emit();
+    }
+}
+
+/// The scheduler's state between steps.
+struct Scheduler<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    stats: &'m EngineStats,
+    n_vocab: i32,
+    n_ctx: usize,
+    batch_size: usize,
+    slots: Vec<Slot>,
+    batch: LlamaBatch<'m>,
+    /// Jobs not yet in a slot, oldest first.
+    waiting: VecDeque<Job>,
+    /// The step, counted from 1: admission order and slot recency.
+    tick: u64,
+    /// Each slot's cached length before this step's batch, to undo the
+    /// batch when it cannot be decoded.
+    before_len: Vec<usize>,
+    /// Scratch bytes of one token's text.
+    piece: Vec<u8>,
+    /// Scratch candidates for grammar-constrained draws.
+    candidates: LlamaTokenDataArray,
+}
+
+impl<'m> Scheduler<'m> {
+    fn new(
+        model: &'m LlamaModel,
+        ctx: LlamaContext<'m>,
+        settings: &Settings,
+        stats: &'m EngineStats,
+    ) -> Self {
+        let capacity = (settings.batch_size + settings.parallel) as usize;
+        Self {
+            model,
+            ctx,
+            stats,
+            n_vocab: model.n_vocab(),
+            n_ctx: settings.n_ctx as usize,
+            batch_size: settings.batch_size as usize,
+            slots: (0..settings.parallel as i32).map(Slot::new).collect(),
+            batch: LlamaBatch::new(capacity, 1),
+            waiting: VecDeque::new(),
+            tick: 0,
+            before_len: Vec::new(),
+            piece: Vec::with_capacity(64),
+            candidates: LlamaTokenDataArray::new(Vec::new(), false),
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.waiting.is_empty() && self.slots.iter().all(|s| s.active.is_none())
+    }
+
+    /// Takes new jobs, blocking only when there is nothing to do; false
+    /// when the channel is closed and no job is left.
+    fn intake(&mut self, jobs: &Receiver<Job>) -> bool {
+        if self.idle() {
             match jobs.recv() {
-                Ok(job) => waiting.push_back(job),
-                Err(_) => return,
+                Ok(job) => self.waiting.push_back(job),
+                Err(_) => return false,
             }
         }
         loop {
             match jobs.try_recv() {
-                Ok(job) => waiting.push_back(job),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    if waiting.is_empty() && slots.iter().all(|s| s.active.is_none()) {
-                        return;
-                    }
-                    break;
-                }
+                Ok(job) => self.waiting.push_back(job),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return !self.idle(),
             }
         }
+    }
 
-        // 2. Cancellation: receivers dropped since the last step.
-        let before = waiting.len();
-        waiting.retain(|j| !j.tx.is_closed());
-        stats
+    /// Drops the jobs whose receiver was dropped since the last step.
+    fn cancel_dropped(&mut self) {
+        let before = self.waiting.len();
+        self.waiting.retain(|j| !j.tx.is_closed());
+        self.stats
             .waiting
-            .fetch_sub(before - waiting.len(), Ordering::Relaxed);
-        for slot in &mut slots {
+            .fetch_sub(before - self.waiting.len(), Ordering::Relaxed);
+        for slot in &mut self.slots {
             if slot.active.as_ref().is_some_and(|a| a.job.tx.is_closed()) {
                 tracing::debug!(seq = slot.seq, "client gone; slot freed");
-                release(slot, tick, stats);
-            }
-        }
-
-        // 3. Admission into free slots, longest cached prefix first.
-        while !waiting.is_empty() {
-            let Some(free) = pick_slot(&slots, &waiting[0].prompt) else {
-                break;
-            };
-            let Some(job) = waiting.pop_front() else {
-                break;
-            };
-            stats.waiting.fetch_sub(1, Ordering::Relaxed);
-            stats.running.fetch_add(1, Ordering::Relaxed);
-            admit(&mut ctx, &mut slots, free, job, n_vocab, tick, stats);
-        }
-
-        // 4. One batch: a token per generating sequence, then prompt chunks.
-        batch.clear();
-        let mut budget = settings.batch_size as usize;
-        let mut before_len: Vec<usize> = slots.iter().map(|s| s.cached.len()).collect();
-        for slot in &mut slots {
-            let Some(active) = slot.active.as_mut() else {
-                continue;
-            };
-            active.logits_at = None;
-            if let Some(token) = active.pending_token.take() {
-                let pos = slot.cached.len() as i32;
-                if batch.add(token, pos, &[slot.seq], true).is_err() {
-                    active.pending_token = Some(token);
-                    continue;
-                }
-                active.logits_at = Some(batch.n_tokens() - 1);
-                slot.cached.push(token);
-                budget = budget.saturating_sub(1);
-            }
-        }
-        if batch.n_tokens() > 0 {
-            budget = budget.min(PREFILL_WHILE_DECODING);
-        }
-        let mut order: Vec<usize> = (0..slots.len())
-            .filter(|&i| slots[i].prefilling())
-            .collect();
-        order.sort_by_key(|&i| slots[i].active.as_ref().map_or(0, |a| a.admitted));
-        for i in order {
-            if budget == 0 {
-                break;
-            }
-            let slot = &mut slots[i];
-            let Some(active) = slot.active.as_mut() else {
-                continue;
-            };
-            let start = slot.cached.len();
-            let end = active.job.prompt.len().min(start + budget);
-            for pos in start..end {
-                let last = pos + 1 == active.job.prompt.len();
-                let token = active.job.prompt[pos];
-                if batch.add(token, pos as i32, &[slot.seq], last).is_err() {
-                    break;
-                }
-                slot.cached.push(token);
-                budget -= 1;
-                if last {
-                    active.logits_at = Some(batch.n_tokens() - 1);
-                }
-            }
-        }
-        if batch.n_tokens() == 0 {
-            continue;
-        }
-
-        // 5. Decode.
-        match ctx.decode(&mut batch) {
-            Ok(()) => {}
-            Err(e) => {
-                // Undo this step's tokens, then make room or give up one job.
-                for (slot, &len) in slots.iter_mut().zip(&before_len) {
-                    if slot.cached.len() > len {
-                        if let Some(active) = slot.active.as_mut() {
-                            if active.logits_at.is_some() && len >= active.job.prompt.len() {
-                                active.pending_token = slot.cached.get(len).copied();
-                            }
-                            active.logits_at = None;
-                        }
-                        slot.cached.truncate(len);
-                        trim(&mut ctx, slot, len);
-                    }
-                }
-                before_len.clear();
-                if matches!(e, DecodeError::NoKvCacheSlot) {
-                    if evict_idle(&mut ctx, &mut slots) {
-                        continue;
-                    }
-                    if let Some(victim) = newest_active(&slots) {
-                        tracing::warn!(
-                            seq = slots[victim].seq,
-                            "KV cache full; refusing the newest request"
-                        );
-                        fail(
-                            &mut ctx,
-                            &mut slots[victim],
-                            EngineError::CacheFull,
-                            tick,
-                            stats,
-                        );
-                        continue;
-                    }
-                }
-                tracing::error!(error = %e, "llama_decode failed");
-                for slot in &mut slots {
-                    if slot.active.is_some() {
-                        fail(
-                            &mut ctx,
-                            slot,
-                            EngineError::Internal(e.to_string()),
-                            tick,
-                            stats,
-                        );
-                    }
-                }
-                continue;
-            }
-        }
-
-        // 6. Sample and send.
-        for slot in &mut slots {
-            let Some(active) = slot.active.as_mut() else {
-                continue;
-            };
-            let Some(at) = active.logits_at.take() else {
-                continue;
-            };
-            let token = match active.grammar.as_mut() {
-                None => Some(active.sampler.sample(&ctx, at)),
-                Some(grammar) => sampling::sample_constrained(
-                    &mut active.sampler,
-                    grammar,
-                    model,
-                    &ctx,
-                    at,
-                    &mut candidates,
-                ),
-            };
-            let vocab = model.vocab();
-            // (reason, flush held-back text)
-            let finish = match token {
-                // A grammar with no allowed token ends like end-of-text.
-                None => Some((FinishReason::Stop, true)),
-                Some(token) if vocab.is_eog(token) => Some((FinishReason::Stop, true)),
-                Some(token) => {
-                    active.generated += 1;
-                    piece.clear();
-                    vocab.token_to_piece_into(token, &mut piece, false, None);
-                    let text = active.decoder.push(&piece);
-                    let scan = active.stops.push(&text);
-                    send_text(active, &scan.text);
-                    if scan.stopped {
-                        Some((FinishReason::Stop, false))
-                    } else if active.generated >= active.job.max_tokens
-                        || slot.cached.len() + 1 >= settings.n_ctx as usize
-                    {
-                        Some((FinishReason::Length, true))
-                    } else {
-                        active.pending_token = Some(token);
-                        None
-                    }
-                }
-            };
-            if let Some((reason, flush)) = finish {
-                // Free the slot before the last event: a client that sees
-                // the end may send its next request at once.
-                if let Some(mut done) = slot.active.take() {
-                    stats.running.fetch_sub(1, Ordering::Relaxed);
-                    slot.last_used = tick;
-                    finish_job(&mut done, reason, flush, stats);
-                }
+                release(slot, self.tick, self.stats);
             }
         }
     }
-}
-
-/// KV cells holding the tokens of running sequences.
-fn cells_in_use(slots: &[Slot]) -> usize {
-    slots
-        .iter()
-        .filter(|s| s.active.is_some())
-        .map(|s| s.cached.len())
-        .sum()
-}
-
-/// The free slot to use for `prompt`: the one whose cache shares the
-/// longest prefix with it, else the least recently used.
-fn pick_slot(slots: &[Slot], prompt: &[LlamaToken]) -> Option<usize> {
-    slots
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.active.is_none())
-        .max_by_key(|(_, s)| {
-            (
-                common_prefix(&s.cached, prompt),
-                std::cmp::Reverse(s.last_used),
-            )
-        })
-        .map(|(i, _)| i)
-}
-
-fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
-/// Put `job` in slot `free`, reusing cached KV: the slot's own, or a copy
-/// of a longer matching prefix held by another slot.
-fn admit(
-    ctx: &mut LlamaContext<'_>,
-    slots: &mut [Slot],
-    free: usize,
-    mut job: Job,
-    n_vocab: i32,
-    tick: u64,
-    stats: &EngineStats,
-) {
-    let own = common_prefix(&slots[free].cached, &job.prompt);
-    let donor = slots
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != free)
-        .map(|(i, s)| (common_prefix(&s.cached, &job.prompt), i))
-        .max();
-    let mut reuse = own;
-    if let Some((len, donor)) = donor {
-        if len > own {
-            let (src, dst) = (slots[donor].seq, slots[free].seq);
-            let copied = ctx.clear_kv_cache_seq(Some(dst as u32), None, None).is_ok()
-                && ctx
-                    .kv_cache_seq_cp(src, dst, Some(0), Some(len as u32))
-                    .is_ok();
-            if copied {
-                slots[free].cached = slots[donor].cached[..len].to_vec();
-                reuse = len;
-            } else {
-                slots[free].cached.clear();
-                reuse = 0;
-            }
-        }
-    }
-    // At least the last prompt token is decoded again, for its logits.
-    let reuse = reuse.min(job.prompt.len().saturating_sub(1));
-    let slot = &mut slots[free];
-    trim(ctx, slot, reuse);
-    let reused = slot.cached.len() as u32;
-    stats
-        .prompt_tokens
-        .fetch_add(job.prompt.len() as u64, Ordering::Relaxed);
-    stats
-        .cached_prompt_tokens
-        .fetch_add(u64::from(reused), Ordering::Relaxed);
-    let sampler = job.sampling.build(n_vocab);
-    let grammar = job.grammar.take();
-    slot.active = Some(Active {
-        splitter: job.reasoning.map(ReasoningSplitter::new),
-        stops: StopMatcher::new(job.stop.clone()),
-        job,
-        sampler,
-        grammar,
-        pending_token: None,
-        decoder: Utf8Decoder::default(),
-        generated: 0,
-        reused,
-        logits_at: None,
-        admitted: tick,
-    });
-    slot.last_used = tick;
-}
-
-/// Drop the KV of `slot` from position `len` on; if llama.cpp cannot cut a
-/// sequence partially (recurrent models), drop all of it.
-fn trim(ctx: &mut LlamaContext<'_>, slot: &mut Slot, len: usize) {
-    let ok = ctx
-        .clear_kv_cache_seq(Some(slot.seq as u32), Some(len as u32), None)
-        .unwrap_or(false);
-    if ok {
-        slot.cached.truncate(len);
-    } else {
-        let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
-        slot.cached.clear();
-    }
-}
-
-/// Forget the cached prefixes of idle slots; true when any was dropped.
-fn evict_idle(ctx: &mut LlamaContext<'_>, slots: &mut [Slot]) -> bool {
-    let mut any = false;
-    for slot in slots
-        .iter_mut()
-        .filter(|s| s.active.is_none() && !s.cached.is_empty())
-    {
-        let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
-        slot.cached.clear();
-        any = true;
-    }
-    any
-}
-
-fn newest_active(slots: &[Slot]) -> Option<usize> {
-    slots
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.active.as_ref().map(|a| (a.admitted, i)))
-        .max()
-        .map(|(_, i)| i)
-}
-
-/// Send generated text, split into reasoning and content where the model
-/// reasons. A closed channel is noticed at the next cancellation check.
-fn send_text(active: &mut Active, text: &str) {
-    if text.is_empty() {
-        return;
-    }
-    let event = match active.splitter.as_mut() {
-        Some(splitter) => {
-            let split = splitter.push(text);
-            if split.content.is_empty() && split.reasoning.is_empty() {
-                return;
-            }
-            GenerationEvent::Delta {
-                content: split.content,
-                reasoning: split.reasoning,
-                tool_calls: Vec::new(),
-            }
-        }
-        None => GenerationEvent::content(text),
-    };
-    let _ = active.job.tx.send(Ok(event));
-}
-
-/// Flush held-back text (unless a stop string ended the text) and send
-/// the final event.
-fn finish_job(active: &mut Active, mut reason: FinishReason, flush: bool, stats: &EngineStats) {
-    if flush {
-        let tail = active.decoder.finish();
-        let scan = active.stops.push(&tail);
-        let mut text = scan.text;
-        if scan.stopped {
-            reason = FinishReason::Stop;
-        } else {
-            text.push_str(&active.stops.finish());
-        }
-        send_text(active, &text);
-    }
-    if let Some(splitter) = active.splitter.as_mut() {
-        let split = splitter.finish();
-        if !split.content.is_empty() || !split.reasoning.is_empty() {
-            let _ = active.job.tx.send(Ok(GenerationEvent::Delta {
-                content: split.content,
-                reasoning: split.reasoning,
-                tool_calls: Vec::new(),
-            }));
-        }
-    }
-    stats
-        .generated_tokens
-        .fetch_add(u64::from(active.generated), Ordering::Relaxed);
-    let usage = Usage::new(
-        active.job.prompt.len() as u32,
-        active.generated,
-        Some(active.reused),
-    );
-    let _ = active
-        .job
-        .tx
-        .send(Ok(GenerationEvent::Finish { reason, usage }));
-}
-
-/// End a job with an error and forget the slot's cache.
-fn fail(
-    ctx: &mut LlamaContext<'_>,
-    slot: &mut Slot,
-    error: EngineError,
-    tick: u64,
-    stats: &EngineStats,
-) {
-    let _ = ctx.clear_kv_cache_seq(Some(slot.seq as u32), None, None);
-    slot.cached.clear();
-    let active = slot.active.take();
-    if active.is_some() {
-        stats.running.fetch_sub(1, Ordering::Relaxed);
-    }
-    slot.last_used = tick;
-    if let Some(active) = active {
-        let _ = active.job.tx.send(Err(error));
-    }
-}
-
-fn release(slot: &mut Slot, tick: u64, stats: &EngineStats) {
-    if slot.active.take().is_some() {
-        stats.running.fetch_sub(1, Ordering::Relaxed);
-    }
-    slot.last_used = tick;
 }

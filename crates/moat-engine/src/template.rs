@@ -5,10 +5,9 @@
 //! `strftime_now`, Python string methods and a Python-compatible `tojson`.
 //! Templates come only from model files, never from requests.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use minijinja::value::{Kwargs, Value as JValue};
 use minijinja::{Environment, Error as JError, ErrorKind as JErrorKind};
+use moat_protocol::time::{civil_from_days, Date};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -263,11 +262,7 @@ impl serde_json::ser::Formatter for PythonFormatter {
 
 /// `strftime_now(format)` with the common `%Y %m %d %H %M %S %b %B %A %a %y %e %%`.
 fn strftime_now(format: String) -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    strftime(&format, secs)
+    strftime(&format, moat_protocol::time::now_secs())
 }
 
 fn strftime(format: &str, secs: u64) -> String {
@@ -296,7 +291,11 @@ fn strftime(format: &str, secs: u64) -> String {
     ];
     let days = secs / 86_400;
     let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
+    let Date {
+        year: y,
+        month: m,
+        day: d,
+    } = civil_from_days(days as i64);
     let month = MONTHS[(m - 1) as usize];
     let weekday = DAYS[(days % 7) as usize];
     let mut out = String::new();
@@ -328,20 +327,6 @@ fn strftime(format: &str, secs: u64) -> String {
         }
     }
     out
-}
-
-/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]

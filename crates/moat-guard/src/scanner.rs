@@ -2,8 +2,6 @@
 //! can begin personal data (a digit, an `@`, a full-width form), reads the
 //! whole token there and lets the recognizers validate it.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::error::GuardError;
 use crate::finding::Finding;
 use crate::kind::{Confidence, Kind};
@@ -573,17 +571,8 @@ fn ascii(v: &[u8]) -> String {
 /// The current year (never before 2025, whatever the clock says): the
 /// latest birth year an ID card can carry.
 fn current_year() -> u32 {
-    let days = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400);
-    // Days since 1970-01-01 to the civil year (H. Hinnant's algorithm).
-    let z = i64::try_from(days).unwrap_or(0) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let year = yoe + era * 400 + i64::from(mp >= 10);
+    use moat_protocol::time::{civil_from_days, now_ms, MS_PER_DAY};
+    let year = civil_from_days(now_ms().div_euclid(MS_PER_DAY)).year;
     u32::try_from(year).unwrap_or(2025).max(2025)
 }
 

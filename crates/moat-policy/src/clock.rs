@@ -1,9 +1,14 @@
 //! Time as the limits see it: the system clock in the server, a clock the
-//! test moves by hand in the rate-limit tests.
+//! test moves by hand in the rate-limit tests. The clock and the calendar
+//! themselves are [`moat_protocol::time`]'s.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The UTC calendar day of `ms`, as `YYYY-MM-DD` (quotas and usage are per
+/// UTC day).
+pub use moat_protocol::time::utc_day;
+use moat_protocol::time::MS_PER_DAY;
 
 /// Milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + 'static {
@@ -16,9 +21,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        moat_protocol::time::now_ms()
     }
 }
 
@@ -46,27 +49,9 @@ impl Clock for ManualClock {
     }
 }
 
-/// The UTC calendar day of `ms`, as `YYYY-MM-DD` (quotas and usage are per
-/// UTC day).
-pub fn utc_day(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 /// Milliseconds from `ms` to the next UTC midnight.
 pub fn ms_to_next_utc_day(ms: i64) -> i64 {
-    86_400_000 - ms.rem_euclid(86_400_000)
+    MS_PER_DAY - ms.rem_euclid(MS_PER_DAY)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! OpenAI wire types (serde), the error JSON every refusal is rendered in,
 //! generation events shared by all backends, and parsers of model output
-//! (`<think>` reasoning, `<tool_call>` blocks).
+//! (`<think>` reasoning, `<tool_call>` blocks), and civil time.
 
 pub mod chat;
 pub mod completion;
@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod models;
 pub mod reasoning;
+pub mod time;
 pub mod toolcall;
 pub mod toolchoice;
 

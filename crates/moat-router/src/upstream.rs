@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use eventsource_stream::{Event, EventStreamError, Eventsource};
@@ -124,10 +124,7 @@ impl UpstreamBackend {
             .connect_timeout(config.timeout)
             .build()
             .map_err(|e| format!("upstream model `{}`: HTTP client: {e}", config.id))?;
-        let created = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let created = moat_protocol::time::now_secs();
         Ok(Self {
             config,
             base,

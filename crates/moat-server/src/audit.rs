@@ -52,7 +52,7 @@ pub(crate) async fn record_requests(
         return next.run(request).await;
     }
     let record = AuditRecord {
-        time_ms: moat_policy::clock::Clock::now_ms(&moat_policy::clock::SystemClock),
+        time_ms: moat_protocol::time::now_ms(),
         request_id: request
             .extensions()
             .get::<RequestId>()

@@ -184,7 +184,7 @@ impl ResponseMeta {
     pub(crate) fn new(prefix: &str, model: &str, include_usage: bool) -> Self {
         Self {
             id: crate::ids::response_id(prefix),
-            created: crate::ids::unix_now(),
+            created: moat_protocol::time::now_secs(),
             model: model.to_owned(),
             include_usage,
         }

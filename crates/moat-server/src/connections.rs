@@ -169,6 +169,9 @@ impl ConnectionClock {
         clock
     }
 
+    /// Milliseconds since the connection opened, by the monotonic clock:
+    /// deadlines must not move when the wall clock does, so this stays
+    /// apart from [`moat_protocol::time::now_ms`].
     fn now_ms(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(NEVER - 1)
     }

@@ -1,7 +1,5 @@
 //! Response ids and timestamps.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use rand::distr::Alphanumeric;
 use rand::Rng;
 
@@ -16,12 +14,4 @@ pub(crate) fn response_id(prefix: &str) -> String {
             .map(char::from),
     );
     id
-}
-
-/// Seconds since the epoch.
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

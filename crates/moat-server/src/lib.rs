@@ -39,7 +39,7 @@ pub use error::ErrorResponse;
 pub use moat_gateway::{Access, Metrics, PiiFound, PiiGuard, ServerTools, ToolLoopSettings};
 pub use network::{ClientAllowList, PeerAddr, TrustedProxies};
 pub use request_id::{RequestId, CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
-pub use routes::admin::{is_day, key_status, parse_usage_by};
+pub use routes::admin::{key_status, parse_usage_by};
 pub use serve::serve;
 pub use state::AppState;
 

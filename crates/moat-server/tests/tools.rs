@@ -368,7 +368,12 @@ per_key = { tokens_per_day = 60 }
             .unwrap();
         records
             .iter()
-            .flat_map(|r| r.tools.iter().map(|t| serde_json::to_value(t).unwrap()))
+            .flat_map(|r| {
+                r.record
+                    .tools
+                    .iter()
+                    .map(|t| serde_json::to_value(t).unwrap())
+            })
             .collect()
     }
 }

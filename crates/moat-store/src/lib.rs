@@ -8,6 +8,7 @@ mod error;
 mod keys;
 mod location;
 mod open;
+pub mod seal;
 mod usage;
 
 #[cfg(feature = "testing")]

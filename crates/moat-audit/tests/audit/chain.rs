@@ -26,24 +26,24 @@ async fn records_round_trip_and_verify(location: String) {
     for (i, stored) in (1..).zip(&found) {
         let sent = record(i);
         assert_eq!(stored.seq, i);
-        assert_eq!(stored.request_id, sent.request_id);
-        assert_eq!(stored.time_ms, sent.time_ms);
-        assert_eq!(stored.model, sent.model);
-        assert_eq!(stored.status, sent.status);
-        assert_eq!(stored.error_code, sent.error_code);
-        assert_eq!(stored.outcome, sent.outcome);
-        assert_eq!(stored.client, sent.client);
-        assert_eq!(stored.backend, sent.backend);
-        assert_eq!(stored.prompt_tokens, sent.prompt_tokens);
-        assert_eq!(stored.completion_tokens, sent.completion_tokens);
-        assert_eq!(stored.ttft_ms, sent.ttft_ms);
-        assert_eq!(stored.latency_ms, sent.latency_ms);
-        assert_eq!(stored.pii, sent.pii);
-        assert_eq!(stored.tools, sent.tools);
-        assert_eq!(stored.knowledge_bases, sent.knowledge_bases);
+        assert_eq!(stored.record.request_id, sent.request_id);
+        assert_eq!(stored.record.time_ms, sent.time_ms);
+        assert_eq!(stored.record.model, sent.model);
+        assert_eq!(stored.record.status, sent.status);
+        assert_eq!(stored.record.error_code, sent.error_code);
+        assert_eq!(stored.record.outcome, sent.outcome);
+        assert_eq!(stored.record.client, sent.client);
+        assert_eq!(stored.record.backend, sent.backend);
+        assert_eq!(stored.record.prompt_tokens, sent.prompt_tokens);
+        assert_eq!(stored.record.completion_tokens, sent.completion_tokens);
+        assert_eq!(stored.record.ttft_ms, sent.ttft_ms);
+        assert_eq!(stored.record.latency_ms, sent.latency_ms);
+        assert_eq!(stored.record.pii, sent.pii);
+        assert_eq!(stored.record.tools, sent.tools);
+        assert_eq!(stored.record.knowledge_bases, sent.knowledge_bases);
         // Only the pseudonym is stored; auditors can reveal the clear id.
         let clear = sent.principal.unwrap();
-        let pseudonym = stored.principal.clone().unwrap();
+        let pseudonym = stored.record.principal.clone().unwrap();
         assert_eq!(pseudonym, keys().pseudonym(&clear));
         assert_eq!(
             reveal_principal(&log, &pseudonym).await.unwrap(),
@@ -51,7 +51,7 @@ async fn records_round_trip_and_verify(location: String) {
         );
         let content = sent.content.unwrap();
         assert_eq!(
-            stored.content,
+            stored.record.content,
             Some(StoredContent::Readable {
                 policy: content.policy,
                 prompt: content.prompt,

@@ -116,7 +116,7 @@ async fn exports_are_jsonl_and_bulk_pairs(location: String) {
         assert_eq!(action["_id"], record.hash.as_str());
         let document = &pair[1];
         assert_eq!(document["seq"], record.seq);
-        assert_eq!(document["request_id"], record.request_id.as_str());
+        assert_eq!(document["request_id"], record.record.request_id.as_str());
         // time_ms = 1_000_000 + 10 seq
         let timestamp = format!("1970-01-01T00:16:40.{:03}Z", 10 * record.seq);
         assert_eq!(document["@timestamp"], timestamp.as_str());

@@ -51,7 +51,7 @@ async fn erasing_a_subject_shreds_its_content_and_is_recorded(location: String) 
 
     let found = search(&log, &SearchFilter::default()).await.unwrap();
     assert_eq!(found.len(), 6);
-    let content = |seq: usize| found[seq - 1].content.clone().unwrap();
+    let content = |seq: usize| found[seq - 1].record.content.clone().unwrap();
     assert_eq!(
         content(1),
         StoredContent::Erased {
@@ -83,11 +83,15 @@ async fn erasing_a_subject_shreds_its_content_and_is_recorded(location: String) 
     // The erasure is itself on record, about the subject's pseudonym.
     let erasure = &found[5];
     assert_eq!(
-        (erasure.route.as_str(), erasure.outcome, erasure.status),
+        (
+            erasure.record.route.as_str(),
+            erasure.record.outcome,
+            erasure.record.status
+        ),
         ("audit.erase", Outcome::Event, 200)
     );
-    assert_eq!(erasure.principal.as_deref(), Some(alice.as_str()));
-    assert_eq!(erasure.time_ms, 2_000_000);
+    assert_eq!(erasure.record.principal.as_deref(), Some(alice.as_str()));
+    assert_eq!(erasure.record.time_ms, 2_000_000);
 
     // The chain commits to ciphertext: it still verifies.
     writer.close().await.unwrap();
@@ -116,9 +120,9 @@ async fn erasing_a_subject_shreds_its_content_and_is_recorded(location: String) 
     .unwrap();
     let seqs: Vec<u64> = by_alice.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, vec![1, 3, 6, 7, 8]);
-    assert_eq!(by_alice[3].status, 404);
+    assert_eq!(by_alice[3].record.status, 404);
     assert!(
-        matches!(&by_alice[4].content, Some(StoredContent::Readable { prompt, .. }) if prompt == "prompt 7")
+        matches!(&by_alice[4].record.content, Some(StoredContent::Readable { prompt, .. }) if prompt == "prompt 7")
     );
     assert_eq!(verify_all(&store).await.first_break, None);
     store.close().await;
@@ -127,7 +131,7 @@ async fn erasing_a_subject_shreds_its_content_and_is_recorded(location: String) 
 async fn content_of(log: &AuditLog, seq: u64) -> StoredContent {
     let found = search(log, &SearchFilter::default()).await.unwrap();
     let record = found.into_iter().find(|r| r.seq == seq).unwrap();
-    record.content.unwrap()
+    record.record.content.unwrap()
 }
 
 async fn an_erasure_covers_what_was_queued_before_it(location: String) {
@@ -248,7 +252,7 @@ async fn purging_keeps_the_rest_verifiable(location: String) {
     assert_eq!(found.first().unwrap().seq, 11);
     let event = found.last().unwrap();
     assert_eq!(
-        (event.route.as_str(), event.outcome),
+        (event.record.route.as_str(), event.record.outcome),
         ("audit.purge", Outcome::Event)
     );
     assert_eq!(purge(&log, year, now, false).await.unwrap(), 0);

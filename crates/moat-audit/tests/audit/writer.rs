@@ -52,7 +52,7 @@ async fn concurrent_appends_are_gapless_and_verify(location: String) {
         .await
         .unwrap()
         .into_iter()
-        .map(|r| r.request_id)
+        .map(|r| r.record.request_id)
         .collect();
     assert_eq!(request_ids.len(), 4000);
     store.close().await;
@@ -129,7 +129,7 @@ async fn close_writes_what_is_queued(location: String) {
     writer.close().await.unwrap();
     assert_eq!(writer.backlog(), 0);
     let found = search(&log, &SearchFilter::default()).await.unwrap();
-    let ids: Vec<String> = found.iter().map(|r| r.request_id.clone()).collect();
+    let ids: Vec<String> = found.iter().map(|r| r.record.request_id.clone()).collect();
     let expected: Vec<String> = (1..=30).map(|i| format!("req-{i}")).collect();
     assert_eq!(ids, expected, "detached records are written in order");
     // Closing signed the head.

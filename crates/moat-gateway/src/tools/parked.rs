@@ -9,33 +9,24 @@
 //! holder (the caller's own messages, not yet guarded), which is why they
 //! are sealed, and bound to their id and owner so a row cannot be moved.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use aes_gcm::aead::{Aead, Payload};
-use aes_gcm::{Aes256Gcm, KeyInit as _};
+use moat_protocol::time::now_ms;
 use moat_protocol::{ApiError, ErrorKind};
+use moat_store::seal::{SealingKey, NONCE_LEN};
 use moat_store::{ParkError, ParkedCall, Store};
 use moat_tools::Confirmations;
 
 use super::run::Pending;
 
-/// Bytes of an AES-GCM nonce, stored before the ciphertext.
-const NONCE_BYTES: usize = 12;
-
 pub(crate) enum Parked {
     Memory(Confirmations<Pending>),
     Store {
         store: Store,
-        cipher: Box<Aes256Gcm>,
+        cipher: Box<SealingKey>,
         ttl: Duration,
         max_pending: usize,
     },
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn full() -> ApiError {
@@ -67,7 +58,7 @@ impl Parked {
     ) -> Self {
         Self::Store {
             store,
-            cipher: Box::new(Aes256Gcm::new(key.into())),
+            cipher: Box::new(SealingKey::new(key)),
             ttl,
             max_pending,
         }
@@ -89,16 +80,8 @@ impl Parked {
             tracing::error!(%error, "cannot serialize a parked tool call");
             ApiError::internal()
         })?;
-        let nonce: [u8; NONCE_BYTES] = rand::random();
-        let aad = associated(&id, owner);
         let sealed = cipher
-            .encrypt(
-                &nonce.into(),
-                Payload {
-                    msg: &plain,
-                    aad: &aad,
-                },
-            )
+            .seal(&associated(&id, owner), &plain)
             .map_err(|_| ApiError::internal())?;
         let now = now_ms();
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
@@ -106,7 +89,7 @@ impl Parked {
             id: id.clone(),
             owner: owner.to_owned(),
             expires_ms: now.saturating_add(ttl_ms),
-            sealed: [nonce.as_slice(), &sealed].concat(),
+            sealed,
         };
         let max = i64::try_from(max_pending).unwrap_or(i64::MAX);
         match store.park_call(&call, now, max).await {
@@ -134,19 +117,11 @@ impl Parked {
                 return Err(unavailable());
             }
         };
-        let Some((nonce, sealed)) = call.sealed.split_at_checked(NONCE_BYTES) else {
+        if call.sealed.len() < NONCE_LEN {
             tracing::warn!("a parked tool call is too short to be sealed; ignored");
             return Ok(None);
-        };
-        let nonce: [u8; NONCE_BYTES] = nonce.try_into().unwrap_or([0; NONCE_BYTES]);
-        let aad = associated(id, owner);
-        let Ok(plain) = cipher.decrypt(
-            &nonce.into(),
-            Payload {
-                msg: sealed,
-                aad: &aad,
-            },
-        ) else {
+        }
+        let Some(plain) = cipher.open(&associated(id, owner), &call.sealed) else {
             // Another server secret, or a changed row.
             tracing::warn!("a parked tool call does not open with this server's key; ignored");
             return Ok(None);

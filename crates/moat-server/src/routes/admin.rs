@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use moat_policy::clock::{Clock, SystemClock};
 use moat_policy::keys::{parse_lifetime, IssuedKey, KeyError, NewKey};
+use moat_protocol::time::now_ms;
 use moat_protocol::{ApiError, ErrorKind};
 use moat_store::{ApiKeyRecord, UsageBy};
 use serde::{Deserialize, Serialize};
@@ -63,10 +63,6 @@ impl KeyView {
             last_used_at: record.last_used_ms.map(secs),
         }
     }
-}
-
-fn now_ms() -> i64 {
-    SystemClock.now_ms()
 }
 
 fn key_error(error: KeyError) -> ErrorResponse {
@@ -184,17 +180,6 @@ pub fn parse_usage_by(text: &str) -> Option<UsageBy> {
     }
 }
 
-/// A `YYYY-MM-DD` day.
-pub fn is_day(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-}
-
 pub(crate) async fn usage(
     State(state): State<AppState>,
     _: Admin,
@@ -206,7 +191,7 @@ pub(crate) async fn usage(
     let by = parse_usage_by(by_text)
         .ok_or_else(|| ApiError::invalid_param("by", "by must be one of key, role, model, day."))?;
     if let Some(since) = &query.since {
-        if !is_day(since) {
+        if !moat_protocol::time::is_day(since) {
             return Err(
                 ApiError::invalid_param("since", "since must be a day as YYYY-MM-DD.").into(),
             );
