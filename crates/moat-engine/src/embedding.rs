@@ -441,7 +441,7 @@ mod tests {
         assert_eq!(embedding_pooling(&bert), Some(Pooling::Mean));
         let cls = meta(&[arch.clone(), ("bert.pooling_type", MetaValue::Int(2))]);
         assert_eq!(embedding_pooling(&cls), Some(Pooling::Cls));
-        let unset = meta(&[arch.clone()]);
+        let unset = meta(std::slice::from_ref(&arch));
         assert_eq!(embedding_pooling(&unset), Some(Pooling::Mean));
         let rank = meta(&[arch, ("bert.pooling_type", MetaValue::Int(4))]);
         assert_eq!(embedding_pooling(&rank), None);
