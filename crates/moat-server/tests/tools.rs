@@ -35,6 +35,8 @@ const PHONE: &str = "13812345678";
 enum Turn {
     Text(&'static str),
     Calls(Vec<(&'static str, String)>),
+    /// Text, then the stream ends without a finish (a backend cut off).
+    CutOff(&'static str),
 }
 
 /// A model that plays its script turn by turn (a turn past the end answers
@@ -103,6 +105,7 @@ impl Backend for Scripted {
                     usage,
                 },
             ],
+            Turn::CutOff(text) => vec![GenerationEvent::content(text)],
             Turn::Calls(calls) => {
                 let mut events: Vec<_> = calls
                     .into_iter()
@@ -747,6 +750,20 @@ async fn identical_calls_within_the_ttl_come_from_the_cache() {
         .map(|t| t["cached"].as_bool().unwrap_or(false))
         .collect();
     assert_eq!(cached, [false, true]);
+}
+
+#[tokio::test]
+async fn a_turn_cut_off_after_a_tool_call_is_a_failure_not_an_answer() {
+    let weather = Turn::Calls(vec![("get_weather", json!({"city": "Paris"}).to_string())]);
+    let h = Harness::new(vec![weather, Turn::CutOff("It is sunny in")]).await;
+    let answer = h.chat(&["get_weather"], false).await;
+    assert_eq!(answer.status, 500, "{}", answer.body);
+    assert_eq!(answer.json()["error"]["code"], "internal_error");
+    assert_eq!(
+        h.model.received().len(),
+        2,
+        "the tool ran, then the second turn"
+    );
 }
 
 #[tokio::test]
