@@ -6,10 +6,7 @@ use moat_protocol::chat::{ChatCompletionRequest, StreamOptions};
 use moat_protocol::{ApiError, ErrorKind};
 use serde::Deserialize;
 
-use crate::audit;
-use crate::limits::{self, Quota};
 use crate::tools::{self, Conversation, Resume};
-use crate::turn::Turns;
 use crate::{Answer, Call, Gateway, Rejection};
 
 /// The caller's decision on a tool call that awaits confirmation.
@@ -131,38 +128,18 @@ impl Gateway {
         conversation: Conversation,
         resume: Option<Resume>,
     ) -> Result<Answer, Rejection> {
-        let request = &conversation.request;
-        let estimate = limits::chat_estimate(request);
-        let admission = self.admit(call, estimate.total()).await?;
-        let rate = admission.status;
-        let (model, stream, include_usage) = (
-            request.model.clone(),
-            request.stream,
-            request.include_usage(),
-        );
-        let guard = self.guard_for(&call.principal);
-        call.trail.prompt(|| audit::chat_text(request), &guard);
-        let quota = Quota::new(admission, self.settings().default_max_tokens);
-        let turns = Turns {
-            backend,
-            guard,
-            trail: call.trail.clone(),
-            quota: quota.clone(),
-        };
+        let default_max_tokens = self.settings().default_max_tokens;
+        let opened = self
+            .open(call, backend, &conversation.request, default_max_tokens)
+            .await?;
         let tool_loop = tools::Loop {
-            turns,
+            turns: opened.turns.clone(),
             tools: self.tools().cloned(),
             principal: call.principal.clone(),
             trail: call.trail.clone(),
             metrics: self.metrics().clone(),
         };
         let events = tools::run(tool_loop, conversation, resume).await?;
-        Ok(Answer {
-            events: self.answer_events(call, events, quota, &model, estimate),
-            rate,
-            model,
-            stream,
-            include_usage,
-        })
+        Ok(self.answer(call, opened, events))
     }
 }

@@ -30,6 +30,11 @@ pub(crate) trait TurnRequest: Send + Sized + 'static {
         &mut self,
         guard: &PiiGuard,
     ) -> impl Future<Output = Result<(PiiFound, ResponseRestorer), ApiError>> + Send;
+    /// Its text as the audit record keeps it (per the content policy).
+    fn audit_text(&self) -> String;
+    /// The model name asked for, whether to stream, whether to add the
+    /// usage chunk: how its answer is rendered.
+    fn rendering(&self) -> (String, bool, bool);
     /// Start generating it.
     fn generate(
         self,
@@ -57,6 +62,14 @@ impl TurnRequest for ChatCompletionRequest {
         guard.protect_chat(self).await
     }
 
+    fn audit_text(&self) -> String {
+        crate::audit::chat_text(self)
+    }
+
+    fn rendering(&self) -> (String, bool, bool) {
+        (self.model.clone(), self.stream, self.include_usage())
+    }
+
     async fn generate(self, backend: &dyn Backend) -> Result<EventStream, ApiError> {
         backend.chat(self).await
     }
@@ -80,6 +93,14 @@ impl TurnRequest for CompletionRequest {
         guard: &PiiGuard,
     ) -> Result<(PiiFound, ResponseRestorer), ApiError> {
         guard.protect_prompt(self).await
+    }
+
+    fn audit_text(&self) -> String {
+        crate::audit::completion_text(self)
+    }
+
+    fn rendering(&self) -> (String, bool, bool) {
+        (self.model.clone(), self.stream, self.include_usage())
     }
 
     async fn generate(self, backend: &dyn Backend) -> Result<EventStream, ApiError> {
@@ -120,5 +141,61 @@ impl Turns {
             }
         });
         Ok(restorer.events(metered.boxed()))
+    }
+}
+
+/// An answer admitted and ready for its first turn.
+pub(crate) struct Opened {
+    pub turns: Turns,
+    estimate: Estimate,
+    rate: moat_policy::RateStatus,
+    rendering: (String, bool, bool),
+}
+
+impl crate::Gateway {
+    /// Admit `request` for its estimate, keep its prompt in the audit
+    /// trail, and set up its turns on `backend`; `default_max_tokens` caps
+    /// a request that names no `max_tokens`.
+    pub(crate) async fn open<R: TurnRequest>(
+        &self,
+        call: &crate::Call,
+        backend: Arc<dyn Backend>,
+        request: &R,
+        default_max_tokens: Option<u32>,
+    ) -> Result<Opened, crate::Rejection> {
+        let estimate = request.estimate();
+        let admission = self.admit(call, estimate.total()).await?;
+        let rate = admission.status;
+        let guard = self.guard_for(&call.principal);
+        call.trail.prompt(|| request.audit_text(), &guard);
+        Ok(Opened {
+            turns: Turns {
+                backend,
+                guard,
+                trail: call.trail.clone(),
+                quota: Quota::new(admission, default_max_tokens),
+            },
+            estimate,
+            rate,
+            rendering: request.rendering(),
+        })
+    }
+
+    /// The answer made of `events`: metered, recorded, with how to render
+    /// it.
+    pub(crate) fn answer(
+        &self,
+        call: &crate::Call,
+        opened: Opened,
+        events: EventStream,
+    ) -> crate::Answer {
+        let (model, stream, include_usage) = opened.rendering;
+        crate::Answer {
+            events: self.answer_events(call, events, opened.turns.quota, &model, opened.estimate),
+            rate: opened.rate,
+            model,
+            stream,
+            include_usage,
+        }
     }
 }
