@@ -8,7 +8,6 @@
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -256,17 +255,8 @@ impl Embedder {
                 id: id.clone(),
                 reason: e.to_string(),
             })?;
-        let context_error = |reason: String| LoadError::Context {
-            id: id.clone(),
-            reason,
-        };
-        ready_rx
-            .recv()
-            .map_err(|e| context_error(e.to_string()))?
-            .map_err(context_error)?;
-        let created = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        crate::engine::await_context(&ready_rx, &id)?;
+        let created = moat_protocol::time::now_secs();
         tracing::info!(
             model = %id,
             dimensions,

@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::Stream;
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -233,18 +232,9 @@ impl Engine {
                 id: id.clone(),
                 reason: e.to_string(),
             })?;
-        let context_error = |reason: String| LoadError::Context {
-            id: id.clone(),
-            reason,
-        };
-        ready_rx
-            .recv()
-            .map_err(|e| context_error(e.to_string()))?
-            .map_err(context_error)?;
+        await_context(&ready_rx, &id)?;
 
-        let created = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let created = moat_protocol::time::now_secs();
         tracing::info!(model = %id, n_ctx, parallel, threads, "model loaded");
         Ok(Self {
             id,
@@ -514,4 +504,21 @@ impl Stream for GenerationReceiver {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.rx.poll_recv(cx)
     }
+}
+
+/// Wait for a model thread to report that its llama.cpp context is
+/// created (or why it is not); the one wait of the chat and embedding
+/// engines' start-up.
+pub(crate) fn await_context(
+    ready: &std::sync::mpsc::Receiver<Result<(), String>>,
+    id: &str,
+) -> Result<(), LoadError> {
+    let context_error = |reason: String| LoadError::Context {
+        id: id.to_owned(),
+        reason,
+    };
+    ready
+        .recv()
+        .map_err(|e| context_error(e.to_string()))?
+        .map_err(context_error)
 }
