@@ -8,5 +8,5 @@
 pub mod index;
 mod types;
 
-pub use index::{AllowedFiles, ChunkKey, FileNo, IndexError};
+pub use index::{AllowedFiles, ChunkKey, FileNo, IndexError, KeywordEntry, KeywordIndex};
 pub use types::{Block, Chunk, Document};
