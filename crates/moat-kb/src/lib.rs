@@ -8,5 +8,7 @@
 pub mod index;
 mod types;
 
-pub use index::{AllowedFiles, ChunkKey, FileNo, IndexError, KeywordEntry, KeywordIndex};
+pub use index::{
+    AllowedFiles, ChunkKey, FileNo, IndexError, KeywordEntry, KeywordIndex, VectorIndex,
+};
 pub use types::{Block, Chunk, Document};

@@ -1,0 +1,301 @@
+//! The vector index ([`VectorIndex`]): exact cosine search over unit-length
+//! f32 vectors kept in one contiguous array, and its compact stored form.
+//!
+//! Stored form (little-endian): magic `MOATVEC\0`, version `u32` (1),
+//! dimensions `u32`, count `u64`, then per vector its key `u64`, file `u32`
+//! and `dimensions` × `f32`. Reading checks every field and grows its
+//! arrays only as vectors actually arrive, so a header that lies cannot
+//! make it allocate more than the input holds.
+
+use std::io::{ErrorKind, Read, Write};
+
+use super::allowed::AllowedFiles;
+use super::error::IndexError;
+use super::ids::{ChunkKey, FileNo};
+use super::top::TopChunks;
+
+/// Most dimensions a vector may have.
+pub const MAX_DIMS: usize = 8192;
+
+/// Most vectors one index holds.
+pub const MAX_VECTORS: usize = 1 << 24;
+
+const MAGIC: &[u8; 8] = b"MOATVEC\0";
+const VERSION: u32 = 1;
+const HEADER_BYTES: usize = 8 + 4 + 4 + 8;
+
+/// Vectors read at a time, and reserved up front, when reading.
+const READ_BATCH: usize = 4096;
+
+/// Unit-length vectors of one dimension, each with its chunk and file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorIndex {
+    dims: usize,
+    keys: Vec<ChunkKey>,
+    files: Vec<FileNo>,
+    /// Vector `i` is `data[i * dims..(i + 1) * dims]`.
+    data: Vec<f32>,
+}
+
+impl VectorIndex {
+    /// An empty index of `dims`-dimensional vectors (1..=[`MAX_DIMS`]).
+    pub fn new(dims: usize) -> Result<Self, IndexError> {
+        if dims == 0 || dims > MAX_DIMS {
+            return Err(IndexError::DimensionsOutOfRange {
+                got: dims,
+                max: MAX_DIMS,
+            });
+        }
+        Ok(Self {
+            dims,
+            keys: Vec::new(),
+            files: Vec::new(),
+            data: Vec::new(),
+        })
+    }
+
+    /// The dimensions of its vectors.
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// Number of vectors held.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether it holds no vector.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Adds the vector of chunk `key` of `file`, scaled to unit length.
+    /// Keys are the caller's to keep unique.
+    pub fn add(&mut self, key: ChunkKey, file: FileNo, vector: &[f32]) -> Result<(), IndexError> {
+        if self.len() >= MAX_VECTORS {
+            return Err(IndexError::Full { max: MAX_VECTORS });
+        }
+        let scale = self.unit_scale(vector)?;
+        self.data.extend(vector.iter().map(|v| v * scale));
+        self.keys.push(key);
+        self.files.push(file);
+        Ok(())
+    }
+
+    /// Removes every vector of `file`; returns how many there were.
+    pub fn remove_file(&mut self, file: FileNo) -> usize {
+        let dims = self.dims;
+        let mut kept = 0;
+        for row in 0..self.keys.len() {
+            if self.files[row] == file {
+                continue;
+            }
+            if kept != row {
+                self.data
+                    .copy_within(row * dims..(row + 1) * dims, kept * dims);
+                self.keys[kept] = self.keys[row];
+                self.files[kept] = self.files[row];
+            }
+            kept += 1;
+        }
+        let removed = self.keys.len() - kept;
+        self.keys.truncate(kept);
+        self.files.truncate(kept);
+        self.data.truncate(kept * dims);
+        removed
+    }
+
+    /// The `k` vectors of `allowed` files most similar to `query` (cosine,
+    /// -1..=1), best first, equal scores by smaller key. Vectors of other
+    /// files are skipped before they are compared.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        allowed: &AllowedFiles,
+    ) -> Result<Vec<(ChunkKey, f32)>, IndexError> {
+        let scale = self.unit_scale(query)?;
+        let query: Vec<f32> = query.iter().map(|v| v * scale).collect();
+        let mut top = TopChunks::new(k);
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = self.data.chunks_exact(self.dims);
+        for ((row, key), file) in rows.zip(&self.keys).zip(&self.files) {
+            if allowed.contains(*file) {
+                top.push(*key, dot(row, &query));
+            }
+        }
+        Ok(top.into_sorted())
+    }
+
+    /// What scales `vector` to unit length, once it is checked.
+    fn unit_scale(&self, vector: &[f32]) -> Result<f32, IndexError> {
+        if vector.len() != self.dims {
+            return Err(IndexError::Dimensions {
+                expected: self.dims,
+                got: vector.len(),
+            });
+        }
+        if !vector.iter().all(|v| v.is_finite()) {
+            return Err(IndexError::NonFinite);
+        }
+        // In f64: the squares of large finite f32 overflow f32.
+        let norm = vector
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+            .sqrt();
+        if norm == 0.0 {
+            return Err(IndexError::ZeroVector);
+        }
+        Ok((1.0 / norm) as f32)
+    }
+
+    /// Writes the stored form (see the module's documentation). Write to a
+    /// new file and rename it over the old one to replace it safely.
+    pub fn write_to(&self, mut out: impl Write) -> Result<(), IndexError> {
+        let mut header = Vec::with_capacity(HEADER_BYTES);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&VERSION.to_le_bytes());
+        header.extend_from_slice(&(self.dims as u32).to_le_bytes());
+        header.extend_from_slice(&(self.len() as u64).to_le_bytes());
+        out.write_all(&header)?;
+        let mut row_bytes = Vec::with_capacity(self.row_bytes());
+        let rows = self.data.chunks_exact(self.dims);
+        for ((row, key), file) in rows.zip(&self.keys).zip(&self.files) {
+            row_bytes.clear();
+            row_bytes.extend_from_slice(&key.0.to_le_bytes());
+            row_bytes.extend_from_slice(&file.0.to_le_bytes());
+            for value in row {
+                row_bytes.extend_from_slice(&value.to_le_bytes());
+            }
+            out.write_all(&row_bytes)?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Reads the stored form back, checking it: a wrong magic or version,
+    /// dimensions or count out of range, a non-finite value, missing
+    /// vectors or bytes after the last one are errors.
+    pub fn read_from(mut input: impl Read) -> Result<Self, IndexError> {
+        let mut header = [0u8; HEADER_BYTES];
+        read_all(&mut input, &mut header, "header")?;
+        let (magic, rest) = header.split_at(8);
+        if magic != MAGIC {
+            return Err(format_error("not a vector index (wrong magic)"));
+        }
+        let version = u32::from_le_bytes(le_bytes(&rest[0..4]));
+        if version != VERSION {
+            return Err(format_error(&format!(
+                "version {version}, expected {VERSION}"
+            )));
+        }
+        let dims = u32::from_le_bytes(le_bytes(&rest[4..8])) as usize;
+        let count = u64::from_le_bytes(le_bytes(&rest[8..16]));
+        let mut index = Self::new(dims)?;
+        if count > MAX_VECTORS as u64 {
+            return Err(format_error(&format!(
+                "{count} vectors, more than {MAX_VECTORS}"
+            )));
+        }
+        let count = count as usize;
+        let row_bytes = index.row_bytes();
+        let mut batch = vec![0u8; row_bytes * READ_BATCH.min(count.max(1))];
+        let mut done = 0;
+        while done < count {
+            let rows = (count - done).min(READ_BATCH);
+            let bytes = &mut batch[..rows * row_bytes];
+            read_all(&mut input, bytes, "vectors")?;
+            index.keys.reserve(rows);
+            index.files.reserve(rows);
+            index.data.reserve(rows * dims);
+            for row in bytes.chunks_exact(row_bytes) {
+                let (ids, values) = row.split_at(12);
+                index
+                    .keys
+                    .push(ChunkKey(u64::from_le_bytes(le_bytes(&ids[..8]))));
+                index
+                    .files
+                    .push(FileNo(u32::from_le_bytes(le_bytes(&ids[8..]))));
+                for value in values.chunks_exact(4) {
+                    let value = f32::from_le_bytes(le_bytes(value));
+                    if !value.is_finite() {
+                        return Err(format_error("a stored value is not finite"));
+                    }
+                    index.data.push(value);
+                }
+            }
+            done += rows;
+        }
+        let mut extra = [0u8; 1];
+        loop {
+            match input.read(&mut extra) {
+                Ok(0) => break,
+                Ok(_) => {
+                    return Err(format_error(&format!(
+                        "bytes after the {count} vectors the header announces"
+                    )))
+                }
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(index)
+    }
+
+    fn row_bytes(&self) -> usize {
+        8 + 4 + 4 * self.dims
+    }
+}
+
+fn format_error(reason: &str) -> IndexError {
+    IndexError::Format(reason.to_owned())
+}
+
+fn read_all(input: &mut impl Read, buf: &mut [u8], what: &str) -> Result<(), IndexError> {
+    input.read_exact(buf).map_err(|error| {
+        if error.kind() == ErrorKind::UnexpectedEof {
+            format_error(&format!("truncated {what}"))
+        } else {
+            IndexError::Io(error)
+        }
+    })
+}
+
+/// The first `N` bytes of `bytes` (zeros where it is shorter, which the
+/// callers' fixed splits rule out).
+fn le_bytes<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    for (o, b) in out.iter_mut().zip(bytes) {
+        *o = *b;
+    }
+    out
+}
+
+/// Lanes summed side by side: enough independent accumulators for the
+/// compiler to keep several SIMD registers busy.
+const LANES: usize = 16;
+
+/// Dot product of two slices of equal length, written to vectorise.
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let mut a_chunks = a.chunks_exact(LANES);
+    let mut b_chunks = b.chunks_exact(LANES);
+    for (x, y) in (&mut a_chunks).zip(&mut b_chunks) {
+        for ((acc, x), y) in acc.iter_mut().zip(x).zip(y) {
+            *acc += x * y;
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in a_chunks.remainder().iter().zip(b_chunks.remainder()) {
+        tail += x * y;
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+#[path = "vector_tests.rs"]
+mod tests;
