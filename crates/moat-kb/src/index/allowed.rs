@@ -55,6 +55,11 @@ impl AllowedFiles {
         Self(Set::Bits(Arc::from(bits)))
     }
 
+    /// Whether every file may be read.
+    pub fn is_all(&self) -> bool {
+        matches!(self.0, Set::All)
+    }
+
     /// Whether `file` may be read.
     #[inline]
     pub fn contains(&self, file: FileNo) -> bool {

@@ -23,6 +23,7 @@ use tantivy::{
 use super::allowed::AllowedFiles;
 use super::error::IndexError;
 use super::ids::{ChunkKey, FileNo};
+use super::keyword_stats::{file_allowed, AllowedStatistics};
 use super::tokenize::{query_terms, KbTokenizer, TOKENIZER_NAME};
 use super::top::TopChunks;
 use crate::Chunk;
@@ -224,7 +225,9 @@ impl KeywordIndex {
     /// The `limit` chunks of `allowed` files that best match `query`, best
     /// first (BM25; equal scores by smaller key). A query with no words
     /// finds nothing. Chunks of other files are skipped before they are
-    /// scored.
+    /// scored, and unless every file is allowed BM25's statistics (chunk
+    /// count, lengths, how many chunks hold a word) are taken over the
+    /// allowed files only, so scores say nothing about the others.
     pub fn search(
         &self,
         query: &str,
@@ -256,7 +259,15 @@ impl KeywordIndex {
             limit,
             allowed: allowed.clone(),
         };
-        Ok(self.reader.searcher().search(&query, &collector)?)
+        let searcher = self.reader.searcher();
+        if allowed.is_all() {
+            return Ok(searcher.search(&query, &collector)?);
+        }
+        let statistics = AllowedStatistics::new(&searcher, FILE, allowed)?;
+        if statistics.docs() == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(searcher.search_with_statistics_provider(&query, &collector, &statistics)?)
     }
 }
 
@@ -277,10 +288,7 @@ struct SegmentTop {
 impl SegmentTop {
     #[inline]
     fn is_allowed(&self, doc: DocId) -> bool {
-        self.files
-            .first(doc)
-            .and_then(|file| u32::try_from(file).ok())
-            .is_some_and(|file| self.allowed.contains(FileNo(file)))
+        file_allowed(&self.files, doc, &self.allowed)
     }
 
     #[inline]

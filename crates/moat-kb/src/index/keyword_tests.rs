@@ -237,3 +237,31 @@ fn a_folder_with_another_schema_is_refused() {
         "{result:?}"
     );
 }
+
+#[test]
+fn scores_ignore_forbidden_files_statistics() {
+    let mixed = index_of(&[
+        entry(1, 1, "salary review for the team"),
+        entry(2, 1, "holiday plan"),
+        entry(3, 9, "salary salary bonus bonus secret"),
+        entry(4, 9, "salary table"),
+    ]);
+    let alone = index_of(&[
+        entry(1, 1, "salary review for the team"),
+        entry(2, 1, "holiday plan"),
+    ]);
+    let allowed = AllowedFiles::only([FileNo(1)]);
+    let from_mixed = mixed.search("salary bonus", 10, &allowed).unwrap();
+    let from_alone = alone
+        .search("salary bonus", 10, &AllowedFiles::all())
+        .unwrap();
+    assert_eq!(keys(&from_mixed), vec![1]);
+    assert_eq!(from_mixed, from_alone);
+    // With every file allowed the forbidden chunks do weigh in.
+    let all = mixed.search("salary", 10, &AllowedFiles::all()).unwrap();
+    let score_1 = all.iter().find(|(key, _)| key.0 == 1).map(|(_, s)| *s);
+    assert_ne!(score_1, Some(from_alone[0].1));
+    // No allowed chunk at all: nothing, not an error.
+    let other = AllowedFiles::only([FileNo(5)]);
+    assert!(mixed.search("salary", 10, &other).unwrap().is_empty());
+}

@@ -6,6 +6,7 @@ mod allowed;
 mod error;
 mod ids;
 pub mod keyword;
+mod keyword_stats;
 pub mod tokenize;
 mod top;
 pub mod vector;
