@@ -265,3 +265,92 @@ fn scores_ignore_forbidden_files_statistics() {
     let other = AllowedFiles::only([FileNo(5)]);
     assert!(mixed.search("salary", 10, &other).unwrap().is_empty());
 }
+
+/// Synthetic chunks mixing Chinese, English and identifiers.
+fn synthetic_chunk(i: u64) -> String {
+    const CHINESE: [&str; 12] = [
+        "合同",
+        "付款",
+        "期限",
+        "供应商",
+        "验收",
+        "违约金",
+        "发票",
+        "项目",
+        "审批",
+        "预算",
+        "会议",
+        "报告",
+    ];
+    const ENGLISH: [&str; 10] = [
+        "approval", "budget", "invoice", "delivery", "contract", "report", "meeting", "policy",
+        "travel", "review",
+    ];
+    let mut seed = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut text = String::new();
+    for _ in 0..40 {
+        text.push_str(CHINESE[next(CHINESE.len())]);
+    }
+    text.push_str("。 ");
+    for _ in 0..30 {
+        text.push_str(ENGLISH[next(ENGLISH.len())]);
+        text.push(' ');
+    }
+    text.push_str(&format!("HT-2024-{:04}", i % 10_000));
+    text
+}
+
+/// `cargo test --release -p moat-kb -- --ignored --nocapture keyword_speed`
+#[test]
+#[ignore = "timing, run by hand in release"]
+fn keyword_speed_100k_chunks() {
+    let count = 100_000u64;
+    let texts: Vec<String> = (0..count).map(synthetic_chunk).collect();
+    let mut index = KeywordIndex::in_memory().unwrap();
+    let start = std::time::Instant::now();
+    for (batch, chunk) in texts.chunks(1000).enumerate() {
+        let entries: Vec<KeywordEntry<'_>> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let key = batch as u64 * 1000 + i as u64;
+                entry(key, (key / 10) as u32, text)
+            })
+            .collect();
+        index.add(&entries).unwrap();
+    }
+    index.commit().unwrap();
+    let indexing = start.elapsed();
+    let queries = [
+        "合同的付款期限是多少",
+        "HT-2024-5082",
+        "budget approval for travel",
+        "供应商违约金",
+        "meeting report review",
+    ];
+    let some = AllowedFiles::only((0..10_000).filter(|n| n % 10 != 3).map(FileNo));
+    for (name, allowed) in [("all files", AllowedFiles::all()), ("90% of files", some)] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            for query in queries {
+                let start = std::time::Instant::now();
+                let hits = index.search(query, 20, &allowed).unwrap();
+                times.push(start.elapsed());
+                assert_eq!(hits.len(), 20);
+            }
+        }
+        times.sort();
+        eprintln!(
+            "keyword search over {count} chunks, {name}: p50 {:?}, max {:?}",
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+    }
+    eprintln!("indexing {count} chunks: {indexing:?}");
+}
