@@ -4,6 +4,7 @@
 
 mod allowed;
 mod error;
+mod graph;
 mod ids;
 pub mod keyword;
 mod keyword_stats;

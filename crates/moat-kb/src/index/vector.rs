@@ -11,6 +11,7 @@ use std::io::{ErrorKind, Read, Write};
 
 use super::allowed::AllowedFiles;
 use super::error::IndexError;
+use super::graph::{Graph, Rows};
 use super::ids::{ChunkKey, FileNo};
 use super::top::TopChunks;
 
@@ -27,14 +28,39 @@ const HEADER_BYTES: usize = 8 + 4 + 4 + 8;
 /// Vectors read at a time, and reserved up front, when reading.
 const READ_BATCH: usize = 4096;
 
-/// Unit-length vectors of one dimension, each with its chunk and file.
-#[derive(Debug, Clone, PartialEq)]
+/// From this many vectors on, a search uses the graph when there is one.
+/// Below, a scan is about as fast (20k x 384: 2.2 ms scan, 2.4 ms graph)
+/// and exact; at 100k x 384 a scan takes about 14 ms on one core.
+pub const APPROXIMATE_FROM: usize = 100_000;
+
+/// Candidates a graph search keeps (at least `k`).
+pub const GRAPH_EF_SEARCH: usize = 320;
+
+/// A graph search is used only when at least 1 in this many vectors
+/// belongs to an allowed file; with fewer, scanning them is faster.
+const GRAPH_MIN_ALLOWED_SHARE: usize = 8;
+
+/// Unit-length vectors of one dimension, each with its chunk and file,
+/// with an optional HNSW graph over them for approximate search.
+#[derive(Debug, Clone)]
 pub struct VectorIndex {
     dims: usize,
     keys: Vec<ChunkKey>,
     files: Vec<FileNo>,
     /// Vector `i` is `data[i * dims..(i + 1) * dims]`.
     data: Vec<f32>,
+    /// Built on request, extended by `add`, dropped by `remove_file`.
+    graph: Option<Graph>,
+}
+
+/// Equal when they hold the same vectors; the graph is derived data.
+impl PartialEq for VectorIndex {
+    fn eq(&self, other: &Self) -> bool {
+        self.dims == other.dims
+            && self.keys == other.keys
+            && self.files == other.files
+            && self.data == other.data
+    }
 }
 
 impl VectorIndex {
@@ -51,6 +77,7 @@ impl VectorIndex {
             keys: Vec::new(),
             files: Vec::new(),
             data: Vec::new(),
+            graph: None,
         })
     }
 
@@ -79,7 +106,35 @@ impl VectorIndex {
         self.data.extend(vector.iter().map(|v| v * scale));
         self.keys.push(key);
         self.files.push(file);
+        if let Some(graph) = &mut self.graph {
+            graph.insert(Rows {
+                data: &self.data,
+                dims: self.dims,
+            });
+        }
         Ok(())
+    }
+
+    /// Builds the HNSW graph that searches use from [`APPROXIMATE_FROM`]
+    /// vectors on (about 7 s per 10k vectors of 384 dimensions on one
+    /// core, more per vector as the graph grows: build it on a clone, off
+    /// the request path, and swap it in). Later `add`s extend
+    /// it; `remove_file` drops it, and searches scan until it is rebuilt.
+    /// It is not part of the stored form.
+    pub fn build_graph(&mut self) {
+        self.graph = Some(Graph::build(self.rows()));
+    }
+
+    /// Whether a graph is built.
+    pub fn has_graph(&self) -> bool {
+        self.graph.is_some()
+    }
+
+    fn rows(&self) -> Rows<'_> {
+        Rows {
+            data: &self.data,
+            dims: self.dims,
+        }
     }
 
     /// Removes every vector of `file`; returns how many there were.
@@ -99,6 +154,9 @@ impl VectorIndex {
             kept += 1;
         }
         let removed = self.keys.len() - kept;
+        if removed > 0 {
+            self.graph = None;
+        }
         self.keys.truncate(kept);
         self.files.truncate(kept);
         self.data.truncate(kept * dims);
@@ -106,8 +164,11 @@ impl VectorIndex {
     }
 
     /// The `k` vectors of `allowed` files most similar to `query` (cosine,
-    /// -1..=1), best first, equal scores by smaller key. Vectors of other
-    /// files are skipped before they are compared.
+    /// -1..=1), best first, equal scores by smaller key: exact by a scan,
+    /// or approximate through the graph when there is one, the index holds
+    /// at least [`APPROXIMATE_FROM`] vectors and enough of them are
+    /// allowed. Vectors of other files are never returned; a scan skips
+    /// them before comparing.
     pub fn search(
         &self,
         query: &[f32],
@@ -116,17 +177,62 @@ impl VectorIndex {
     ) -> Result<Vec<(ChunkKey, f32)>, IndexError> {
         let scale = self.unit_scale(query)?;
         let query: Vec<f32> = query.iter().map(|v| v * scale).collect();
-        let mut top = TopChunks::new(k);
         if k == 0 {
             return Ok(Vec::new());
         }
+        if let Some(graph) = &self.graph {
+            let usable = graph.len() == self.len() && self.len() >= APPROXIMATE_FROM;
+            if usable && self.mostly_allowed(allowed) {
+                return Ok(self.search_graph(graph, &query, k, allowed));
+            }
+        }
+        Ok(self.search_exact(&query, k, allowed))
+    }
+
+    /// Whether enough vectors belong to allowed files for a graph search.
+    fn mostly_allowed(&self, allowed: &AllowedFiles) -> bool {
+        let count = self.files.iter().filter(|f| allowed.contains(**f)).count();
+        count.saturating_mul(GRAPH_MIN_ALLOWED_SHARE) >= self.len()
+    }
+
+    /// Through the graph; `query` is of unit length.
+    fn search_graph(
+        &self,
+        graph: &Graph,
+        query: &[f32],
+        k: usize,
+        allowed: &AllowedFiles,
+    ) -> Vec<(ChunkKey, f32)> {
+        let accept = |row: u32| {
+            self.files
+                .get(row as usize)
+                .is_some_and(|file| allowed.contains(*file))
+        };
+        let ef = k.clamp(GRAPH_EF_SEARCH, MAX_VECTORS);
+        let mut top = TopChunks::new(k);
+        for (row, sim) in graph.search(self.rows(), query, ef, accept) {
+            if let Some(key) = self.keys.get(row as usize) {
+                top.push(*key, sim);
+            }
+        }
+        top.into_sorted()
+    }
+
+    /// By a scan; `query` is of unit length.
+    fn search_exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        allowed: &AllowedFiles,
+    ) -> Vec<(ChunkKey, f32)> {
+        let mut top = TopChunks::new(k);
         let rows = self.data.chunks_exact(self.dims);
         for ((row, key), file) in rows.zip(&self.keys).zip(&self.files) {
             if allowed.contains(*file) {
-                top.push(*key, dot(row, &query));
+                top.push(*key, dot(row, query));
             }
         }
-        Ok(top.into_sorted())
+        top.into_sorted()
     }
 
     /// What scales `vector` to unit length, once it is checked.
@@ -280,7 +386,7 @@ const LANES: usize = 16;
 
 /// Dot product of two slices of equal length, written to vectorise.
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
     let mut a_chunks = a.chunks_exact(LANES);
     let mut b_chunks = b.chunks_exact(LANES);

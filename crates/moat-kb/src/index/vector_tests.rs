@@ -264,3 +264,116 @@ fn scan_speed_100k_by_384() {
         times[times.len() - 1]
     );
 }
+
+fn recall_at_10(index: &VectorIndex, queries: &[f32], allowed: &AllowedFiles) -> f64 {
+    let graph = index.graph.as_ref().unwrap();
+    let dims = index.dims();
+    let (mut found, mut total) = (0usize, 0usize);
+    for query in queries.chunks_exact(dims) {
+        let scale = index.unit_scale(query).unwrap();
+        let query: Vec<f32> = query.iter().map(|v| v * scale).collect();
+        let exact = keys(&index.search_exact(&query, 10, allowed));
+        let approximate = keys(&index.search_graph(graph, &query, 10, allowed));
+        assert_eq!(approximate.len(), 10);
+        total += exact.len();
+        found += exact.iter().filter(|k| approximate.contains(k)).count();
+    }
+    found as f64 / total as f64
+}
+
+/// Vectors around `clusters` random centres, as embeddings of texts on a
+/// few topics are.
+fn clustered_vectors(count: usize, dims: usize, clusters: usize, seed: u64) -> Vec<f32> {
+    let centres = random_vectors(clusters, dims, seed);
+    let noise = random_vectors(count, dims, seed + 1);
+    let mut out = Vec::with_capacity(count * dims);
+    for (i, noise) in noise.chunks_exact(dims).enumerate() {
+        let centre = &centres[(i % clusters) * dims..(i % clusters + 1) * dims];
+        out.extend(centre.iter().zip(noise).map(|(c, n)| c + 0.6 * n));
+    }
+    out
+}
+
+fn graph_index(data: &[f32], dims: usize) -> VectorIndex {
+    let mut index = VectorIndex::new(dims).unwrap();
+    for (i, row) in data.chunks_exact(dims).enumerate() {
+        index
+            .add(ChunkKey(i as u64), FileNo(i as u32 / 10), row)
+            .unwrap();
+    }
+    let start = std::time::Instant::now();
+    index.build_graph();
+    eprintln!("graph over {} x {dims}: {:?}", index.len(), start.elapsed());
+    index
+}
+
+/// Uniform random vectors in 384 dimensions have no neighbourhoods (all
+/// nearly equidistant: recall@10 about 0.5 here), unlike embeddings: the
+/// test uses random vectors in 64 dimensions and clustered ones in 384.
+#[test]
+fn graph_recall_at_10_on_20k_vectors() {
+    let half = AllowedFiles::only((0..2_000).filter(|n| n % 2 == 0).map(FileNo));
+    for (dims, data) in [
+        (64, random_vectors(20_000, 64, 17)),
+        (384, clustered_vectors(20_000, 384, 200, 41)),
+    ] {
+        let index = graph_index(&data, dims);
+        let queries = random_vectors(50, dims, 19);
+        let all = recall_at_10(&index, &queries, &AllowedFiles::all());
+        let filtered = recall_at_10(&index, &queries, &half);
+        eprintln!("{dims} dimensions, recall@10: {all} all files, {filtered} half of them");
+        assert!(all >= 0.95, "{dims} dimensions: recall@10 {all}");
+        assert!(
+            filtered >= 0.95,
+            "{dims} dimensions, half the files: {filtered}"
+        );
+        let graph = index.graph.as_ref().unwrap();
+        let start = std::time::Instant::now();
+        for query in queries.chunks_exact(dims) {
+            index.search_graph(graph, query, 10, &AllowedFiles::all());
+        }
+        let graph_time = start.elapsed() / 50;
+        let start = std::time::Instant::now();
+        for query in queries.chunks_exact(dims) {
+            index.search_exact(query, 10, &AllowedFiles::all());
+        }
+        eprintln!(
+            "mean search: graph {graph_time:?}, scan {:?}",
+            start.elapsed() / 50
+        );
+        // Never a forbidden file through the graph either.
+        let hits = index.search_graph(graph, &queries[..dims], 50, &half);
+        assert_eq!(hits.len(), 50);
+        assert!(hits.iter().all(|(key, _)| (key.0 / 10) % 2 == 0));
+    }
+}
+
+#[test]
+fn graph_follows_adds_and_is_dropped_by_removals() {
+    let dims = 8;
+    let data = random_vectors(300, dims, 23);
+    let mut index = VectorIndex::new(dims).unwrap();
+    for (i, row) in data.chunks_exact(dims).take(200).enumerate() {
+        index
+            .add(ChunkKey(i as u64), FileNo(i as u32 % 4), row)
+            .unwrap();
+    }
+    index.build_graph();
+    for (i, row) in data.chunks_exact(dims).enumerate().skip(200) {
+        index
+            .add(ChunkKey(i as u64), FileNo(i as u32 % 4), row)
+            .unwrap();
+    }
+    assert_eq!(index.graph.as_ref().map(|g| g.len()), Some(300));
+    // The newest vector is found through the graph as itself.
+    let graph = index.graph.as_ref().unwrap();
+    let last = &index.data[299 * dims..];
+    let hits = index.search_graph(graph, last, 1, &AllowedFiles::all());
+    assert_eq!(keys(&hits), vec![299]);
+    // Below the threshold, a search scans even with a graph.
+    let query = &data[..dims];
+    let exact = index.search_exact(&index.data[..dims], 5, &AllowedFiles::all());
+    assert_eq!(index.search(query, 5, &AllowedFiles::all()).unwrap(), exact);
+    assert_eq!(index.remove_file(FileNo(1)), 75);
+    assert!(!index.has_graph());
+}
