@@ -102,8 +102,8 @@ impl VectorIndex {
         if self.len() >= MAX_VECTORS {
             return Err(IndexError::Full { max: MAX_VECTORS });
         }
-        let scale = self.unit_scale(vector)?;
-        self.data.extend(vector.iter().map(|v| v * scale));
+        let norm = self.checked_norm(vector)?;
+        self.data.extend(unit(vector, norm));
         self.keys.push(key);
         self.files.push(file);
         if let Some(graph) = &mut self.graph {
@@ -175,8 +175,8 @@ impl VectorIndex {
         k: usize,
         allowed: &AllowedFiles,
     ) -> Result<Vec<(ChunkKey, f32)>, IndexError> {
-        let scale = self.unit_scale(query)?;
-        let query: Vec<f32> = query.iter().map(|v| v * scale).collect();
+        let norm = self.checked_norm(query)?;
+        let query: Vec<f32> = unit(query, norm).collect();
         if k == 0 {
             return Ok(Vec::new());
         }
@@ -208,7 +208,7 @@ impl VectorIndex {
                 .get(row as usize)
                 .is_some_and(|file| allowed.contains(*file))
         };
-        let ef = k.clamp(GRAPH_EF_SEARCH, MAX_VECTORS);
+        let ef = k.max(GRAPH_EF_SEARCH);
         let mut top = TopChunks::new(k);
         for (row, sim) in graph.search(self.rows(), query, ef, accept) {
             if let Some(key) = self.keys.get(row as usize) {
@@ -235,8 +235,9 @@ impl VectorIndex {
         top.into_sorted()
     }
 
-    /// What scales `vector` to unit length, once it is checked.
-    fn unit_scale(&self, vector: &[f32]) -> Result<f32, IndexError> {
+    /// The length of `vector`, once it is checked: of the index's
+    /// dimensions, finite, not all zeros.
+    fn checked_norm(&self, vector: &[f32]) -> Result<f64, IndexError> {
         if vector.len() != self.dims {
             return Err(IndexError::Dimensions {
                 expected: self.dims,
@@ -246,7 +247,8 @@ impl VectorIndex {
         if !vector.iter().all(|v| v.is_finite()) {
             return Err(IndexError::NonFinite);
         }
-        // In f64: the squares of large finite f32 overflow f32.
+        // In f64: squares of large f32 overflow f32, those of tiny ones
+        // vanish.
         let norm = vector
             .iter()
             .map(|&v| f64::from(v) * f64::from(v))
@@ -255,7 +257,7 @@ impl VectorIndex {
         if norm == 0.0 {
             return Err(IndexError::ZeroVector);
         }
-        Ok((1.0 / norm) as f32)
+        Ok(norm)
     }
 
     /// Writes the stored form (see the module's documentation). Write to a
@@ -354,6 +356,12 @@ impl VectorIndex {
     fn row_bytes(&self) -> usize {
         8 + 4 + 4 * self.dims
     }
+}
+
+/// `vector` divided by its length `norm`, in f64 so that neither a tiny
+/// nor a huge length loses it.
+fn unit(vector: &[f32], norm: f64) -> impl Iterator<Item = f32> + '_ {
+    vector.iter().map(move |&v| (f64::from(v) / norm) as f32)
 }
 
 fn format_error(reason: &str) -> IndexError {

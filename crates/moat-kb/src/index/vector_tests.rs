@@ -121,12 +121,24 @@ fn bad_vectors_are_refused() {
         Err(IndexError::ZeroVector)
     ));
     assert!(index.is_empty());
-    // Large but finite values are fine: the norm is taken in f64.
+    // Huge and tiny finite values are fine: the norm is taken in f64.
     add(&mut index, &[f32::MAX, f32::MAX, 0.0]).unwrap();
+    index
+        .add(ChunkKey(2), FileNo(1), &[0.0, 0.0, 1e-44])
+        .unwrap();
     let hits = index
         .search(&[1.0, 1.0, 0.0], 1, &AllowedFiles::all())
         .unwrap();
     assert!((hits[0].1 - 1.0).abs() < 1e-6);
+    let hits = index
+        .search(&[0.0, 1e-45, 1e-45], 2, &AllowedFiles::all())
+        .unwrap();
+    assert_eq!(keys(&hits), vec![2, 1]);
+    assert!(
+        (hits[0].1 - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6,
+        "{hits:?}"
+    );
+    assert!((hits[1].1 - 0.5).abs() < 1e-6, "{hits:?}");
     assert!(index.search(&[1.0], 1, &AllowedFiles::all()).is_err());
     assert!(index
         .search(&[f32::NAN, 0.0, 0.0], 1, &AllowedFiles::all())
@@ -270,8 +282,8 @@ fn recall_at_10(index: &VectorIndex, queries: &[f32], allowed: &AllowedFiles) ->
     let dims = index.dims();
     let (mut found, mut total) = (0usize, 0usize);
     for query in queries.chunks_exact(dims) {
-        let scale = index.unit_scale(query).unwrap();
-        let query: Vec<f32> = query.iter().map(|v| v * scale).collect();
+        let norm = index.checked_norm(query).unwrap();
+        let query: Vec<f32> = unit(query, norm).collect();
         let exact = keys(&index.search_exact(&query, 10, allowed));
         let approximate = keys(&index.search_graph(graph, &query, 10, allowed));
         assert_eq!(approximate.len(), 10);
