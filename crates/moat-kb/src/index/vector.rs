@@ -25,8 +25,9 @@ const MAGIC: &[u8; 8] = b"MOATVEC\0";
 const VERSION: u32 = 1;
 const HEADER_BYTES: usize = 8 + 4 + 4 + 8;
 
-/// Vectors read at a time, and reserved up front, when reading.
-const READ_BATCH: usize = 4096;
+/// Bytes of vectors read at a time (at least one vector), so at most this
+/// is allocated before the input shows it holds more.
+const READ_BATCH_BYTES: usize = 1 << 20;
 
 /// From this many vectors on, a search uses the graph when there is one.
 /// Below, a scan is about as fast (20k x 384: 2.2 ms scan, 2.4 ms graph)
@@ -310,10 +311,11 @@ impl VectorIndex {
         }
         let count = count as usize;
         let row_bytes = index.row_bytes();
-        let mut batch = vec![0u8; row_bytes * READ_BATCH.min(count.max(1))];
+        let batch_rows = (READ_BATCH_BYTES / row_bytes).clamp(1, count.max(1));
+        let mut batch = vec![0u8; row_bytes * batch_rows];
         let mut done = 0;
         while done < count {
-            let rows = (count - done).min(READ_BATCH);
+            let rows = (count - done).min(batch_rows);
             let bytes = &mut batch[..rows * row_bytes];
             read_all(&mut input, bytes, "vectors")?;
             index.keys.reserve(rows);

@@ -225,6 +225,11 @@ fn bad_stored_forms_are_refused() {
     let mut many = good.clone();
     many[16..24].copy_from_slice(&(MAX_VECTORS as u64).to_le_bytes());
     assert_eq!(read_error(&many), format!("{prefix}truncated vectors"));
+    let mut widest = good[..HEADER_BYTES].to_vec();
+    widest[12..16].copy_from_slice(&(MAX_DIMS as u32).to_le_bytes());
+    widest[16..24].copy_from_slice(&(MAX_VECTORS as u64).to_le_bytes());
+    widest.extend_from_slice(&[0u8; 100]);
+    assert_eq!(read_error(&widest), format!("{prefix}truncated vectors"));
     let mut nan = good.clone();
     let at = HEADER_BYTES + 12;
     nan[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
