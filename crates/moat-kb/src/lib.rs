@@ -1,9 +1,18 @@
 //! moat's knowledge bases: documents extracted to structured text
 //! (`extract`), cut into chunks that keep their title and heading path
 //! (`chunk`), indexed by keyword (Chinese-aware) and by vector (`index`),
-//! and retrieved with both fused (`retrieve`). No HTTP and no storage
-//! engine here: the gateway and the store call in.
+//! filtered by file attributes (`filter`) and retrieved with both fused
+//! (`fuse`). No HTTP and no storage engine here: the gateway and the store
+//! call in.
 
+pub mod filter;
+pub mod fuse;
+pub mod index;
 mod types;
 
+pub use filter::{validate_attributes, Filter};
+pub use fuse::{fuse, Fused, Fusion};
+pub use index::{
+    AllowedFiles, ChunkKey, FileNo, IndexError, KeywordEntry, KeywordIndex, VectorIndex,
+};
 pub use types::{Block, Chunk, Document};

@@ -1,0 +1,356 @@
+//! Tests of the keyword index: Chinese and identifier matching, stemming,
+//! access control inside the scan, deletes, hostile queries, persistence.
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+
+fn entry<'a>(key: u64, file: u32, text: &'a str) -> KeywordEntry<'a> {
+    KeywordEntry {
+        key: ChunkKey(key),
+        file: FileNo(file),
+        text,
+        title: "",
+        headings: &[],
+    }
+}
+
+fn index_of(entries: &[KeywordEntry<'_>]) -> KeywordIndex {
+    let mut index = KeywordIndex::in_memory().unwrap();
+    index.add(entries).unwrap();
+    index.commit().unwrap();
+    index
+}
+
+fn keys(hits: &[(ChunkKey, f32)]) -> Vec<u64> {
+    hits.iter().map(|(key, _)| key.0).collect()
+}
+
+fn search(index: &KeywordIndex, query: &str) -> Vec<u64> {
+    keys(&index.search(query, 10, &AllowedFiles::all()).unwrap())
+}
+
+#[test]
+fn chinese_contract_found_by_words_and_by_its_number() {
+    let index = index_of(&[
+        entry(1, 1, "合同编号HT-2024-5082的付款期限为三十天。"),
+        entry(2, 2, "合同编号HT-2024-5083的交货地点为上海。"),
+        entry(3, 3, "The meeting is on Monday."),
+    ]);
+    assert_eq!(search(&index, "付款期限"), vec![1]);
+    let by_number = index
+        .search("HT-2024-5082", 10, &AllowedFiles::all())
+        .unwrap();
+    assert_eq!(keys(&by_number), vec![1, 2]);
+    assert!(by_number[0].1 > by_number[1].1);
+    assert_eq!(search(&index, "ht-2024-5083")[0], 2);
+    assert_eq!(search(&index, "ＨＴ－２０２４－５０８２")[0], 1);
+}
+
+#[test]
+fn chinese_question_without_spaces_finds_the_chinese_chunk_first() {
+    let index = index_of(&[
+        entry(
+            1,
+            1,
+            "Payment terms: the invoice is due within thirty days.",
+        ),
+        entry(2, 1, "会议纪要：项目进度良好，下周进行验收。"),
+        entry(3, 2, "本合同的付款期限为三十天，逾期需支付违约金。"),
+        entry(4, 2, "员工手册规定每年有十五天带薪年假。"),
+    ]);
+    assert_eq!(search(&index, "合同的付款期限是多少天")[0], 3);
+    assert_eq!(search(&index, "带薪年假有几天")[0], 4);
+}
+
+#[test]
+fn unknown_names_match_by_bigrams() {
+    let index = index_of(&[
+        entry(1, 1, "项目负责人是欧阳娜娜，联系电话见附件。"),
+        entry(2, 1, "项目负责人是张三。"),
+    ]);
+    assert_eq!(search(&index, "欧阳娜娜")[0], 1);
+}
+
+#[test]
+fn english_words_match_their_other_forms() {
+    let index = index_of(&[
+        entry(1, 1, "The approval of the budget is pending."),
+        entry(2, 1, "She approves every request."),
+        entry(3, 1, "Nothing relevant here."),
+    ]);
+    let mut approved = search(&index, "approved");
+    approved.sort_unstable();
+    assert_eq!(approved, vec![1, 2]);
+    assert_eq!(search(&index, "BUDGETS"), vec![1]);
+}
+
+#[test]
+fn identifiers_match_whole_and_by_parts() {
+    let index = index_of(&[
+        entry(1, 1, "Spare part KX-310A fits model E37."),
+        entry(2, 1, "Standard GB/T 22239-2019 applies."),
+    ]);
+    assert_eq!(search(&index, "kx-310a"), vec![1]);
+    assert_eq!(search(&index, "E37"), vec![1]);
+    assert_eq!(search(&index, "22239"), vec![2]);
+    assert_eq!(search(&index, "GB/T 22239-2019"), vec![2]);
+}
+
+#[test]
+fn title_and_headings_are_searched() {
+    let headings = vec!["Reimbursement".to_owned(), "Travel".to_owned()];
+    let mut index = KeywordIndex::in_memory().unwrap();
+    index
+        .add(&[
+            KeywordEntry {
+                key: ChunkKey(1),
+                file: FileNo(1),
+                text: "Keep every receipt.",
+                title: "Expense policy",
+                headings: &headings,
+            },
+            entry(2, 2, "Keep every receipt for travel."),
+        ])
+        .unwrap();
+    index.commit().unwrap();
+    assert_eq!(search(&index, "reimbursement"), vec![1]);
+    assert_eq!(search(&index, "expense policy"), vec![1]);
+}
+
+#[test]
+fn a_forbidden_file_is_never_returned_and_the_limit_is_filled() {
+    let index = index_of(&[
+        entry(1, 7, "salary salary salary salary table"),
+        entry(2, 1, "salary review"),
+        entry(3, 2, "salary of the board"),
+        entry(4, 3, "salary bands and more words here"),
+    ]);
+    assert_eq!(search(&index, "salary")[0], 1);
+    let allowed = AllowedFiles::only([FileNo(1), FileNo(2), FileNo(3)]);
+    let hits = index.search("salary", 2, &allowed).unwrap();
+    assert_eq!(hits.len(), 2);
+    assert!(!keys(&hits).contains(&1));
+    let all_allowed = keys(&index.search("salary", 10, &allowed).unwrap());
+    let mut sorted = all_allowed.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, vec![2, 3, 4]);
+    assert!(index
+        .search("salary", 10, &AllowedFiles::none())
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn deleted_file_disappears_at_commit() {
+    let mut index = index_of(&[
+        entry(1, 1, "quarterly report"),
+        entry(2, 2, "quarterly plan"),
+    ]);
+    assert_eq!(index.len(), 2);
+    index.delete_file(FileNo(1));
+    assert_eq!(search(&index, "quarterly"), vec![1, 2], "not before commit");
+    index.commit().unwrap();
+    assert_eq!(search(&index, "quarterly"), vec![2]);
+    assert_eq!(index.len(), 1);
+    // Delete then add again: the new chunks stay.
+    index.delete_file(FileNo(2));
+    index
+        .add(&[entry(3, 2, "quarterly plan, revised")])
+        .unwrap();
+    index.commit().unwrap();
+    assert_eq!(search(&index, "quarterly"), vec![3]);
+}
+
+#[test]
+fn hostile_queries_do_not_fail() {
+    let index = index_of(&[entry(1, 1, "title x and more")]);
+    let many_words = "word ".repeat(10_000);
+    let queries = [
+        "\"",
+        "AND (",
+        "title:x",
+        "",
+        "   ",
+        "😀😀",
+        "\u{301}",
+        "\0",
+        "a\0title",
+        "*?~^[]{}!",
+        &many_words,
+    ];
+    for query in queries {
+        assert!(
+            index.search(query, 10, &AllowedFiles::all()).is_ok(),
+            "{query:?}"
+        );
+    }
+    assert_eq!(search(&index, "title:x"), vec![1]);
+    assert!(search(&index, "").is_empty());
+    assert!(search(&index, "\u{301}").is_empty());
+    assert!(index
+        .search("title", 0, &AllowedFiles::all())
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        index
+            .search("title", usize::MAX, &AllowedFiles::all())
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn oversized_text_is_refused_and_nothing_is_added() {
+    let mut index = KeywordIndex::in_memory().unwrap();
+    let long = "a ".repeat(MAX_TEXT_BYTES);
+    let result = index.add(&[entry(1, 1, "fine"), entry(2, 1, &long)]);
+    assert!(matches!(result, Err(IndexError::TextTooLong { .. })));
+    index.commit().unwrap();
+    assert_eq!(index.len(), 0);
+}
+
+#[test]
+fn committed_chunks_survive_reopening_uncommitted_ones_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut index = KeywordIndex::create_in_dir(dir.path()).unwrap();
+        index.add(&[entry(1, 1, "durable words")]).unwrap();
+        index.commit().unwrap();
+        index.add(&[entry(2, 1, "lost words")]).unwrap();
+    }
+    let index = KeywordIndex::open(dir.path()).unwrap();
+    assert_eq!(index.len(), 1);
+    assert_eq!(search(&index, "words"), vec![1]);
+}
+
+#[test]
+fn a_folder_with_another_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = Schema::builder();
+    builder.add_text_field("body", TextOptions::default());
+    Index::create_in_dir(dir.path(), builder.build()).unwrap();
+    let result = KeywordIndex::open(dir.path());
+    assert!(
+        matches!(result, Err(IndexError::Schema { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn scores_ignore_forbidden_files_statistics() {
+    let mixed = index_of(&[
+        entry(1, 1, "salary review for the team"),
+        entry(2, 1, "holiday plan"),
+        entry(3, 9, "salary salary bonus bonus secret"),
+        entry(4, 9, "salary table"),
+    ]);
+    let alone = index_of(&[
+        entry(1, 1, "salary review for the team"),
+        entry(2, 1, "holiday plan"),
+    ]);
+    let allowed = AllowedFiles::only([FileNo(1)]);
+    let from_mixed = mixed.search("salary bonus", 10, &allowed).unwrap();
+    let from_alone = alone
+        .search("salary bonus", 10, &AllowedFiles::all())
+        .unwrap();
+    assert_eq!(keys(&from_mixed), vec![1]);
+    assert_eq!(from_mixed, from_alone);
+    // With every file allowed the forbidden chunks do weigh in.
+    let all = mixed.search("salary", 10, &AllowedFiles::all()).unwrap();
+    let score_1 = all.iter().find(|(key, _)| key.0 == 1).map(|(_, s)| *s);
+    assert_ne!(score_1, Some(from_alone[0].1));
+    // No allowed chunk at all: nothing, not an error.
+    let other = AllowedFiles::only([FileNo(5)]);
+    assert!(mixed.search("salary", 10, &other).unwrap().is_empty());
+}
+
+/// Synthetic chunks mixing Chinese, English and identifiers.
+fn synthetic_chunk(i: u64) -> String {
+    const CHINESE: [&str; 12] = [
+        "合同",
+        "付款",
+        "期限",
+        "供应商",
+        "验收",
+        "违约金",
+        "发票",
+        "项目",
+        "审批",
+        "预算",
+        "会议",
+        "报告",
+    ];
+    const ENGLISH: [&str; 10] = [
+        "approval", "budget", "invoice", "delivery", "contract", "report", "meeting", "policy",
+        "travel", "review",
+    ];
+    let mut seed = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut text = String::new();
+    for _ in 0..40 {
+        text.push_str(CHINESE[next(CHINESE.len())]);
+    }
+    text.push_str("。 ");
+    for _ in 0..30 {
+        text.push_str(ENGLISH[next(ENGLISH.len())]);
+        text.push(' ');
+    }
+    text.push_str(&format!("HT-2024-{:04}", i % 10_000));
+    text
+}
+
+/// `cargo test --release -p moat-kb -- --ignored --nocapture keyword_speed`
+#[test]
+#[ignore = "timing, run by hand in release"]
+fn keyword_speed_100k_chunks() {
+    let count = 100_000u64;
+    let texts: Vec<String> = (0..count).map(synthetic_chunk).collect();
+    let mut index = KeywordIndex::in_memory().unwrap();
+    let start = std::time::Instant::now();
+    for (batch, chunk) in texts.chunks(1000).enumerate() {
+        let entries: Vec<KeywordEntry<'_>> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let key = batch as u64 * 1000 + i as u64;
+                entry(key, (key / 10) as u32, text)
+            })
+            .collect();
+        index.add(&entries).unwrap();
+    }
+    index.commit().unwrap();
+    let indexing = start.elapsed();
+    let queries = [
+        "合同的付款期限是多少",
+        "HT-2024-5082",
+        "budget approval for travel",
+        "供应商违约金",
+        "meeting report review",
+    ];
+    let some = AllowedFiles::only((0..10_000).filter(|n| n % 10 != 3).map(FileNo));
+    for (name, allowed) in [("all files", AllowedFiles::all()), ("90% of files", some)] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            for query in queries {
+                let start = std::time::Instant::now();
+                let hits = index.search(query, 20, &allowed).unwrap();
+                times.push(start.elapsed());
+                assert_eq!(hits.len(), 20);
+            }
+        }
+        times.sort();
+        eprintln!(
+            "keyword search over {count} chunks, {name}: p50 {:?}, max {:?}",
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+    }
+    eprintln!("indexing {count} chunks: {indexing:?}");
+}

@@ -1,0 +1,111 @@
+//! The best `k` scored chunks of a scan ([`TopChunks`]): a bounded heap,
+//! ties broken by the smaller key so that results are deterministic.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::ids::ChunkKey;
+
+/// Keeps the `k` best `(key, score)` pairs pushed into it.
+#[derive(Debug)]
+pub struct TopChunks {
+    k: usize,
+    heap: BinaryHeap<Ranked>,
+}
+
+/// Ordered so that the heap's top is the worst kept: lower score first,
+/// then larger key.
+#[derive(Debug, Clone, Copy)]
+struct Ranked {
+    score: f32,
+    key: ChunkKey,
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.key.cmp(&other.key))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
+
+/// Capacity reserved up front, whatever `k` asks for.
+const RESERVE_MAX: usize = 1024;
+
+impl TopChunks {
+    /// Room for the `k` best.
+    pub fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(RESERVE_MAX)),
+        }
+    }
+
+    /// Offers one scored chunk.
+    #[inline]
+    pub fn push(&mut self, key: ChunkKey, score: f32) {
+        let ranked = Ranked { score, key };
+        if self.heap.len() < self.k {
+            self.heap.push(ranked);
+        } else if let Some(mut worst) = self.heap.peek_mut() {
+            if ranked < *worst {
+                *worst = ranked;
+            }
+        }
+    }
+
+    /// The best kept, best first.
+    pub fn into_sorted(self) -> Vec<(ChunkKey, f32)> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|r| (r.key, r.score))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_best_k_with_ties_by_smaller_key() {
+        let mut top = TopChunks::new(3);
+        for (key, score) in [(5, 0.5), (1, 0.9), (9, 0.7), (2, 0.7), (7, 0.1), (3, 0.7)] {
+            top.push(ChunkKey(key), score);
+        }
+        assert_eq!(
+            top.into_sorted(),
+            vec![(ChunkKey(1), 0.9), (ChunkKey(2), 0.7), (ChunkKey(3), 0.7)]
+        );
+    }
+
+    #[test]
+    fn zero_k_keeps_nothing() {
+        let mut top = TopChunks::new(0);
+        top.push(ChunkKey(1), 1.0);
+        assert!(top.into_sorted().is_empty());
+    }
+
+    #[test]
+    fn huge_k_does_not_reserve_it() {
+        let mut top = TopChunks::new(usize::MAX);
+        top.push(ChunkKey(1), 1.0);
+        assert_eq!(top.into_sorted(), vec![(ChunkKey(1), 1.0)]);
+    }
+}
