@@ -44,6 +44,7 @@ on_both!(
     five_thousand_chunks_replace_and_read_back_in_pages,
     embeddings_are_set_in_batches_and_cleared_on_a_new_model,
     batches_count_their_files,
+    concurrent_attaches_take_distinct_numbers_and_one_row_per_file,
 );
 
 // ---------------------------------------------------------------------------
@@ -892,6 +893,48 @@ async fn batches_count_their_files(location: String) {
         IngestStatus::Cancelled
     );
     assert_eq!(store.file_batch("vsfb_x").await.unwrap(), None);
+    store.close().await;
+}
+
+async fn concurrent_attaches_take_distinct_numbers_and_one_row_per_file(location: String) {
+    let store = open(&location).await;
+    store
+        .insert_vector_store(&vector_store("vs_a", "alice", 1))
+        .await
+        .unwrap();
+    // Eight attaches of one file and eight of distinct files, all at once.
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            let file_id = if i % 2 == 0 {
+                "file-same".to_owned()
+            } else {
+                format!("file-{i}")
+            };
+            tokio::spawn(async move {
+                store
+                    .attach_file(&attachment("vs_a", &file_id, i))
+                    .await
+                    .unwrap()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut created_same = 0;
+    for task in tasks {
+        let (row, created) = task.await.unwrap();
+        if row.file_id == "file-same" && created {
+            created_same += 1;
+        }
+    }
+    assert_eq!(created_same, 1);
+    let all = store
+        .attached_files("vs_a", None, &page(100, SortOrder::Asc))
+        .await
+        .unwrap();
+    let mut numbers: Vec<u32> = all.items.iter().map(|f| f.file_no).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..9).collect::<Vec<_>>());
     store.close().await;
 }
 
