@@ -1,4 +1,5 @@
-//! OpenAI wire types (serde), the error JSON every refusal is rendered in,
+//! OpenAI wire types (serde: chat, completions, embeddings, files, vector
+//! stores), the error JSON every refusal is rendered in,
 //! generation events shared by all backends, and parsers of model output
 //! (`<think>` reasoning, `<tool_call>` blocks), and civil time.
 
@@ -7,11 +8,15 @@ pub mod completion;
 pub mod embeddings;
 pub mod error;
 pub mod event;
+pub mod files;
+pub mod ids;
 pub mod models;
+pub mod page;
 pub mod reasoning;
 pub mod time;
 pub mod toolcall;
 pub mod toolchoice;
+pub mod vector_stores;
 
 pub use error::{ApiError, ErrorCode, ErrorKind};
 pub use event::{FinishReason, GenerationEvent, Usage};

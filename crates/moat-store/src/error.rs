@@ -69,6 +69,15 @@ pub enum StoreError {
         field: &'static str,
     },
 
+    /// A listing's `after` or `before` names nothing in that listing.
+    #[error(
+        "no object with id {id} in this listing; page from the start or from an id it returned"
+    )]
+    UnknownCursor {
+        /// The cursor as given.
+        id: String,
+    },
+
     /// A stored value could not be read back.
     #[error("stored {what} is unreadable: {detail}; the database was changed outside moat")]
     Corrupt {

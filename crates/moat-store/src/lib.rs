@@ -6,6 +6,7 @@ mod audit;
 mod confirmations;
 mod error;
 mod keys;
+mod knowledge;
 mod location;
 mod open;
 pub mod seal;
@@ -26,6 +27,11 @@ pub use audit::{
 pub use confirmations::{ParkError, ParkedCall};
 pub use error::StoreError;
 pub use keys::ApiKeyRecord;
+pub use knowledge::{
+    chunk_key, split_chunk_key, AttachedFile, FileBatchRecord, FileCounts, FileRecord, IngestError,
+    IngestResult, IngestStatus, KbChunk, NewAttachment, Page, PageQuery, SortOrder, StoredChunk,
+    VectorStoreRecord, VectorStoreUpdate,
+};
 pub use usage::{UsageBy, UsageDelta, UsageRow};
 
 /// A connection pool to the database. Cheap to clone: clones share the pool.
