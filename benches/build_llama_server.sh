@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds llama.cpp's own `llama-server` (the peer for side-by-side benchmarks)
 # from the llama.cpp sources vendored in the `llama-cpp-python` source package
-# on PyPI, with the same CPU tuning as moat's embedded engine (GGML_NATIVE=OFF:
-# SSE4.2, AVX, AVX2, FMA, F16C, BMI2; no AVX-512; OpenMP).
+# on PyPI, with the same CPU tuning as moat's embedded engine: moat builds with
+# `-C target-cpu=native` (.cargo/config.toml), which llama-cpp-sys-2 turns into
+# GGML_NATIVE=ON, so the peer is built with GGML_NATIVE=ON too (OpenMP). Set
+# GGML_NATIVE=OFF here when moat was built with RUSTFLAGS for a portable CPU.
 #
 # Everything lives outside the repository, under
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/moat-bench/
@@ -10,6 +12,7 @@
 #
 # Usage: benches/build_llama_server.sh        (prints the llama-server path last)
 # Environment:
+#   GGML_NATIVE               ON (default, like moat's native build) or OFF
 #   LLAMA_CPP_PYTHON_VERSION  sdist version to build from (default 0.3.36)
 #   BUILD_JOBS                parallel compile jobs (default: nproc)
 set -euo pipefail
@@ -19,7 +22,8 @@ CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/moat-bench"
 JOBS="${BUILD_JOBS:-$(nproc)}"
 SDIST_DIR="$CACHE/sdist"
 SRC_DIR="$CACHE/llama-cpp-python-$VERSION"
-BUILD_DIR="$SRC_DIR/vendor/llama.cpp/build-native-off"
+NATIVE="${GGML_NATIVE:-ON}"
+BUILD_DIR="$SRC_DIR/vendor/llama.cpp/build-native-$(echo "$NATIVE" | tr "[:upper:]" "[:lower:]")"
 BIN="$BUILD_DIR/bin/llama-server"
 
 log() { echo "[build-llama-server] $*" >&2; }
@@ -47,10 +51,10 @@ if [[ ! -d "$SRC_DIR/vendor/llama.cpp" ]]; then
 fi
 
 cd "$SRC_DIR/vendor/llama.cpp"
-log "configuring (GGML_NATIVE=OFF, like llama-cpp-sys-2)"
+log "configuring (GGML_NATIVE=$NATIVE, like moat's llama-cpp-sys-2 build)"
 cmake -B "$BUILD_DIR" \
     -DCMAKE_BUILD_TYPE=Release \
-    -DGGML_NATIVE=OFF \
+    -DGGML_NATIVE="$NATIVE" \
     -DGGML_OPENMP=ON \
     -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_CURL=OFF \

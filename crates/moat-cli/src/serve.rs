@@ -168,14 +168,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let options = ServerOptions {
         max_body_bytes: config.max_body_bytes,
         shutdown_grace: config.shutdown_grace,
-        guard,
         allow_clients: config.access.allow_clients.clone(),
         cors_origins,
         tls,
         metrics_open: config.metrics_open,
-        default_max_tokens: config.default_max_tokens,
         connections: config.network.connections,
         trusted_proxies: config.network.trusted_proxies.clone(),
+    };
+    let parts = moat_server::GatewayParts {
+        guard,
         tools: Some(
             moat_server::ServerTools::parked_in(
                 config.tools.registry.clone(),
@@ -185,8 +186,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             )
             .map_err(|e| anyhow::anyhow!("[[tools]] {e}"))?,
         ),
+        settings: moat_server::GatewaySettings {
+            default_max_tokens: config.default_max_tokens,
+        },
     };
-    let state = AppState::new(registry, serving.access, options);
+    let gateway = moat_server::Gateway::new(registry, serving.access, parts);
+    let state = AppState::new(gateway, options);
     let shutdown = shutdown_signal()?;
     say(&format!("moat listening on {scheme}://{addr}"));
     let result = moat_server::serve(listener, state, shutdown).await;

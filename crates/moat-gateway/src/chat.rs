@@ -3,11 +3,11 @@
 //! chat without server-side tools is a loop with none.
 
 use moat_protocol::chat::{ChatCompletionRequest, StreamOptions};
-use moat_protocol::{ApiError, ErrorKind};
+use moat_protocol::ApiError;
 use serde::Deserialize;
 
 use crate::tools::{self, Conversation, Resume};
-use crate::{Answer, Call, Gateway, Rejection};
+use crate::{Answer, Call, Gateway, GatewayError, Rejection};
 
 /// The caller's decision on a tool call that awaits confirmation.
 #[derive(Debug, Deserialize)]
@@ -93,14 +93,7 @@ impl Gateway {
         id: &str,
         decision: Decision,
     ) -> Result<Answer, Rejection> {
-        let not_found = || {
-            ApiError::new(
-                ErrorKind::ConfirmationNotFound,
-                "No tool call awaits your decision under this id: it was decided already, \
-                 expired, or never issued.",
-            )
-            .with_param("id")
-        };
+        let not_found = || ApiError::from(GatewayError::ConfirmationNotFound);
         let tools = self.tools().ok_or_else(not_found)?;
         let pending = tools
             .take_parked(id, &call.principal.id)

@@ -7,12 +7,12 @@
 use moat_guard::Policy;
 use moat_policy::RateStatus;
 use moat_protocol::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse};
-use moat_protocol::{ApiError, ErrorKind};
-use moat_router::{not_embedding_model_refusal, Backend};
+use moat_protocol::ApiError;
+use moat_router::{Backend, RouteError};
 
 use crate::audit::AuditTrail;
 use crate::guard::PiiGuard;
-use crate::{Call, Gateway, Rejection};
+use crate::{Call, Gateway, GatewayError, Rejection};
 
 /// The vectors, and the limits that applied (for the rate headers).
 pub struct Embedded {
@@ -30,7 +30,9 @@ impl Gateway {
         request.validate()?;
         let backend = self.route(call, &request.model)?;
         if !backend.info().purpose.embeds() {
-            return Err(not_embedding_model_refusal(&request.model).into());
+            return Err(RouteError::NotEmbeddingModel(request.model)
+                .into_api()
+                .into());
         }
         let admission = self.admit(call, estimate(&request)).await?;
         let rate = admission.status;
@@ -84,14 +86,7 @@ async fn protect(
             let mut texts = match read {
                 Some(texts) => texts?,
                 None if guard.policy() == Policy::Allow => return Ok(()),
-                None => {
-                    return Err(ApiError::new(
-                        ErrorKind::InvalidParameter,
-                        "This model's backend cannot read token ids back as text, so the \
-                         personal-data guard cannot check them: send text.",
-                    )
-                    .with_param("input"))
-                }
+                None => return Err(GatewayError::TokensUnreadable.into()),
             };
             trail.prompt(|| texts.join("\n"), guard);
             let before = texts.clone();

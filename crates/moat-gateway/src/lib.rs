@@ -27,6 +27,7 @@ mod call;
 mod chat;
 mod complete;
 mod embed;
+mod error;
 pub mod guard;
 pub mod limits;
 pub mod metrics;
@@ -46,6 +47,7 @@ pub use audit::AuditTrail;
 pub use call::Call;
 pub use chat::Decision;
 pub use embed::Embedded;
+pub use error::GatewayError;
 pub use guard::{PiiFound, PiiGuard};
 pub use metrics::Metrics;
 pub use tools::{ServerTools, ToolLoopSettings};
@@ -60,6 +62,17 @@ pub struct GatewaySettings {
     /// `max_tokens`; `None`: until the context is full. Either way an
     /// answer never runs past the caller's remaining daily token quota.
     pub default_max_tokens: Option<u32>,
+}
+
+/// The parts of the pipeline an operator configures, beside the models and
+/// access: the server-wide personal-data guard (default: the built-in
+/// recognizers, policy `pseudonymize`), the server-side tools requests may
+/// opt into (`None`: none registered), and the settings.
+#[derive(Clone, Default)]
+pub struct GatewayParts {
+    pub guard: PiiGuard,
+    pub tools: Option<ServerTools>,
+    pub settings: GatewaySettings,
 }
 
 /// The pipeline's parts; cheap to clone.
@@ -79,15 +92,13 @@ struct Parts {
 
 impl Gateway {
     /// The pipeline over `models`, with `access` (authentication, limits,
-    /// the store, the audit log), the server-wide `guard`, the server-side
-    /// `tools` if any are registered, and `settings`.
-    pub fn new(
-        models: ModelRegistry,
-        access: Access,
-        guard: PiiGuard,
-        tools: Option<ServerTools>,
-        settings: GatewaySettings,
-    ) -> Self {
+    /// the store, the audit log) and the configured `parts`.
+    pub fn new(models: ModelRegistry, access: Access, parts: GatewayParts) -> Self {
+        let GatewayParts {
+            guard,
+            tools,
+            settings,
+        } = parts;
         Self {
             parts: Arc::new(Parts {
                 models,

@@ -5,7 +5,9 @@ use futures::stream::BoxStream;
 use moat_protocol::chat::ChatCompletionRequest;
 use moat_protocol::completion::CompletionRequest;
 use moat_protocol::embeddings::{EmbeddingRequest, Embeddings};
-use moat_protocol::{ApiError, ErrorKind, GenerationEvent};
+use moat_protocol::{ApiError, GenerationEvent};
+
+use crate::error::RouteError;
 
 /// A stream of generation events. It ends after one
 /// [`GenerationEvent::Finish`] or one error. Dropping it cancels generation
@@ -49,24 +51,6 @@ impl ModelPurpose {
     }
 }
 
-/// The refusal of an embedding model asked for chat or a completion.
-pub fn embedding_model_refusal(model: &str) -> ApiError {
-    ApiError::new(
-        ErrorKind::InvalidRequest,
-        format!("The model `{model}` is an embedding model: it answers /v1/embeddings, not chat or completions."),
-    )
-    .with_param("model")
-}
-
-/// The refusal of a chat model asked for embeddings.
-pub fn not_embedding_model_refusal(model: &str) -> ApiError {
-    ApiError::new(
-        ErrorKind::InvalidRequest,
-        format!("The model `{model}` is not an embedding model, and it is not configured for embeddings (`embeddings = true` in its [[models]] entry)."),
-    )
-    .with_param("model")
-}
-
 /// How busy a backend is now, read when metrics are scraped.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BackendLoad {
@@ -95,7 +79,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Embed the inputs (validated by the caller): one vector per input,
     /// in order. Refused unless the model embeds.
     async fn embed(&self, request: EmbeddingRequest) -> Result<Embeddings, ApiError> {
-        Err(not_embedding_model_refusal(&request.model))
+        Err(RouteError::NotEmbeddingModel(request.model).into_api())
     }
 
     /// The text each list of token ids stands for, so the personal-data

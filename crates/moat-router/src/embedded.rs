@@ -80,14 +80,11 @@ impl EmbeddedBackend {
         let engine = Arc::clone(&self.engine);
         let cancelled = Arc::new(AtomicBool::new(false));
         let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
-        let events =
-            tokio::task::spawn_blocking(move || engine.generate_unless(request, &cancelled))
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "the prompt preparation task failed");
-                    ApiError::internal()
-                })?
-                .map_err(api_error)?;
+        let events = crate::error::blocking("prompt preparation", move || {
+            engine.generate_unless(request, &cancelled)
+        })
+        .await?
+        .map_err(api_error)?;
         Ok(events.map(|e| e.map_err(api_error)).boxed())
     }
 }
@@ -167,7 +164,7 @@ impl Backend for EmbeddedBackend {
     ) -> Result<moat_protocol::embeddings::Embeddings, ApiError> {
         match &self.embedder {
             Some(embedder) => crate::embedding::embed(embedder, request).await,
-            None => Err(crate::backend::not_embedding_model_refusal(&request.model)),
+            None => Err(crate::error::RouteError::NotEmbeddingModel(request.model).into_api()),
         }
     }
 

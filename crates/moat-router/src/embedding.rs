@@ -13,8 +13,9 @@ use moat_protocol::completion::CompletionRequest;
 use moat_protocol::embeddings::{EmbeddingRequest, Embeddings};
 use moat_protocol::ApiError;
 
-use crate::backend::{embedding_model_refusal, Backend, BackendInfo, EventStream, ModelPurpose};
+use crate::backend::{Backend, BackendInfo, EventStream, ModelPurpose};
 use crate::embedded::{api_error, CancelOnDrop};
+use crate::error::{blocking, RouteError};
 
 /// An embedding model served in-process.
 pub struct EmbeddingBackend {
@@ -44,11 +45,11 @@ impl Backend for EmbeddingBackend {
     }
 
     async fn chat(&self, request: ChatCompletionRequest) -> Result<EventStream, ApiError> {
-        Err(embedding_model_refusal(&request.model))
+        Err(RouteError::EmbeddingModel(request.model).into_api())
     }
 
     async fn complete(&self, request: CompletionRequest) -> Result<EventStream, ApiError> {
-        Err(embedding_model_refusal(&request.model))
+        Err(RouteError::EmbeddingModel(request.model).into_api())
     }
 
     async fn embed(&self, request: EmbeddingRequest) -> Result<Embeddings, ApiError> {
@@ -73,13 +74,11 @@ pub async fn embed(
     let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
     let engine = Arc::clone(embedder);
     let input = request.input;
-    let ticket = tokio::task::spawn_blocking(move || engine.submit(&input, cancelled))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "the embedding preparation task failed");
-            ApiError::internal()
-        })?
-        .map_err(api_error)?;
+    let ticket = blocking("embedding preparation", move || {
+        engine.submit(&input, cancelled)
+    })
+    .await?
+    .map_err(api_error)?;
     let prompt_tokens = ticket.prompt_tokens;
     let vectors = ticket.vectors().await.map_err(api_error)?;
     Ok(Embeddings {
@@ -94,15 +93,11 @@ pub async fn token_text(
     ids: Vec<Vec<u32>>,
 ) -> Result<Vec<String>, ApiError> {
     let engine = Arc::clone(embedder);
-    tokio::task::spawn_blocking(move || {
+    blocking("token text", move || {
         ids.iter()
             .map(|list| engine.token_text(list))
             .collect::<Result<Vec<_>, _>>()
     })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "the token text task failed");
-        ApiError::internal()
-    })?
+    .await?
     .map_err(api_error)
 }

@@ -8,11 +8,10 @@ mod backend;
 pub mod embedded;
 #[cfg(feature = "embedded")]
 pub mod embedding;
+mod error;
 mod registry;
 pub mod upstream;
 
-pub use backend::{
-    embedding_model_refusal, not_embedding_model_refusal, Backend, BackendInfo, BackendLoad,
-    EventStream, ModelPurpose,
-};
+pub use backend::{Backend, BackendInfo, BackendLoad, EventStream, ModelPurpose};
+pub use error::{blocking, RouteError};
 pub use registry::ModelRegistry;

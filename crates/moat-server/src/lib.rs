@@ -30,13 +30,15 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
-use moat_router::ModelRegistry;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use auth::{Admin, AdminApi, AuditLog, Auditor, Caller, Need, Require};
 pub use connections::{BodyTimedOut, ConnectionLimits};
 pub use error::ErrorResponse;
-pub use moat_gateway::{Access, Metrics, PiiFound, PiiGuard, ServerTools, ToolLoopSettings};
+pub use moat_gateway::{
+    Access, Gateway, GatewayParts, GatewaySettings, Metrics, PiiFound, PiiGuard, ServerTools,
+    ToolLoopSettings,
+};
 pub use network::{ClientAllowList, PeerAddr, TrustedProxies};
 pub use request_id::{RequestId, CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
 pub use routes::admin::{key_status, parse_usage_by};
@@ -51,9 +53,6 @@ pub struct ServerOptions {
     /// How long running requests may go on after shutdown was asked for,
     /// before open streams are ended with an error event.
     pub shutdown_grace: Duration,
-    /// The personal-data guard every request passes before a model sees
-    /// it. Default: the built-in recognizers, policy `pseudonymize`.
-    pub guard: PiiGuard,
     /// Client addresses allowed to connect; empty: all. Others get 403
     /// before authentication.
     pub allow_clients: ClientAllowList,
@@ -64,13 +63,6 @@ pub struct ServerOptions {
     /// `GET /metrics` without credentials (for a server on loopback only);
     /// otherwise it needs an admin key. Default: false.
     pub metrics_open: bool,
-    /// Server-side tools requests may opt into; `None`: none registered.
-    pub tools: Option<ServerTools>,
-    /// The most tokens a chat answer may have when the request names no
-    /// `max_tokens` (text completions default to 16, as OpenAI's do);
-    /// `None`: until the context is full. Either way an answer never runs
-    /// past the caller's remaining daily token quota.
-    pub default_max_tokens: Option<u32>,
     /// Timeouts and caps of client connections.
     pub connections: ConnectionLimits,
     /// Proxies whose forwarded-client headers are believed; empty: none.
@@ -89,23 +81,21 @@ impl Default for ServerOptions {
         Self {
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
-            guard: PiiGuard::default(),
             allow_clients: ClientAllowList::default(),
             cors_origins: Vec::new(),
             tls: None,
             metrics_open: false,
-            tools: None,
-            default_max_tokens: None,
             connections: ConnectionLimits::default(),
             trusted_proxies: TrustedProxies::default(),
         }
     }
 }
 
-/// The application serving `models` under `access`, for tests and for
-/// embedding; [`serve`] adds the listener, TLS and graceful shutdown.
-pub fn app(models: ModelRegistry, access: Access, options: ServerOptions) -> Router {
-    router(AppState::new(models, access, options))
+/// The application serving `gateway` (the pipeline over the models and
+/// access) with the HTTP `options`, for tests and for embedding; [`serve`]
+/// adds the listener, TLS and graceful shutdown.
+pub fn app(gateway: Gateway, options: ServerOptions) -> Router {
+    router(AppState::new(gateway, options))
 }
 
 pub(crate) fn router(state: AppState) -> Router {

@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use moat_gateway::{Gateway, GatewaySettings};
-use moat_router::ModelRegistry;
+use moat_gateway::Gateway;
 use tokio_util::sync::CancellationToken;
 
 use crate::{Access, ServerOptions};
@@ -25,17 +24,8 @@ struct Inner {
 }
 
 impl AppState {
-    pub fn new(models: ModelRegistry, access: Access, options: ServerOptions) -> Self {
-        let settings = GatewaySettings {
-            default_max_tokens: options.default_max_tokens,
-        };
-        let gateway = Gateway::new(
-            models,
-            access,
-            options.guard.clone(),
-            options.tools.clone(),
-            settings,
-        );
+    /// Serve `gateway` with the HTTP `options`.
+    pub fn new(gateway: Gateway, options: ServerOptions) -> Self {
         Self {
             inner: Arc::new(Inner {
                 gateway,

@@ -24,7 +24,7 @@ use moat_policy::clock::Clock as _;
 use moat_policy::failures::FailureSettings;
 use moat_policy::jwt::{JwtVerifier, OidcConfig};
 use moat_policy::keys::NewKey;
-use moat_server::{serve, AppState, ServerOptions};
+use moat_server::{serve, ServerOptions};
 use rand_core::OsRng;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -621,7 +621,7 @@ async fn refusals_read_as_openai_errors() {
 async fn start(access: &TestAccess, stop: &CancellationToken) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState::new(
+    let state = common::state(
         FakeModels::new().registry(),
         access.access.clone(),
         ServerOptions::default(),

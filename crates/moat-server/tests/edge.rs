@@ -16,9 +16,7 @@ use common::access::Setup;
 use common::{post_json, send_as, FakeModels, TestAccess};
 use insta::assert_json_snapshot;
 use moat_policy::failures::FailureSettings;
-use moat_server::{
-    serve, AppState, ClientAllowList, ConnectionLimits, ServerOptions, TrustedProxies,
-};
+use moat_server::{serve, ClientAllowList, ConnectionLimits, ServerOptions, TrustedProxies};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -192,7 +190,7 @@ async fn start(
 ) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState::new(FakeModels::new().registry(), access.access.clone(), options);
+    let state = common::state(FakeModels::new().registry(), access.access.clone(), options);
     let stop = stop.clone();
     tokio::spawn(serve(
         listener,

@@ -10,15 +10,15 @@ use base64::Engine as _;
 use common::{post_json, send_as, send_with, Answer, FakeModels, TestAccess};
 use insta::assert_json_snapshot;
 use moat_guard::{Policy, Scanner};
-use moat_server::{PiiGuard, ServerOptions};
+use moat_server::{GatewayParts, PiiGuard};
 use serde_json::{json, Value};
 
 const EMBEDDINGS: &str = "/v1/embeddings";
 
-fn options(policy: Policy) -> ServerOptions {
-    ServerOptions {
+fn options(policy: Policy) -> GatewayParts {
+    GatewayParts {
         guard: PiiGuard::new(Scanner::new(), policy),
-        ..ServerOptions::default()
+        ..GatewayParts::default()
     }
 }
 
@@ -171,7 +171,7 @@ async fn a_key_without_the_model_is_refused() {
     let answer = send_as(
         fakes.registry_of(&["embed"]),
         &access,
-        ServerOptions::default(),
+        GatewayParts::default(),
         request,
     )
     .await;

@@ -8,7 +8,7 @@ mod common;
 use common::{post_json, send_with, Answer, FakeModels};
 use insta::assert_json_snapshot;
 use moat_guard::{Policy, Scanner};
-use moat_server::{PiiGuard, ServerOptions};
+use moat_server::{GatewayParts, PiiGuard};
 use serde_json::{json, Value};
 
 const CHAT: &str = "/v1/chat/completions";
@@ -18,10 +18,10 @@ const PHONE: &str = "13812345678";
 /// Digits of the values that must never reach the model.
 const VALUE_DIGITS: [&str; 3] = ["1949", "1234567", "0105"];
 
-fn options(policy: Policy) -> ServerOptions {
-    ServerOptions {
+fn options(policy: Policy) -> GatewayParts {
+    GatewayParts {
         guard: PiiGuard::new(Scanner::new(), policy),
-        ..ServerOptions::default()
+        ..GatewayParts::default()
     }
 }
 
@@ -70,10 +70,7 @@ fn streamed(events: &[Value], field: &str) -> String {
 
 #[tokio::test]
 async fn pseudonymize_is_the_default() {
-    assert_eq!(
-        ServerOptions::default().guard.policy(),
-        Policy::Pseudonymize
-    );
+    assert_eq!(GatewayParts::default().guard.policy(), Policy::Pseudonymize);
 }
 
 #[tokio::test]

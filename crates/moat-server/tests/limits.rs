@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use insta::assert_json_snapshot;
 use moat_policy::clock::{ms_to_next_utc_day, Clock as _};
 use moat_policy::RoleConfig;
-use moat_server::{app, Access, ServerOptions};
+use moat_server::{Access, GatewayParts, GatewaySettings, ServerOptions};
 use moat_store::UsageBy;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -99,7 +99,7 @@ async fn respond(
     request
         .headers_mut()
         .insert("authorization", format!("Bearer {secret}").parse().unwrap());
-    app(models.registry(), access.clone(), ServerOptions::default())
+    common::router(models.registry(), access.clone(), ServerOptions::default())
         .oneshot(request)
         .await
         .unwrap()
@@ -464,15 +464,17 @@ async fn an_answer_without_max_tokens_is_bounded_by_the_remaining_quota() {
     let free = access.key("free", &["user"], None).await;
     send(&models, &access, &free, unbounded()).await;
     assert_eq!(last_chat(&models).token_budget, None);
-    let options = ServerOptions {
-        default_max_tokens: Some(20),
-        ..ServerOptions::default()
+    let options = GatewayParts {
+        settings: GatewaySettings {
+            default_max_tokens: Some(20),
+        },
+        ..GatewayParts::default()
     };
     let mut request = unbounded();
     request
         .headers_mut()
         .insert("authorization", format!("Bearer {free}").parse().unwrap());
-    let answered = app(models.registry(), access.access.clone(), options.clone())
+    let answered = common::router(models.registry(), access.access.clone(), options.clone())
         .oneshot(request)
         .await
         .unwrap();
@@ -483,7 +485,7 @@ async fn an_answer_without_max_tokens_is_bounded_by_the_remaining_quota() {
     request
         .headers_mut()
         .insert("authorization", format!("Bearer {key}").parse().unwrap());
-    app(models.registry(), access.access.clone(), options)
+    common::router(models.registry(), access.access.clone(), options)
         .oneshot(request)
         .await
         .unwrap();

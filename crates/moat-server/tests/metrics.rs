@@ -19,7 +19,7 @@ use moat_protocol::chat::ChatCompletionRequest;
 use moat_protocol::completion::CompletionRequest;
 use moat_protocol::ApiError;
 use moat_router::{Backend, BackendInfo, BackendLoad, EventStream, ModelRegistry};
-use moat_server::{app, ServerOptions};
+use moat_server::ServerOptions;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -83,7 +83,7 @@ impl Server {
             ..ServerOptions::default()
         };
         Self {
-            app: app(models(), access.access.clone(), options),
+            app: common::router(models(), access.access.clone(), options),
             access,
         }
     }

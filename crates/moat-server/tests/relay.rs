@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use common::{post_json, send_with, FakeModels, TestAccess};
 use moat_router::upstream::{UpstreamBackend, UpstreamConfig};
 use moat_router::ModelRegistry;
-use moat_server::{serve, AppState, ServerOptions};
+use moat_server::{serve, ServerOptions};
 use tokio::net::TcpListener;
 
 /// A moat serving the fake models on a real socket; its base URL.
@@ -24,7 +24,7 @@ async fn start_inner() -> (String, String) {
     let models = FakeModels::new().registry();
     // Lives as long as the test process: the inner server keeps serving.
     let access: &'static TestAccess = Box::leak(Box::new(TestAccess::new().await));
-    let state = AppState::new(models, access.access.clone(), ServerOptions::default());
+    let state = common::state(models, access.access.clone(), ServerOptions::default());
     tokio::spawn(serve(listener, state, std::future::pending()));
     (format!("http://{addr}/v1"), access.admin_key.clone())
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{FakeModels, TestAccess};
 use futures::StreamExt;
-use moat_server::{serve, AppState, ServerOptions};
+use moat_server::{serve, ServerOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -29,7 +29,7 @@ impl Running {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let access = TestAccess::new().await;
-        let state = AppState::new(fake.registry(), access.access.clone(), options);
+        let state = common::state(fake.registry(), access.access.clone(), options);
         let server = tokio::spawn(serve(listener, state, async move {
             let _ = stopped.await;
         }));

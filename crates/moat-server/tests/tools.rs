@@ -23,7 +23,7 @@ use moat_protocol::chat::{ChatCompletionRequest, FunctionCallDelta, Role, ToolCa
 use moat_protocol::completion::CompletionRequest;
 use moat_protocol::{ApiError, FinishReason, GenerationEvent, Usage};
 use moat_router::{Backend, BackendInfo, EventStream, ModelRegistry};
-use moat_server::{ServerOptions, ServerTools, ToolLoopSettings};
+use moat_server::{GatewayParts, ServerTools, ToolLoopSettings};
 use moat_tools::{ToolConfig, ToolRegistry};
 use serde_json::{json, Value};
 
@@ -256,7 +256,7 @@ struct Harness {
     model: Scripted,
     services: Services,
     access: TestAccess,
-    options: ServerOptions,
+    options: GatewayParts,
     support: String,
     viewer: String,
 }
@@ -294,9 +294,9 @@ per_key = { tokens_per_day = 60 }
             model: Scripted::new(turns),
             services,
             access,
-            options: ServerOptions {
+            options: GatewayParts {
                 tools: Some(tools),
-                ..ServerOptions::default()
+                ..GatewayParts::default()
             },
             support,
             viewer,
@@ -308,7 +308,7 @@ per_key = { tokens_per_day = 60 }
     }
 
     /// `post` to an app with these options (another replica).
-    async fn post_on(&self, options: ServerOptions, key: &str, uri: &str, body: Value) -> Answer {
+    async fn post_on(&self, options: GatewayParts, key: &str, uri: &str, body: Value) -> Answer {
         let mut request = post_json(uri, &body.to_string());
         request
             .headers_mut()
@@ -318,7 +318,7 @@ per_key = { tokens_per_day = 60 }
 
     /// The options of a replica that parks calls in the shared store,
     /// sealed with `key`.
-    fn replica(&self, key: [u8; 32]) -> ServerOptions {
+    fn replica(&self, key: [u8; 32]) -> GatewayParts {
         let tools = ServerTools::parked_in(
             registry(&self.base),
             loop_settings(),
@@ -326,9 +326,9 @@ per_key = { tokens_per_day = 60 }
             &key,
         )
         .unwrap();
-        ServerOptions {
+        GatewayParts {
             tools: Some(tools),
-            ..ServerOptions::default()
+            ..GatewayParts::default()
         }
     }
 
@@ -346,13 +346,7 @@ per_key = { tokens_per_day = 60 }
         self.decide_on(self.options.clone(), key, id, approve).await
     }
 
-    async fn decide_on(
-        &self,
-        options: ServerOptions,
-        key: &str,
-        id: &str,
-        approve: bool,
-    ) -> Answer {
+    async fn decide_on(&self, options: GatewayParts, key: &str, id: &str, approve: bool) -> Answer {
         let uri = format!("/v1/moat/confirmations/{id}");
         self.post_on(options, key, &uri, json!({"approve": approve}))
             .await

@@ -12,12 +12,13 @@
 use std::time::Duration;
 
 use moat_protocol::time::now_ms;
-use moat_protocol::{ApiError, ErrorKind};
+use moat_protocol::ApiError;
 use moat_store::seal::{SealingKey, NONCE_LEN};
 use moat_store::{ParkError, ParkedCall, Store};
 use moat_tools::Confirmations;
 
 use super::run::Pending;
+use crate::GatewayError;
 
 pub(crate) enum Parked {
     Memory(Confirmations<Pending>),
@@ -30,18 +31,11 @@ pub(crate) enum Parked {
 }
 
 fn full() -> ApiError {
-    ApiError::new(
-        ErrorKind::Overloaded,
-        "Too many tool calls are waiting for confirmation. Retry later.",
-    )
+    GatewayError::ParkedFull.into()
 }
 
 fn unavailable() -> ApiError {
-    ApiError::new(
-        ErrorKind::Unavailable,
-        "The tool call cannot be parked or resumed right now: the database is unavailable. \
-         Retry later.",
-    )
+    GatewayError::ParkedUnavailable.into()
 }
 
 /// What the sealed bytes are bound to.

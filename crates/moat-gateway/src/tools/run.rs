@@ -28,7 +28,7 @@ use moat_protocol::chat::{
     ToolCallDelta,
 };
 use moat_protocol::event::PromptTokensDetails;
-use moat_protocol::{ApiError, ErrorKind, FinishReason, GenerationEvent, Usage};
+use moat_protocol::{ApiError, FinishReason, GenerationEvent, Usage};
 use moat_router::EventStream;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,7 @@ use crate::audit::AuditTrail;
 use crate::limits;
 use crate::metrics::Metrics;
 use crate::turn::Turns;
+use crate::GatewayError;
 
 /// Metric label of a tool name that is not registered (the model can say
 /// anything; labels stay bounded).
@@ -227,12 +228,7 @@ impl Loop {
     ) -> Result<EventStream, ApiError> {
         let max_steps = self.settings().max_steps;
         if conversation.steps >= max_steps {
-            return Err(ApiError::new(
-                ErrorKind::ToolLoopFailed,
-                format!(
-                    "The tool loop reached its limit of {max_steps} model turns without an answer."
-                ),
-            ));
+            return Err(GatewayError::TooManyTurns { max_steps }.into());
         }
         conversation.steps += 1;
         let mut request = conversation.request.clone();
@@ -281,13 +277,13 @@ impl Loop {
                     self.note(call, name, "invalid_arguments", "not_run", None);
                     let max = tools.settings().max_invalid_arguments;
                     if conversation.invalid > max {
-                        return Err(ApiError::new(
-                            ErrorKind::ToolLoopFailed,
-                            format!(
-                                "The model sent invalid arguments for `{name}` ({} times, more than the {max} allowed): {invalid}",
-                                conversation.invalid
-                            ),
-                        ));
+                        return Err(GatewayError::InvalidArguments {
+                            tool: name.to_owned(),
+                            times: conversation.invalid,
+                            max,
+                            detail: invalid.to_string(),
+                        }
+                        .into());
                     }
                     let message =
                         format!("error: {invalid}. Call the tool again with valid arguments.");

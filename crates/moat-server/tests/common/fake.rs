@@ -33,9 +33,7 @@ use moat_protocol::completion::CompletionRequest;
 use moat_protocol::embeddings::{EmbeddingInput, EmbeddingRequest, Embeddings};
 use moat_protocol::reasoning::ReasoningSplitter;
 use moat_protocol::{ApiError, FinishReason, GenerationEvent, Usage};
-use moat_router::{
-    embedding_model_refusal, Backend, BackendInfo, EventStream, ModelPurpose, ModelRegistry,
-};
+use moat_router::{Backend, BackendInfo, EventStream, ModelPurpose, ModelRegistry, RouteError};
 
 /// Every fake model name.
 pub const MODELS: [&str; 6] = [
@@ -354,7 +352,7 @@ impl Backend for FakeBackend {
 
     async fn chat(&self, request: ChatCompletionRequest) -> Result<EventStream, ApiError> {
         if self.id == "embed" {
-            return Err(embedding_model_refusal(&request.model));
+            return Err(RouteError::EmbeddingModel(request.model.clone()).into_api());
         }
         self.received.chats.lock().unwrap().push(request.clone());
         let prompt_tokens = request
@@ -376,7 +374,7 @@ impl Backend for FakeBackend {
 
     async fn complete(&self, request: CompletionRequest) -> Result<EventStream, ApiError> {
         if self.id == "embed" {
-            return Err(embedding_model_refusal(&request.model));
+            return Err(RouteError::EmbeddingModel(request.model.clone()).into_api());
         }
         self.received
             .completions

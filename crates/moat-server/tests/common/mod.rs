@@ -10,13 +10,53 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
-use moat_server::{app, ServerOptions};
+use moat_router::ModelRegistry;
+use moat_server::{app, Access, AppState, Gateway, GatewayParts, ServerOptions};
 
 pub use access::TestAccess;
 use serde_json::Value;
 use tower::ServiceExt;
 
 pub use fake::FakeModels;
+
+/// What an app under test is built with: the HTTP options and the
+/// pipeline's parts. Either converts into it, the other left at its
+/// defaults.
+#[derive(Clone, Default)]
+pub struct AppSetup {
+    pub server: ServerOptions,
+    pub gateway: GatewayParts,
+}
+
+impl From<ServerOptions> for AppSetup {
+    fn from(server: ServerOptions) -> Self {
+        Self {
+            server,
+            ..Self::default()
+        }
+    }
+}
+
+impl From<GatewayParts> for AppSetup {
+    fn from(gateway: GatewayParts) -> Self {
+        Self {
+            gateway,
+            ..Self::default()
+        }
+    }
+}
+
+/// The shared state of an app serving `models` under `access`.
+pub fn state(models: ModelRegistry, access: Access, setup: impl Into<AppSetup>) -> AppState {
+    let setup = setup.into();
+    AppState::new(Gateway::new(models, access, setup.gateway), setup.server)
+}
+
+/// An app serving `models` under `access`.
+pub fn router(models: ModelRegistry, access: Access, setup: impl Into<AppSetup>) -> axum::Router {
+    let setup = setup.into();
+    app(Gateway::new(models, access, setup.gateway), setup.server)
+}
 
 /// One answer of the app: status, headers and the body as text.
 pub struct Answer {
@@ -80,7 +120,7 @@ pub async fn send(request: Request<Body>) -> Answer {
 /// Send `request` as the admin (when it carries no credentials itself).
 pub async fn send_with(
     models: moat_router::ModelRegistry,
-    options: ServerOptions,
+    options: impl Into<AppSetup>,
     mut request: Request<Body>,
 ) -> Answer {
     let access = TestAccess::new().await;
@@ -97,10 +137,10 @@ pub async fn send_with(
 pub async fn send_as(
     models: moat_router::ModelRegistry,
     access: &TestAccess,
-    options: ServerOptions,
+    options: impl Into<AppSetup>,
     request: Request<Body>,
 ) -> Answer {
-    let response: Response = app(models, access.access.clone(), options)
+    let response: Response = router(models, access.access.clone(), options)
         .oneshot(request)
         .await
         .unwrap();
