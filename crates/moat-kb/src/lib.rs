@@ -5,11 +5,13 @@
 //! (`fuse`). No HTTP and no storage engine here: the gateway and the store
 //! call in.
 
+pub mod extract;
 pub mod filter;
 pub mod fuse;
 pub mod index;
 mod types;
 
+pub use extract::{extract, ExtractError, ExtractLimits};
 pub use filter::{validate_attributes, Filter};
 pub use fuse::{fuse, Fused, Fusion};
 pub use index::{
