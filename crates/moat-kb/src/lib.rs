@@ -5,12 +5,15 @@
 //! (`fuse`). No HTTP and no storage engine here: the gateway and the store
 //! call in.
 
+pub mod chunk;
 pub mod extract;
 pub mod filter;
 pub mod fuse;
 pub mod index;
+mod script;
 mod types;
 
+pub use chunk::{chunk, estimate_tokens, ChunkSettings};
 pub use extract::{extract, ExtractError, ExtractLimits};
 pub use filter::{validate_attributes, Filter};
 pub use fuse::{fuse, Fused, Fusion};

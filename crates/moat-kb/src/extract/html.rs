@@ -7,6 +7,13 @@
 //! list items, table rows rows (a first row of `th` cells, or the `thead`,
 //! is the header), `pre` keeps its line breaks, and the text of every other
 //! block element is a paragraph. `<title>` is the document's title.
+//!
+//! An HTML tree builder checks the open elements on most start tags, so a
+//! page that nests deep costs time that grows with the square of its depth
+//! (20 000 nested `div`s take half a minute unoptimised). Before parsing, a
+//! linear scan estimates that work ([`check_shape`]) and refuses pages far
+//! beyond any real one, rather than leave a thread spinning past the
+//! timeout.
 
 use ego_tree::iter::Edge;
 use ego_tree::NodeId;
@@ -55,6 +62,7 @@ const BLOCKS: [&str; 27] = [
 
 pub(crate) fn extract(input: &Input<'_>) -> Result<Extracted, ExtractError> {
     let source = text::decode(input.bytes)?;
+    check_shape(&source)?;
     let page = Html::parse_document(&source);
     let mut walker = Walker::new(Blocks::new(input.limits.max_text_bytes));
     for edge in page.tree.root().traverse() {
@@ -306,4 +314,91 @@ fn block_kind(name: &str) -> Option<Kind> {
         _ if BLOCKS.contains(&name) => Some(Kind::Paragraph),
         _ => None,
     }
+}
+
+/// Most start tags a page may have (a million elements is a large book).
+const MAX_ELEMENTS: u64 = 2_000_000;
+
+/// Most nesting work a page may take: each start tag counts the elements
+/// open around it. A large real page (a million elements forty deep) is
+/// well under; 14 000 nested `div`s are at it.
+const MAX_NESTING_WORK: u64 = 100_000_000;
+
+/// Elements that never hold others (no end tag).
+const VOID: [&str; 14] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
+];
+
+/// Elements whose end tag may be left out (the parser closes them at the
+/// next sibling): not counted as nesting, so that a page of unclosed `<p>`
+/// or `<li>` is not taken for a deep one.
+const OPTIONAL_END: [&str; 13] = [
+    "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "rt", "rp", "thead", "tbody",
+];
+
+/// Elements whose content is text up to their end tag.
+const RAW_TEXT: [&str; 6] = ["script", "style", "textarea", "title", "xmp", "plaintext"];
+
+/// A linear scan of the tags: [`ExtractError::TooLarge`] when the page has
+/// more than [`MAX_ELEMENTS`] start tags or more than [`MAX_NESTING_WORK`]
+/// nesting work. Open elements are estimated by counting start and end
+/// tags, leaving out void elements and those whose end tag is optional.
+fn check_shape(source: &str) -> Result<(), ExtractError> {
+    let too_large =
+        || ExtractError::TooLarge("the HTML nests its elements too deeply to be read".into());
+    let bytes = source.as_bytes();
+    let (mut depth, mut work, mut elements) = (0u64, 0u64, 0u64);
+    let mut at = 0;
+    while let Some(found) = bytes[at..].iter().position(|byte| *byte == b'<') {
+        at += found + 1;
+        let rest = &source[at..];
+        if let Some(comment) = rest.strip_prefix("!--") {
+            at += 3 + comment.find("-->").map_or(comment.len(), |end| end + 3);
+            continue;
+        }
+        let (closing, rest) = match rest.strip_prefix('/') {
+            Some(rest) => (true, rest),
+            None => (false, rest),
+        };
+        let name_len = rest.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        if name_len == 0 || !rest.as_bytes()[0].is_ascii_alphabetic() {
+            continue;
+        }
+        let name = rest[..name_len].to_ascii_lowercase();
+        let nests = !VOID.contains(&name.as_str()) && !OPTIONAL_END.contains(&name.as_str());
+        if closing {
+            if nests {
+                depth = depth.saturating_sub(1);
+            }
+            continue;
+        }
+        elements += 1;
+        work += depth;
+        if elements > MAX_ELEMENTS || work > MAX_NESTING_WORK {
+            return Err(too_large());
+        }
+        let self_closing = rest.find('>').is_some_and(|end| rest[..end].ends_with('/'));
+        if nests && !self_closing {
+            depth += 1;
+        }
+        if RAW_TEXT.contains(&name.as_str()) {
+            // Skip to this element's end tag: its text is not markup.
+            let end = format!("</{name}");
+            let lower = &rest[name_len..];
+            match find_ignoring_case(lower, &end) {
+                Some(offset) => at += (rest.len() - lower.len()) + offset,
+                None => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where `needle` (lower case ASCII) starts in `haystack`, any case.
+fn find_ignoring_case(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
 }

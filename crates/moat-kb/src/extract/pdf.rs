@@ -13,6 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::blocks::Blocks;
 use super::{corrupt, pdftotext, ExtractError, Extracted, Input};
+use crate::script::is_cjk_text;
 
 pub(crate) fn extract(input: &Input<'_>) -> Result<Extracted, ExtractError> {
     let primary = catch_unwind(AssertUnwindSafe(|| {
@@ -78,8 +79,8 @@ fn paragraphs(page: &str) -> Vec<String> {
             }
             continue;
         }
-        let joins_tightly = current.chars().next_back().is_some_and(is_cjk)
-            && line.chars().next().is_some_and(is_cjk);
+        let joins_tightly = current.chars().next_back().is_some_and(is_cjk_text)
+            && line.chars().next().is_some_and(is_cjk_text);
         if !current.is_empty() && !joins_tightly {
             current.push(' ');
         }
@@ -89,19 +90,6 @@ fn paragraphs(page: &str) -> Vec<String> {
         paragraphs.push(current);
     }
     paragraphs
-}
-
-/// Han, kana, hangul and CJK punctuation.
-pub(crate) fn is_cjk(c: char) -> bool {
-    matches!(c,
-        '\u{3000}'..='\u{303F}'   // CJK symbols and punctuation
-        | '\u{3040}'..='\u{30FF}' // hiragana, katakana
-        | '\u{3400}'..='\u{4DBF}' // extension A
-        | '\u{4E00}'..='\u{9FFF}' // unified ideographs
-        | '\u{AC00}'..='\u{D7AF}' // hangul syllables
-        | '\u{F900}'..='\u{FAFF}' // compatibility ideographs
-        | '\u{FF00}'..='\u{FFEF}' // full-width forms
-        | '\u{20000}'..='\u{2FA1F}')
 }
 
 /// Counts that tell readable text from what a broken font encoding gives.

@@ -263,15 +263,31 @@ fn html_table_without_header_cells_has_no_header() {
 }
 
 #[test]
-fn deeply_nested_html_is_read_without_overflowing() {
-    let depth = 20_000;
-    let html = format!(
-        "{}deep text{}",
-        "<div>".repeat(depth),
-        "</div>".repeat(depth)
-    );
-    let document = read("deep.html", html.as_bytes());
+fn nested_html_is_read_and_pathological_nesting_refused() {
+    let nested = |depth: usize| {
+        format!(
+            "{}deep text{}",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        )
+    };
+    let document = read("deep.html", nested(2_000).as_bytes());
     assert_eq!(document.blocks, vec![p("deep text")]);
+    let started = Instant::now();
+    assert_eq!(
+        error("deeper.html", nested(100_000).as_bytes()),
+        ExtractError::TooLarge("the HTML nests its elements too deeply to be read".into())
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Unclosed paragraphs and list items, void elements, comments and
+    // script text do not count as nesting.
+    let mut sloppy = String::from("<ul>");
+    for _ in 0..30_000 {
+        sloppy.push_str("<li>item<br><img src=x><!-- <div><div> --><p>text");
+    }
+    sloppy.push_str("<script>if (a<b) { x = '<div><div><div>'; }</script>");
+    let document = read("sloppy.html", sloppy.as_bytes());
+    assert_eq!(document.blocks.len(), 60_000);
 }
 
 // ---- docx ----
