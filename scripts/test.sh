@@ -79,6 +79,12 @@ tls_tools() {
     command -v openssl >/dev/null 2>&1 || apt_install openssl
 }
 
+# pdftotext, the PDF reader moat falls back to where the built-in one
+# fails (CID-font Chinese PDFs); the extraction tests use it.
+pdf_tools() {
+    command -v pdftotext >/dev/null 2>&1 || apt_install poppler-utils
+}
+
 e2e() {
     MOAT_BIN="$MOAT_ROOT/target/release/moat" \
     MOAT_TEST_MODELS="$MOAT_ROOT/models" \
@@ -90,6 +96,7 @@ e2e() {
 must "system packages" install_system_deps
 find_cargo || die "cargo not found"   # the stage ran in a subshell: redo its PATH change
 must "openssl (TLS tests)" tls_tools
+must "poppler-utils (PDF tests)" pdf_tools
 SERVICES_DIR="$(mktemp -d "${TMPDIR:-/tmp}/moat-services.XXXXXX")"
 trap stop_services EXIT
 must "PostgreSQL and Redis (scripts/services.sh)" start_services

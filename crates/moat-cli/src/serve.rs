@@ -186,11 +186,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             )
             .map_err(|e| anyhow::anyhow!("[[tools]] {e}"))?,
         ),
+        // Knowledge-base indexes live beside the server secret (`data/kb`
+        // by default); metadata, chunks and embeddings are in the store.
+        knowledge: Some(moat_server::KnowledgeSettings::new(
+            config
+                .access
+                .secret_file
+                .parent()
+                .unwrap_or_else(|| std::path::Path::new("."))
+                .join("kb"),
+        )),
         settings: moat_server::GatewaySettings {
             default_max_tokens: config.default_max_tokens,
         },
     };
     let gateway = moat_server::Gateway::new(registry, serving.access, parts);
+    if let Some(knowledge) = gateway.knowledge() {
+        match knowledge.resume_ingests().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "resuming interrupted ingests"),
+            Err(e) => tracing::warn!(error = %e, "interrupted ingests were not resumed"),
+        }
+    }
     let state = AppState::new(gateway, options);
     let shutdown = shutdown_signal()?;
     say(&format!("moat listening on {scheme}://{addr}"));

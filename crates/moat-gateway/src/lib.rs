@@ -29,6 +29,7 @@ mod complete;
 mod embed;
 mod error;
 pub mod guard;
+pub mod knowledge;
 pub mod limits;
 pub mod metrics;
 mod route;
@@ -49,6 +50,7 @@ pub use chat::Decision;
 pub use embed::Embedded;
 pub use error::GatewayError;
 pub use guard::{PiiFound, PiiGuard};
+pub use knowledge::{Knowledge, KnowledgeSettings, SearchMode};
 pub use metrics::Metrics;
 pub use tools::{ServerTools, ToolLoopSettings};
 
@@ -72,6 +74,9 @@ pub struct GatewaySettings {
 pub struct GatewayParts {
     pub guard: PiiGuard,
     pub tools: Option<ServerTools>,
+    /// Knowledge bases (files, vector stores, search); `None`: off, the
+    /// routes answer 404.
+    pub knowledge: Option<KnowledgeSettings>,
     pub settings: GatewaySettings,
 }
 
@@ -86,6 +91,7 @@ struct Parts {
     access: Access,
     guard: PiiGuard,
     tools: Option<ServerTools>,
+    knowledge: Option<Knowledge>,
     metrics: Metrics,
     settings: GatewaySettings,
 }
@@ -97,10 +103,20 @@ impl Gateway {
         let GatewayParts {
             guard,
             tools,
+            knowledge,
             settings,
         } = parts;
+        let knowledge = knowledge.map(|settings| {
+            Knowledge::new(
+                access.store.clone(),
+                models.clone(),
+                guard.clone(),
+                settings,
+            )
+        });
         Self {
             parts: Arc::new(Parts {
+                knowledge,
                 models,
                 access,
                 guard,
@@ -138,6 +154,11 @@ impl Gateway {
 
     pub fn metrics(&self) -> &Metrics {
         &self.parts.metrics
+    }
+
+    /// Knowledge bases, when they are on.
+    pub fn knowledge(&self) -> Option<&Knowledge> {
+        self.parts.knowledge.as_ref()
     }
 
     /// The server-side tools, if any are registered.

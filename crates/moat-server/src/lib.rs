@@ -36,8 +36,8 @@ pub use auth::{Admin, AdminApi, AuditLog, Auditor, Caller, Need, Require};
 pub use connections::{BodyTimedOut, ConnectionLimits};
 pub use error::ErrorResponse;
 pub use moat_gateway::{
-    Access, Gateway, GatewayParts, GatewaySettings, Metrics, PiiFound, PiiGuard, ServerTools,
-    ToolLoopSettings,
+    Access, Gateway, GatewayParts, GatewaySettings, Knowledge, KnowledgeSettings, Metrics,
+    PiiFound, PiiGuard, ServerTools, ToolLoopSettings,
 };
 pub use network::{ClientAllowList, PeerAddr, TrustedProxies};
 pub use request_id::{RequestId, CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
@@ -99,13 +99,19 @@ pub fn app(gateway: Gateway, options: ServerOptions) -> Router {
 }
 
 pub(crate) fn router(state: AppState) -> Router {
-    use routes::{admin, chat, completions, models};
+    use routes::{admin, chat, completions, knowledge, models};
     let options = state.options();
     let max_body_bytes = options.max_body_bytes;
     let allow_clients = Arc::new(options.allow_clients.clone());
     let trusted_proxies = Arc::new(options.trusted_proxies.clone());
     let cors = cors_layer(&options.cors_origins);
     let metrics_open = options.metrics_open;
+    // Uploads may be larger than other bodies: the knowledge part's file
+    // limit and room for the multipart framing.
+    let upload_limit = state
+        .gateway()
+        .knowledge()
+        .map_or(max_body_bytes, |k| k.settings().max_file_bytes + 64 * 1024);
     // Every route here needs an authenticated caller (handlers take
     // `Caller` or `Admin`); only /health, /ready and an open /metrics are
     // not.
@@ -115,6 +121,44 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/completions", post(completions::completions))
         .route("/v1/embeddings", post(routes::embeddings::embeddings))
         .route("/v1/models", get(models::list_models))
+        .route(
+            "/v1/files",
+            get(knowledge::list_files)
+                .post(knowledge::upload)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/v1/files/{id}",
+            get(knowledge::get_file).delete(knowledge::delete_file),
+        )
+        .route("/v1/files/{id}/content", get(knowledge::file_content))
+        .route(
+            "/v1/vector_stores",
+            get(knowledge::list_stores).post(knowledge::create_store),
+        )
+        .route(
+            "/v1/vector_stores/{id}",
+            get(knowledge::get_store)
+                .post(knowledge::modify_store)
+                .delete(knowledge::delete_store),
+        )
+        .route(
+            "/v1/vector_stores/{id}/files",
+            get(knowledge::list_store_files).post(knowledge::attach),
+        )
+        .route(
+            "/v1/vector_stores/{id}/files/{file_id}",
+            get(knowledge::get_store_file).delete(knowledge::detach),
+        )
+        .route(
+            "/v1/vector_stores/{id}/file_batches",
+            post(knowledge::create_batch),
+        )
+        .route(
+            "/v1/vector_stores/{id}/file_batches/{batch_id}",
+            get(knowledge::get_batch),
+        )
+        .route("/v1/vector_stores/{id}/search", post(knowledge::search))
         .route("/v1/models/{*model}", get(models::get_model))
         .route("/admin/keys", get(admin::list_keys).post(admin::create_key))
         .route("/admin/keys/{id}/revoke", post(admin::revoke_key))

@@ -7,6 +7,7 @@ pub(crate) mod completions;
 pub(crate) mod embeddings;
 pub(crate) mod fallback;
 pub(crate) mod health;
+pub(crate) mod knowledge;
 pub(crate) mod metrics;
 pub(crate) mod models;
 

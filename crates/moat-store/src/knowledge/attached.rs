@@ -315,6 +315,25 @@ impl Store {
         Ok(true)
     }
 
+    /// Every store `file_id` is attached to, with its number there.
+    pub async fn stores_with_file(&self, file_id: &str) -> Result<Vec<(String, u32)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT store_id, file_no FROM vector_store_files WHERE file_id = $1 \
+             ORDER BY store_id",
+        )
+        .bind(file_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let file_no = u32_column(row.try_get("file_no")?, || {
+                    format!("vector_store_files.file_no of {file_id}")
+                })?;
+                Ok((row.try_get("store_id")?, file_no))
+            })
+            .collect()
+    }
+
     /// How many files of a store are in each state.
     pub async fn file_counts(&self, store_id: &str) -> Result<FileCounts, StoreError> {
         self.counts_where(store_id, None).await

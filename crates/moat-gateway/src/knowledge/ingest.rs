@@ -1,0 +1,277 @@
+//! One attached file's ingest: extract → chunk → scan for personal data →
+//! embed → store the chunks → index them. A failure of any step marks the
+//! file `failed` with a `last_error` the caller can read; nothing here
+//! panics the process (extraction runs on its own thread with a timeout)
+//! and nothing stops other files.
+
+use std::collections::BTreeMap;
+
+use moat_kb::{chunk, estimate_tokens, ChunkSettings, ExtractError};
+use moat_policy::{Permission, Principal};
+use moat_protocol::embeddings::{EmbeddingInput, EmbeddingRequest};
+use moat_protocol::time::now_ms;
+use moat_router::blocking;
+use moat_store::{AttachedFile, IngestError, IngestResult, IngestStatus, KbChunk};
+use serde_json::Value;
+
+use super::{convert, Knowledge};
+
+/// Chunks embedded per request to the embedding model.
+const EMBED_BATCH: usize = 32;
+
+/// The attribute that limits which roles may find a file.
+pub(crate) const ALLOWED_ROLES: &str = "allowed_roles";
+
+/// May `principal` find the file with these `attributes`? A file without
+/// `allowed_roles` is for every reader of its store; with it (role names,
+/// separated by commas), only for holders of one of those roles, and for
+/// admins.
+pub(crate) fn may_see(principal: &Principal, attributes: &Value) -> bool {
+    let Some(allowed) = attributes.get(ALLOWED_ROLES) else {
+        return true;
+    };
+    if principal.may(Permission::Admin) {
+        return true;
+    }
+    let Some(list) = allowed.as_str() else {
+        // Not a string: nobody but admins (fail closed).
+        return false;
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .any(|name| principal.roles.iter().any(|role| role.name == name))
+}
+
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn server(what: &str) -> Self {
+        Self {
+            code: "server_error",
+            message: format!("The file could not be ingested: {what}."),
+        }
+    }
+}
+
+impl From<ExtractError> for Failure {
+    fn from(e: ExtractError) -> Self {
+        let code = match e {
+            ExtractError::Unsupported(_) => "unsupported_file",
+            _ => "invalid_file",
+        };
+        Self {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Ingest `attached` and record the outcome.
+pub(crate) async fn run(knowledge: &Knowledge, attached: AttachedFile) {
+    let store = knowledge.store();
+    let outcome = ingest(knowledge, &attached).await;
+    let recorded = match outcome {
+        Ok(result) => {
+            store
+                .complete_ingest(&attached.store_id, &attached.file_id, &result, now_ms())
+                .await
+        }
+        Err(failure) => {
+            tracing::info!(
+                store = %attached.store_id,
+                file = %attached.file_id,
+                code = failure.code,
+                "file ingest failed"
+            );
+            let error = IngestError {
+                code: failure.code.to_owned(),
+                message: failure.message,
+            };
+            store
+                .set_attached_status(
+                    &attached.store_id,
+                    &attached.file_id,
+                    IngestStatus::Failed,
+                    Some(&error),
+                    now_ms(),
+                )
+                .await
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, file = %attached.file_id, "the ingest outcome was not recorded");
+    }
+}
+
+async fn ingest(knowledge: &Knowledge, attached: &AttachedFile) -> Result<IngestResult, Failure> {
+    let store = knowledge.store();
+    let file = store
+        .file(&attached.file_id)
+        .await
+        .map_err(|_| Failure::server("the database is unavailable"))?
+        .ok_or_else(|| Failure::server("the file was deleted"))?;
+    let content = store
+        .file_content(&attached.file_id)
+        .await
+        .map_err(|_| Failure::server("the database is unavailable"))?
+        .ok_or_else(|| Failure::server("the file was deleted"))?;
+    let vector_store = store
+        .vector_store(&attached.store_id)
+        .await
+        .map_err(|_| Failure::server("the database is unavailable"))?
+        .ok_or_else(|| Failure::server("the vector store was deleted"))?;
+
+    let limits = knowledge.settings().extract.clone();
+    let name = file.filename.clone();
+    let document = blocking("extraction", move || {
+        moat_kb::extract(&name, &content, &limits)
+    })
+    .await
+    .map_err(|_| Failure::server("extraction failed"))??;
+
+    let embedder = if vector_store.embedding_model.is_empty() {
+        None
+    } else {
+        let backend = knowledge
+            .inner
+            .models
+            .get(&vector_store.embedding_model)
+            .map_err(|_| Failure::server("the store's embedding model is not served"))?;
+        Some(backend)
+    };
+    let sizes = convert::chunking(&attached.chunking).sizes();
+    // Chunks must fit the embedding model: at most half its context by
+    // the estimate (the estimate and the model's tokenizer differ).
+    let ceiling = embedder
+        .as_ref()
+        .and_then(|b| b.info().context_length)
+        .map_or(usize::MAX, |n| (n as usize / 2).max(64));
+    let max_tokens = (sizes.max_chunk_size_tokens as usize).min(ceiling);
+    let overlap = (sizes.chunk_overlap_tokens as usize).min(max_tokens / 4);
+    let settings = ChunkSettings {
+        max_tokens,
+        overlap_tokens: overlap,
+    };
+    let guard = knowledge.inner.guard.clone();
+    let (chunks, pii) = blocking("chunking", move || {
+        let chunks = chunk(&document, &settings, &estimate_tokens);
+        let mut pii: BTreeMap<String, u64> = BTreeMap::new();
+        for c in &chunks {
+            for finding in guard.scan(&c.text) {
+                *pii.entry(finding.kind.name().to_owned()).or_default() += 1;
+            }
+        }
+        (chunks, pii)
+    })
+    .await
+    .map_err(|_| Failure::server("chunking failed"))?;
+    if chunks.is_empty() {
+        return Err(Failure::from(ExtractError::NoText));
+    }
+
+    let mut stored: Vec<KbChunk> = chunks
+        .into_iter()
+        .map(|c| KbChunk {
+            ordinal: c.ordinal,
+            text: c.text,
+            title: c.title,
+            headings: c.headings,
+            page: c.page,
+            embedding: None,
+        })
+        .collect();
+    if let Some(backend) = &embedder {
+        for batch in stored.chunks_mut(EMBED_BATCH) {
+            let vectors = embed(backend.as_ref(), &vector_store.embedding_model, batch).await?;
+            for (chunk, vector) in batch.iter_mut().zip(vectors) {
+                chunk.embedding = Some(vector);
+            }
+        }
+    }
+
+    let usage_bytes: usize = stored.iter().map(|c| c.text.len()).sum();
+    let chunk_count = stored.len();
+    store
+        .replace_chunks(&attached.store_id, attached.file_no, &stored)
+        .await
+        .map_err(|_| Failure::server("the database is unavailable"))?;
+    knowledge
+        .inner
+        .indexes
+        .add_file(&attached.store_id, attached.file_no, stored)
+        .await
+        .map_err(|_| Failure::server("indexing failed"))?;
+    let _ = store.touch_vector_store(&attached.store_id, now_ms()).await;
+    Ok(IngestResult {
+        usage_bytes: i64::try_from(usage_bytes).unwrap_or(i64::MAX),
+        chunk_count: i64::try_from(chunk_count).unwrap_or(i64::MAX),
+        pii: serde_json::to_value(pii).unwrap_or_default(),
+        content_sha256: file.sha256,
+    })
+}
+
+/// The vectors of `chunks`' texts. A text the model refuses as too long is
+/// embedded by its first half, then quarter, and so on (the chunk itself
+/// is kept whole).
+async fn embed(
+    backend: &dyn moat_router::Backend,
+    model: &str,
+    chunks: &[KbChunk],
+) -> Result<Vec<Vec<f32>>, Failure> {
+    let texts: Vec<String> = chunks.iter().map(|c| embedding_text(c)).collect();
+    if let Ok(embeddings) = backend.embed(request(model, texts.clone())).await {
+        return Ok(embeddings.vectors);
+    }
+    let mut vectors = Vec::with_capacity(texts.len());
+    for text in texts {
+        let mut text = text;
+        loop {
+            match backend.embed(request(model, vec![text.clone()])).await {
+                Ok(mut e) if e.vectors.len() == 1 => {
+                    vectors.push(e.vectors.remove(0));
+                    break;
+                }
+                _ if text.chars().count() > 16 => {
+                    let half = text.chars().count() / 2;
+                    text = text.chars().take(half).collect();
+                }
+                _ => return Err(Failure::server("the embedding model failed")),
+            }
+        }
+    }
+    Ok(vectors)
+}
+
+/// What is embedded for a chunk: its title and headings, then its text.
+fn embedding_text(chunk: &KbChunk) -> String {
+    let mut context: Vec<&str> = Vec::with_capacity(chunk.headings.len() + 1);
+    if !chunk.title.is_empty() {
+        context.push(&chunk.title);
+    }
+    context.extend(
+        chunk
+            .headings
+            .iter()
+            .map(String::as_str)
+            .filter(|h| *h != chunk.title),
+    );
+    if context.is_empty() {
+        chunk.text.clone()
+    } else {
+        format!("{}\n{}", context.join(" › "), chunk.text)
+    }
+}
+
+fn request(model: &str, texts: Vec<String>) -> EmbeddingRequest {
+    EmbeddingRequest {
+        model: model.to_owned(),
+        input: EmbeddingInput::Texts(texts),
+        encoding_format: Default::default(),
+        dimensions: None,
+        user: None,
+    }
+}

@@ -1,0 +1,685 @@
+//! Step 6's source, knowledge bases: uploaded files, vector stores (OpenAI's
+//! name for a knowledge base), the ingest that turns an attached file into
+//! indexed chunks, and search. Every entry point takes the [`Call`] and
+//! checks it first:
+//!
+//! - a store is readable by its creator, by admins and by roles whose
+//!   `knowledge_bases` name it (by id or by name); writable by its creator
+//!   and admins. A store the caller may not read is answered 404, never
+//!   403, so ids cannot be probed;
+//! - inside a store, a file whose attributes carry `allowed_roles` (a
+//!   comma-separated list of role names) is found only by callers holding
+//!   one of them: the file is left out of the allowed set the indexes scan
+//!   with, so its chunks never reach ranking, counts or results;
+//! - a file is the uploader's (admins see every file).
+
+mod convert;
+mod indexes;
+mod ingest;
+mod search;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use moat_kb::ExtractLimits;
+use moat_policy::{Permission, Principal};
+use moat_protocol::files::{FileDeleted, FileListQuery, FileObject, FilePurpose};
+use moat_protocol::ids::{new_file_batch_id, new_file_id, new_vector_store_id};
+use moat_protocol::page::ListPage;
+use moat_protocol::time::now_ms;
+use moat_protocol::vector_stores::{
+    AttachFileRequest, CreateFileBatchRequest, CreateVectorStoreRequest, ModifyVectorStoreRequest,
+    VectorStore, VectorStoreDeleted, VectorStoreFile, VectorStoreFileBatch, VectorStoreFileDeleted,
+    VectorStoreFileListQuery, VectorStoreList,
+};
+use moat_protocol::ApiError;
+use moat_router::ModelRegistry;
+use moat_store::Store;
+use moat_store::{
+    FileBatchRecord, FileRecord, IngestStatus, NewAttachment, VectorStoreRecord, VectorStoreUpdate,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::guard::PiiGuard;
+use crate::Call;
+pub use convert::page_query;
+pub use search::SearchMode;
+
+use indexes::Indexes;
+
+/// How knowledge bases behave; one default per field.
+#[derive(Debug, Clone)]
+pub struct KnowledgeSettings {
+    /// Where the keyword indexes live (one folder per store).
+    pub index_dir: PathBuf,
+    /// The embedding model of new stores; `None`: the first model served
+    /// that embeds, if any (without one, stores are keyword-only).
+    pub embedding_model: Option<String>,
+    /// Largest uploaded file, in bytes.
+    pub max_file_bytes: usize,
+    /// Bounds on one extraction.
+    pub extract: ExtractLimits,
+    /// Files ingested at the same time.
+    pub ingest_workers: usize,
+}
+
+impl KnowledgeSettings {
+    /// 64 MiB.
+    pub const DEFAULT_MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
+
+    /// The defaults, with indexes under `index_dir`.
+    pub fn new(index_dir: PathBuf) -> Self {
+        Self {
+            index_dir,
+            embedding_model: None,
+            max_file_bytes: Self::DEFAULT_MAX_FILE_BYTES,
+            extract: ExtractLimits::default(),
+            ingest_workers: 1,
+        }
+    }
+}
+
+/// Files, stores, ingest and search; cheap to clone.
+#[derive(Clone)]
+pub struct Knowledge {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    models: ModelRegistry,
+    guard: PiiGuard,
+    settings: KnowledgeSettings,
+    indexes: Indexes,
+    ingest_slots: Arc<Semaphore>,
+}
+
+/// The refusal of anything about a store the caller may not read, or that
+/// does not exist: the same answer.
+fn store_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        moat_protocol::ErrorKind::NotFound,
+        format!("No vector store found with id '{id}'."),
+    )
+}
+
+fn file_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        moat_protocol::ErrorKind::NotFound,
+        format!("No such File object: {id}"),
+    )
+}
+
+fn forbidden_write(id: &str) -> ApiError {
+    ApiError::new(
+        moat_protocol::ErrorKind::PermissionDenied,
+        format!("You may read the vector store '{id}' but not change it."),
+    )
+}
+
+/// A store error as the client sees it (logged here).
+fn store_error(e: moat_store::StoreError) -> ApiError {
+    tracing::error!(error = %e, "knowledge store failure");
+    ApiError::unavailable()
+}
+
+fn is_admin(principal: &Principal) -> bool {
+    principal.may(Permission::Admin)
+}
+
+impl Knowledge {
+    pub fn new(
+        store: Store,
+        models: ModelRegistry,
+        guard: PiiGuard,
+        settings: KnowledgeSettings,
+    ) -> Self {
+        let workers = settings.ingest_workers.max(1);
+        Self {
+            inner: Arc::new(Inner {
+                indexes: Indexes::new(settings.index_dir.clone(), store.clone()),
+                store,
+                models,
+                guard,
+                settings,
+                ingest_slots: Arc::new(Semaphore::new(workers)),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &KnowledgeSettings {
+        &self.inner.settings
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    // ---------- access ----------
+
+    /// The store `id` if `principal` may read it.
+    async fn readable(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<VectorStoreRecord, ApiError> {
+        let record = self
+            .store()
+            .vector_store(id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| store_not_found(id))?;
+        if may_read(principal, &record) {
+            Ok(record)
+        } else {
+            Err(store_not_found(id))
+        }
+    }
+
+    /// The store `id` if `principal` may change it (404 when it may not
+    /// even read it, 403 when it may only read it).
+    async fn writable(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<VectorStoreRecord, ApiError> {
+        let record = self.readable(principal, id).await?;
+        if record.owner == principal.id || is_admin(principal) {
+            Ok(record)
+        } else {
+            Err(forbidden_write(id))
+        }
+    }
+
+    /// The file `id` if `principal` uploaded it (or is an admin).
+    async fn own_file(&self, principal: &Principal, id: &str) -> Result<FileRecord, ApiError> {
+        let record = self
+            .store()
+            .file(id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| file_not_found(id))?;
+        if record.owner == principal.id || is_admin(principal) {
+            Ok(record)
+        } else {
+            Err(file_not_found(id))
+        }
+    }
+
+    // ---------- files ----------
+
+    /// Store an uploaded file. The same content uploaded again by the same
+    /// caller is stored again under a new id (OpenAI's behaviour); ingest
+    /// skips unchanged content by its hash.
+    pub async fn upload(
+        &self,
+        call: &Call,
+        filename: &str,
+        purpose: FilePurpose,
+        content: Vec<u8>,
+    ) -> Result<FileObject, ApiError> {
+        let filename = convert::check_filename(filename)?;
+        if content.len() > self.settings().max_file_bytes {
+            return Err(ApiError::new(
+                moat_protocol::ErrorKind::PayloadTooLarge,
+                format!(
+                    "The file is {} bytes; at most {} are accepted.",
+                    content.len(),
+                    self.settings().max_file_bytes
+                ),
+            ));
+        }
+        let sha256 = hex(&Sha256::digest(&content));
+        let record = FileRecord {
+            id: new_file_id(),
+            owner: call.principal.id.clone(),
+            filename,
+            purpose: purpose.as_str().to_owned(),
+            bytes: i64::try_from(content.len()).unwrap_or(i64::MAX),
+            sha256,
+            created_ms: now_ms(),
+        };
+        self.store()
+            .insert_file(&record, &content)
+            .await
+            .map_err(store_error)?;
+        Ok(convert::file_object(&record))
+    }
+
+    pub async fn files(
+        &self,
+        call: &Call,
+        query: &FileListQuery,
+    ) -> Result<ListPage<FileObject>, ApiError> {
+        query.validate()?;
+        let owner = (!is_admin(&call.principal)).then_some(call.principal.id.as_str());
+        let purpose = query.purpose.map(FilePurpose::as_str);
+        let page = self
+            .store()
+            .files(
+                owner,
+                purpose,
+                &page_query(query.limit(), query.order, &query.after, &None),
+            )
+            .await
+            .map_err(convert::page_error)?;
+        Ok(convert::list(page, convert::file_object))
+    }
+
+    pub async fn file(&self, call: &Call, id: &str) -> Result<FileObject, ApiError> {
+        Ok(convert::file_object(
+            &self.own_file(&call.principal, id).await?,
+        ))
+    }
+
+    /// The file's bytes and name.
+    pub async fn file_content(&self, call: &Call, id: &str) -> Result<(String, Vec<u8>), ApiError> {
+        let record = self.own_file(&call.principal, id).await?;
+        let content = self
+            .store()
+            .file_content(id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| file_not_found(id))?;
+        Ok((record.filename, content))
+    }
+
+    /// Delete a file, detaching it from every store first: its chunks
+    /// leave both indexes before the answer.
+    pub async fn delete_file(&self, call: &Call, id: &str) -> Result<FileDeleted, ApiError> {
+        self.own_file(&call.principal, id).await?;
+        for (store_id, file_no) in self
+            .store()
+            .stores_with_file(id)
+            .await
+            .map_err(store_error)?
+        {
+            self.inner.indexes.remove_file(&store_id, file_no).await?;
+            self.store()
+                .detach_file(&store_id, id)
+                .await
+                .map_err(store_error)?;
+        }
+        let deleted = self.store().delete_file(id).await.map_err(store_error)?;
+        Ok(FileDeleted::new(id, deleted))
+    }
+
+    // ---------- vector stores ----------
+
+    pub async fn create_store(
+        &self,
+        call: &Call,
+        request: CreateVectorStoreRequest,
+    ) -> Result<VectorStore, ApiError> {
+        request.validate()?;
+        let now = now_ms();
+        let record = VectorStoreRecord {
+            id: new_vector_store_id(),
+            name: request.name.clone().unwrap_or_default(),
+            owner: call.principal.id.clone(),
+            created_ms: now,
+            last_active_ms: now,
+            metadata: serde_json::to_value(request.metadata.clone().unwrap_or_default())
+                .unwrap_or_default(),
+            embedding_model: self.embedding_model().unwrap_or_default(),
+            chunking: serde_json::to_value(request.chunking_strategy.unwrap_or_default())
+                .unwrap_or_default(),
+            expires_after: request
+                .expires_after
+                .as_ref()
+                .and_then(|e| serde_json::to_value(e).ok()),
+        };
+        self.store()
+            .insert_vector_store(&record)
+            .await
+            .map_err(store_error)?;
+        let id = record.id.clone();
+        if let Some(file_ids) = request.file_ids {
+            for file_id in file_ids {
+                self.attach(
+                    call,
+                    &id,
+                    AttachFileRequest {
+                        file_id,
+                        attributes: None,
+                        chunking_strategy: request.chunking_strategy,
+                    },
+                )
+                .await?;
+            }
+        }
+        self.vector_store(call, &id).await
+    }
+
+    /// The model that embeds new stores' chunks: the configured one, else
+    /// the first served model that embeds.
+    fn embedding_model(&self) -> Option<String> {
+        if let Some(model) = &self.settings().embedding_model {
+            return Some(model.clone());
+        }
+        self.inner
+            .models
+            .infos()
+            .into_iter()
+            .find(|info| info.purpose.embeds())
+            .map(|info| info.id)
+    }
+
+    pub async fn vector_store(&self, call: &Call, id: &str) -> Result<VectorStore, ApiError> {
+        let record = self.readable(&call.principal, id).await?;
+        let counts = self.store().file_counts(id).await.map_err(store_error)?;
+        Ok(convert::vector_store(&record, &counts))
+    }
+
+    pub async fn vector_stores(
+        &self,
+        call: &Call,
+        query: &moat_protocol::page::ListQuery,
+    ) -> Result<VectorStoreList, ApiError> {
+        query.validate()?;
+        // Read every store and keep the readable ones: the number of stores
+        // is small (hundreds), and grants are patterns over names.
+        let mut readable = Vec::new();
+        let mut page = page_query(500, query.order, &None, &None);
+        loop {
+            let batch = self
+                .store()
+                .vector_stores(None, &page)
+                .await
+                .map_err(convert::page_error)?;
+            let last = batch.items.last().map(|r| r.id.clone());
+            readable.extend(
+                batch
+                    .items
+                    .into_iter()
+                    .filter(|r| may_read(&call.principal, r)),
+            );
+            match (batch.has_more, last) {
+                (true, Some(last)) => page.after = Some(last),
+                _ => break,
+            }
+        }
+        let start = match &query.after {
+            Some(after) => readable
+                .iter()
+                .position(|r| &r.id == after)
+                .map(|i| i + 1)
+                .ok_or_else(|| ApiError::invalid_param("after", "No such vector store id."))?,
+            None => 0,
+        };
+        let limit = query.limit() as usize;
+        let has_more = readable.len() > start + limit;
+        let mut data = Vec::new();
+        for record in readable.into_iter().skip(start).take(limit) {
+            let counts = self
+                .store()
+                .file_counts(&record.id)
+                .await
+                .map_err(store_error)?;
+            data.push(convert::vector_store(&record, &counts));
+        }
+        Ok(ListPage::new(data, has_more, |s: &VectorStore| {
+            s.id.as_str()
+        }))
+    }
+
+    pub async fn modify_store(
+        &self,
+        call: &Call,
+        id: &str,
+        request: ModifyVectorStoreRequest,
+    ) -> Result<VectorStore, ApiError> {
+        request.validate()?;
+        self.writable(&call.principal, id).await?;
+        let update = VectorStoreUpdate {
+            name: request.name,
+            metadata: request
+                .metadata
+                .map(|m| serde_json::to_value(m).unwrap_or_default()),
+            expires_after: request
+                .expires_after
+                .map(|e| e.and_then(|e| serde_json::to_value(e).ok())),
+        };
+        self.store()
+            .update_vector_store(id, &update)
+            .await
+            .map_err(store_error)?;
+        self.vector_store(call, id).await
+    }
+
+    pub async fn delete_store(
+        &self,
+        call: &Call,
+        id: &str,
+    ) -> Result<VectorStoreDeleted, ApiError> {
+        self.writable(&call.principal, id).await?;
+        let deleted = self
+            .store()
+            .delete_vector_store(id)
+            .await
+            .map_err(store_error)?;
+        self.inner.indexes.drop_store(id).await?;
+        Ok(VectorStoreDeleted::new(id, deleted))
+    }
+
+    // ---------- files in stores ----------
+
+    /// Attach a file and start its ingest; the answer is `in_progress`
+    /// (poll it). A file attached already is answered as it stands.
+    pub async fn attach(
+        &self,
+        call: &Call,
+        store_id: &str,
+        request: AttachFileRequest,
+    ) -> Result<VectorStoreFile, ApiError> {
+        request.validate()?;
+        let record = self.writable(&call.principal, store_id).await?;
+        self.own_file(&call.principal, &request.file_id).await?;
+        let attributes = request.attributes.clone().unwrap_or_default();
+        let chunking = request
+            .chunking_strategy
+            .unwrap_or_else(|| serde_json::from_value(record.chunking.clone()).unwrap_or_default());
+        let new = NewAttachment {
+            store_id: store_id.to_owned(),
+            file_id: request.file_id.clone(),
+            attributes: serde_json::to_value(&attributes).unwrap_or_default(),
+            chunking: serde_json::to_value(chunking).unwrap_or_default(),
+            created_ms: now_ms(),
+        };
+        let (attached, created) = self
+            .store()
+            .attach_file(&new)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| store_not_found(store_id))?;
+        if created {
+            self.start_ingest(attached.clone());
+        }
+        Ok(convert::vector_store_file(&attached))
+    }
+
+    pub async fn store_file(
+        &self,
+        call: &Call,
+        store_id: &str,
+        file_id: &str,
+    ) -> Result<VectorStoreFile, ApiError> {
+        self.readable(&call.principal, store_id).await?;
+        let attached = self
+            .store()
+            .attached_file(store_id, file_id)
+            .await
+            .map_err(store_error)?
+            .filter(|a| ingest::may_see(&call.principal, &a.attributes))
+            .ok_or_else(|| file_not_found(file_id))?;
+        Ok(convert::vector_store_file(&attached))
+    }
+
+    pub async fn store_files(
+        &self,
+        call: &Call,
+        store_id: &str,
+        query: &VectorStoreFileListQuery,
+    ) -> Result<ListPage<VectorStoreFile>, ApiError> {
+        query.validate()?;
+        self.readable(&call.principal, store_id).await?;
+        let status = query.filter.map(convert::ingest_status);
+        let page = self
+            .store()
+            .attached_files(
+                store_id,
+                status,
+                &page_query(query.limit(), query.order, &query.after, &query.before),
+            )
+            .await
+            .map_err(convert::page_error)?;
+        let principal = Arc::clone(&call.principal);
+        let mut listed = convert::list(page, convert::vector_store_file);
+        let visible: std::collections::HashSet<String> = self
+            .store()
+            .attached_files(
+                store_id,
+                status,
+                &page_query(10_000, query.order, &None, &None),
+            )
+            .await
+            .map_err(convert::page_error)?
+            .items
+            .into_iter()
+            .filter(|a| ingest::may_see(&principal, &a.attributes))
+            .map(|a| a.file_id)
+            .collect();
+        listed.data.retain(|f| visible.contains(&f.id));
+        Ok(listed)
+    }
+
+    pub async fn detach(
+        &self,
+        call: &Call,
+        store_id: &str,
+        file_id: &str,
+    ) -> Result<VectorStoreFileDeleted, ApiError> {
+        self.writable(&call.principal, store_id).await?;
+        let attached = self
+            .store()
+            .attached_file(store_id, file_id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| file_not_found(file_id))?;
+        self.inner
+            .indexes
+            .remove_file(store_id, attached.file_no)
+            .await?;
+        let deleted = self
+            .store()
+            .detach_file(store_id, file_id)
+            .await
+            .map_err(store_error)?;
+        Ok(VectorStoreFileDeleted::new(file_id, deleted))
+    }
+
+    /// Attach several files at once; the batch is polled by its id.
+    pub async fn create_batch(
+        &self,
+        call: &Call,
+        store_id: &str,
+        request: CreateFileBatchRequest,
+    ) -> Result<VectorStoreFileBatch, ApiError> {
+        request.validate()?;
+        self.writable(&call.principal, store_id).await?;
+        let files = request.into_files();
+        for file in &files {
+            self.own_file(&call.principal, &file.file_id).await?;
+        }
+        let file_ids: Vec<String> = files.iter().map(|f| f.file_id.clone()).collect();
+        let batch = FileBatchRecord {
+            id: new_file_batch_id(),
+            store_id: store_id.to_owned(),
+            file_ids: file_ids.clone(),
+            status: IngestStatus::InProgress,
+            created_ms: now_ms(),
+        };
+        self.store()
+            .insert_file_batch(&batch)
+            .await
+            .map_err(store_error)?;
+        for file in files {
+            self.attach(
+                call,
+                store_id,
+                AttachFileRequest {
+                    file_id: file.file_id,
+                    attributes: file.attributes,
+                    chunking_strategy: file.chunking_strategy,
+                },
+            )
+            .await?;
+        }
+        self.file_batch(call, store_id, &batch.id).await
+    }
+
+    pub async fn file_batch(
+        &self,
+        call: &Call,
+        store_id: &str,
+        batch_id: &str,
+    ) -> Result<VectorStoreFileBatch, ApiError> {
+        self.readable(&call.principal, store_id).await?;
+        let (batch, counts) = self
+            .store()
+            .file_batch(batch_id)
+            .await
+            .map_err(store_error)?
+            .filter(|(batch, _)| batch.store_id == store_id)
+            .ok_or_else(|| {
+                ApiError::new(
+                    moat_protocol::ErrorKind::NotFound,
+                    format!("No file batch found with id '{batch_id}'."),
+                )
+            })?;
+        Ok(convert::file_batch(&batch, &counts))
+    }
+
+    /// Start ingesting `attached` in the background (bounded by the ingest
+    /// slots); its state is in the store for the caller to poll.
+    fn start_ingest(&self, attached: moat_store::AttachedFile) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let Ok(_slot) = Arc::clone(&this.inner.ingest_slots).acquire_owned().await else {
+                return;
+            };
+            ingest::run(&this, attached).await;
+        });
+    }
+
+    /// Resume the ingests a restart interrupted.
+    pub async fn resume_ingests(&self) -> Result<usize, ApiError> {
+        let pending = self
+            .store()
+            .attached_files_with_status(IngestStatus::InProgress)
+            .await
+            .map_err(store_error)?;
+        let n = pending.len();
+        for attached in pending {
+            self.start_ingest(attached);
+        }
+        Ok(n)
+    }
+}
+
+/// May `principal` read `store`?
+fn may_read(principal: &Principal, store: &VectorStoreRecord) -> bool {
+    store.owner == principal.id
+        || is_admin(principal)
+        || principal.may(Permission::KnowledgeBase(&store.id))
+        || (!store.name.is_empty() && principal.may(Permission::KnowledgeBase(&store.name)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

@@ -1,0 +1,191 @@
+//! Search in one store: the caller's allowed files (per-document access
+//! and the request's attribute filter) are fixed first, then each index is
+//! asked for those files only, and the two rankings are fused.
+
+use std::collections::HashMap;
+
+use moat_kb::{fuse, AllowedFiles, ChunkKey, FileNo, Filter, Fused, Fusion};
+use moat_protocol::embeddings::{EmbeddingInput, EmbeddingRequest};
+use moat_protocol::vector_stores::{SearchContent, SearchRequest, SearchResult, SearchResultsPage};
+use moat_protocol::ApiError;
+use moat_store::{split_chunk_key, AttachedFile, IngestStatus};
+use serde::Deserialize;
+
+use super::{ingest, page_query, store_error, Knowledge};
+use crate::Call;
+
+/// Which index a search asks: both fused (the default), or one of them
+/// (for measuring; moat's extension `"moat": {"mode": ...}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    #[default]
+    Hybrid,
+    Keyword,
+    Vector,
+}
+
+/// Candidates asked of each index per result wanted.
+const CANDIDATES_PER_RESULT: usize = 4;
+/// Fewest candidates asked of each index.
+const MIN_CANDIDATES: usize = 40;
+/// Attached files read to build the allowed set.
+const MAX_FILES: u32 = 100_000;
+
+/// A file a search may return.
+struct Visible {
+    file_id: String,
+    attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Knowledge {
+    /// Search the store `store_id` for the request's texts.
+    pub async fn search(
+        &self,
+        call: &Call,
+        store_id: &str,
+        request: SearchRequest,
+        mode: SearchMode,
+    ) -> Result<SearchResultsPage, ApiError> {
+        request.validate()?;
+        let record = self.readable(&call.principal, store_id).await?;
+        let filter = request
+            .filters
+            .as_ref()
+            .map(|f| Filter::from_json(f, "filters"))
+            .transpose()
+            .map_err(|e| ApiError::invalid_param("filters", e.0))?;
+
+        let attached = self
+            .store()
+            .attached_files(
+                store_id,
+                Some(IngestStatus::Completed),
+                &page_query(MAX_FILES, moat_protocol::page::ListOrder::Asc, &None, &None),
+            )
+            .await
+            .map_err(store_error)?
+            .items;
+        let visible: HashMap<u32, Visible> = attached
+            .into_iter()
+            .filter(|a| ingest::may_see(&call.principal, &a.attributes))
+            .filter_map(|a: AttachedFile| {
+                let attributes = a.attributes.as_object().cloned().unwrap_or_default();
+                let keep = filter.as_ref().is_none_or(|f| f.matches(&attributes));
+                keep.then(|| {
+                    (
+                        a.file_no,
+                        Visible {
+                            file_id: a.file_id,
+                            attributes,
+                        },
+                    )
+                })
+            })
+            .collect();
+        let texts = request.query.texts();
+        let wanted = request.max_num_results() as usize;
+        if visible.is_empty() {
+            return Ok(SearchResultsPage::new(texts, Vec::new()));
+        }
+        let allowed = AllowedFiles::only(visible.keys().map(|n| FileNo(*n)));
+        let candidates = (wanted * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
+        let index = self.inner.indexes.get(store_id).await?;
+
+        let query_vectors = match mode {
+            SearchMode::Keyword => None,
+            _ if record.embedding_model.is_empty() => None,
+            _ => Some(self.embed_queries(&record.embedding_model, &texts).await?),
+        };
+        let query_texts = texts.clone();
+        let fused: Vec<Fused> = moat_router::blocking("search", move || {
+            let mut keyword = Vec::new();
+            let mut vector = Vec::new();
+            for (i, text) in query_texts.iter().enumerate() {
+                if mode != SearchMode::Vector {
+                    keyword.extend(index.search_keyword(text, candidates, &allowed)?);
+                }
+                if let Some(vectors) = &query_vectors {
+                    if let Some(found) = index.search_vector(&vectors[i], candidates, &allowed)? {
+                        vector.extend(found);
+                    }
+                }
+            }
+            sort_best_first(&mut keyword);
+            sort_best_first(&mut vector);
+            Ok::<_, ApiError>(fuse(&keyword, &vector, &Fusion::default()))
+        })
+        .await??;
+
+        let threshold = request
+            .ranking_options
+            .and_then(|r| r.score_threshold)
+            .unwrap_or(0.0);
+        let top: Vec<&Fused> = fused
+            .iter()
+            .filter(|f| f.score >= threshold)
+            .take(wanted)
+            .collect();
+        let keys: Vec<u64> = top.iter().map(|f| f.key.0).collect();
+        let chunks: HashMap<u64, String> = self
+            .store()
+            .chunks_by_keys(store_id, &keys)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|c| (c.key(), c.chunk.text))
+            .collect();
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut data = Vec::with_capacity(top.len());
+        for f in top {
+            let (file_no, _) = split_chunk_key(f.key.0);
+            let (Some(file), Some(text)) = (visible.get(&file_no), chunks.get(&f.key.0)) else {
+                continue;
+            };
+            if !names.contains_key(&file.file_id) {
+                let name = self
+                    .store()
+                    .file(&file.file_id)
+                    .await
+                    .map_err(store_error)?
+                    .map(|r| r.filename)
+                    .unwrap_or_default();
+                names.insert(file.file_id.clone(), name);
+            }
+            data.push(SearchResult {
+                file_id: file.file_id.clone(),
+                filename: names.get(&file.file_id).cloned().unwrap_or_default(),
+                score: f.score,
+                attributes: file.attributes.clone(),
+                content: vec![SearchContent::text(text.clone())],
+            });
+        }
+        Ok(SearchResultsPage::new(texts, data))
+    }
+
+    async fn embed_queries(
+        &self,
+        model: &str,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>, ApiError> {
+        let backend = self.inner.models.get(model)?;
+        let embeddings = backend
+            .embed(EmbeddingRequest {
+                model: model.to_owned(),
+                input: EmbeddingInput::Texts(texts.to_vec()),
+                encoding_format: Default::default(),
+                dimensions: None,
+                user: None,
+            })
+            .await?;
+        Ok(embeddings.vectors)
+    }
+}
+
+/// Several queries' hits as one ranking: best score first, a chunk kept at
+/// its best.
+fn sort_best_first(hits: &mut Vec<(ChunkKey, f32)>) {
+    hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0 .0.cmp(&b.0 .0)));
+    let mut seen = std::collections::HashSet::new();
+    hits.retain(|(key, _)| seen.insert(key.0));
+}
