@@ -504,28 +504,16 @@ fn pdf_text_is_read_page_by_page() {
     let document = read("report.pdf", &bytes);
     assert_eq!(document.extractor, "pdf-extract");
     assert_eq!(document.title, "report");
-    let text: Vec<&Block> = document.blocks.iter().collect();
-    assert_eq!(text.first(), Some(&&page(1)));
-    let page_two = document
-        .blocks
-        .iter()
-        .position(|block| *block == page(2))
-        .unwrap();
-    let joined = |blocks: &[Block]| -> String {
-        blocks
-            .iter()
-            .filter_map(|block| match block {
-                Block::Paragraph { text } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     assert_eq!(
-        joined(&document.blocks[..page_two]),
-        "Quarterly report Revenue grew twelve percent."
+        document.blocks,
+        vec![
+            page(1),
+            p("Quarterly report"),
+            p("Revenue grew twelve percent."),
+            page(2),
+            p("Second page (final)."),
+        ]
     );
-    assert_eq!(joined(&document.blocks[page_two..]), "Second page (final).");
 }
 
 /// Glyphs 1..=6 of the CJK test font and the text each stands for.
@@ -581,13 +569,12 @@ fn pdf_without_text_has_no_text() {
 
 #[test]
 fn damaged_pdf_is_corrupt() {
-    let error = error(
-        "broken.pdf",
-        b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\nendobj\n%%EOF",
-    );
-    assert!(
-        matches!(error, ExtractError::Corrupt(_) | ExtractError::NoText),
-        "{error:?}"
+    assert_eq!(
+        error(
+            "broken.pdf",
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\nendobj\n%%EOF"
+        ),
+        ExtractError::Corrupt("the PDF file is damaged or encrypted and could not be read".into())
     );
 }
 
@@ -686,25 +673,21 @@ fn damaged_archives_are_corrupt() {
         error("broken.docx", &bytes),
         ExtractError::Corrupt("the DOCX file is damaged and could not be read".into())
     );
-    // A valid archive whose main part is not XML.
+    // A valid archive whose main part stops short: read as far as it goes.
     let bytes = fixtures::zip(&[("word/document.xml", b"<w:document><w:body><w:p>")]);
-    assert!(matches!(
-        error("cut.docx", &bytes),
-        ExtractError::NoText | ExtractError::Corrupt(_)
-    ));
+    assert_eq!(error("cut.docx", &bytes), ExtractError::NoText);
     let mut bytes = fixtures::docx(&paragraph(None, false, "some text here"), None, None);
-    let middle = bytes.len() / 2;
-    bytes.truncate(middle);
-    assert!(matches!(
+    bytes.truncate(bytes.len() / 2);
+    assert_eq!(
         error("half.docx", &bytes),
-        ExtractError::Corrupt(_)
-    ));
-    let bytes = fixtures::xlsx(&[("S", &[&["a"]])], None);
-    let damaged: Vec<u8> = bytes[..bytes.len() - 30].to_vec();
-    assert!(matches!(
-        error("half.xlsx", &damaged),
-        ExtractError::Corrupt(_)
-    ));
+        ExtractError::Corrupt("the DOCX file is damaged and could not be read".into())
+    );
+    let mut bytes = fixtures::xlsx(&[("S", &[&["a"]])], None);
+    bytes.truncate(bytes.len() - 30);
+    assert_eq!(
+        error("half.xlsx", &bytes),
+        ExtractError::Corrupt("the XLSX file is damaged and could not be read".into())
+    );
 }
 
 // ---- limits ----
@@ -800,10 +783,10 @@ fn text_over_the_text_limit_is_refused() {
         ExtractError::TooLarge("the file holds more than the 1 KiB of text allowed".into())
     );
     let csv = "a,b\n".repeat(200);
-    assert!(matches!(
+    assert_eq!(
         error_with("t.csv", csv.as_bytes(), &limits),
-        ExtractError::TooLarge(_)
-    ));
+        ExtractError::TooLarge("the file holds more than the 1 KiB of text allowed".into())
+    );
 }
 
 #[test]
