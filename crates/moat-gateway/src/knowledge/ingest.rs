@@ -222,7 +222,7 @@ async fn embed(
     model: &str,
     chunks: &[KbChunk],
 ) -> Result<Vec<Vec<f32>>, Failure> {
-    let texts: Vec<String> = chunks.iter().map(|c| embedding_text(c)).collect();
+    let texts: Vec<String> = chunks.iter().map(embedding_text).collect();
     if let Ok(embeddings) = backend.embed(request(model, texts.clone())).await {
         return Ok(embeddings.vectors);
     }
