@@ -119,12 +119,7 @@ impl Indexes {
             }
         }
         if fresh {
-            index
-                .keyword
-                .write()
-                .map_err(|_| lock_failure())?
-                .commit()
-                .map_err(index_failure)?;
+            index.commit()?;
         }
         Ok(index)
     }
@@ -144,12 +139,7 @@ impl Indexes {
                 .collect();
             index.remove(FileNo(file_no))?;
             index.add_stored(stored, true)?;
-            index
-                .keyword
-                .write()
-                .map_err(|_| lock_failure())?
-                .commit()
-                .map_err(index_failure)
+            index.commit()
         })
         .await?
     }
@@ -159,12 +149,7 @@ impl Indexes {
         let index = self.get(store_id).await?;
         blocking("keyword index delete", move || {
             index.remove(FileNo(file_no))?;
-            index
-                .keyword
-                .write()
-                .map_err(|_| lock_failure())?
-                .commit()
-                .map_err(index_failure)
+            index.commit()
         })
         .await?
     }
@@ -219,6 +204,15 @@ impl StoreIndex {
             }
         }
         Ok(())
+    }
+
+    /// Make the keyword index's changes visible to searches (and durable).
+    fn commit(&self) -> Result<(), ApiError> {
+        self.keyword
+            .write()
+            .map_err(|_| lock_failure())?
+            .commit()
+            .map_err(index_failure)
     }
 
     fn remove(&self, file: FileNo) -> Result<(), ApiError> {
