@@ -44,6 +44,22 @@ pub enum GatewayError {
         max: u32,
         detail: String,
     },
+    /// No vector store of this id that the caller may read (the same
+    /// answer whether it exists or not).
+    #[error("No vector store found with id '{0}'.")]
+    StoreNotFound(String),
+    /// No file of this id that the caller may see.
+    #[error("No such File object: {0}")]
+    FileNotFound(String),
+    /// No file batch of this id in the store.
+    #[error("No file batch found with id '{0}'.")]
+    BatchNotFound(String),
+    /// The caller may read the store but not change it.
+    #[error("You may read the vector store '{0}' but not change it.")]
+    ReadOnlyStore(String),
+    /// An upload over the knowledge part's file limit.
+    #[error("The file is {bytes} bytes; at most {max} are accepted.")]
+    FileTooLarge { bytes: usize, max: usize },
 }
 
 impl ErrorCode for GatewayError {
@@ -54,6 +70,11 @@ impl ErrorCode for GatewayError {
             Self::ParkedFull => ErrorKind::Overloaded,
             Self::ParkedUnavailable => ErrorKind::Unavailable,
             Self::TooManyTurns { .. } | Self::InvalidArguments { .. } => ErrorKind::ToolLoopFailed,
+            Self::StoreNotFound(_) | Self::FileNotFound(_) | Self::BatchNotFound(_) => {
+                ErrorKind::NotFound
+            }
+            Self::ReadOnlyStore(_) => ErrorKind::PermissionDenied,
+            Self::FileTooLarge { .. } => ErrorKind::PayloadTooLarge,
         }
     }
 
@@ -61,6 +82,7 @@ impl ErrorCode for GatewayError {
         match self {
             Self::ConfirmationNotFound => Some("id".into()),
             Self::TokensUnreadable => Some("input".into()),
+            Self::FileTooLarge { .. } => Some("file".into()),
             _ => None,
         }
     }

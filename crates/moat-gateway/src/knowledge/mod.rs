@@ -42,7 +42,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::guard::PiiGuard;
-use crate::Call;
+use crate::{Call, GatewayError};
 pub use convert::page_query;
 pub use search::SearchMode;
 
@@ -98,24 +98,15 @@ struct Inner {
 /// The refusal of anything about a store the caller may not read, or that
 /// does not exist: the same answer.
 fn store_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        moat_protocol::ErrorKind::NotFound,
-        format!("No vector store found with id '{id}'."),
-    )
+    GatewayError::StoreNotFound(id.to_owned()).into()
 }
 
 fn file_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        moat_protocol::ErrorKind::NotFound,
-        format!("No such File object: {id}"),
-    )
+    GatewayError::FileNotFound(id.to_owned()).into()
 }
 
 fn forbidden_write(id: &str) -> ApiError {
-    ApiError::new(
-        moat_protocol::ErrorKind::PermissionDenied,
-        format!("You may read the vector store '{id}' but not change it."),
-    )
+    GatewayError::ReadOnlyStore(id.to_owned()).into()
 }
 
 /// A store error as the client sees it (logged here).
@@ -221,14 +212,11 @@ impl Knowledge {
     ) -> Result<FileObject, ApiError> {
         let filename = convert::check_filename(filename)?;
         if content.len() > self.settings().max_file_bytes {
-            return Err(ApiError::new(
-                moat_protocol::ErrorKind::PayloadTooLarge,
-                format!(
-                    "The file is {} bytes; at most {} are accepted.",
-                    content.len(),
-                    self.settings().max_file_bytes
-                ),
-            ));
+            return Err(GatewayError::FileTooLarge {
+                bytes: content.len(),
+                max: self.settings().max_file_bytes,
+            }
+            .into());
         }
         let sha256 = hex(&Sha256::digest(&content));
         let record = FileRecord {
@@ -632,12 +620,7 @@ impl Knowledge {
             .await
             .map_err(store_error)?
             .filter(|(batch, _)| batch.store_id == store_id)
-            .ok_or_else(|| {
-                ApiError::new(
-                    moat_protocol::ErrorKind::NotFound,
-                    format!("No file batch found with id '{batch_id}'."),
-                )
-            })?;
+            .ok_or_else(|| ApiError::from(GatewayError::BatchNotFound(batch_id.to_owned())))?;
         Ok(convert::file_batch(&batch, &counts))
     }
 
