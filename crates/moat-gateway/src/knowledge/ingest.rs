@@ -7,41 +7,15 @@
 use std::collections::BTreeMap;
 
 use moat_kb::{chunk, estimate_tokens, ChunkSettings, ExtractError};
-use moat_policy::{Permission, Principal};
 use moat_protocol::embeddings::{EmbeddingInput, EmbeddingRequest};
 use moat_protocol::time::now_ms;
 use moat_router::blocking;
 use moat_store::{AttachedFile, IngestError, IngestResult, IngestStatus, KbChunk};
-use serde_json::Value;
 
 use super::{convert, Knowledge};
 
 /// Chunks embedded per request to the embedding model.
 const EMBED_BATCH: usize = 32;
-
-/// The attribute that limits which roles may find a file.
-pub(crate) const ALLOWED_ROLES: &str = "allowed_roles";
-
-/// May `principal` find the file with these `attributes`? A file without
-/// `allowed_roles` is for every reader of its store; with it (role names,
-/// separated by commas), only for holders of one of those roles, and for
-/// admins.
-pub(crate) fn may_see(principal: &Principal, attributes: &Value) -> bool {
-    let Some(allowed) = attributes.get(ALLOWED_ROLES) else {
-        return true;
-    };
-    if principal.may(Permission::Admin) {
-        return true;
-    }
-    let Some(list) = allowed.as_str() else {
-        // Not a string: nobody but admins (fail closed).
-        return false;
-    };
-    list.split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .any(|name| principal.roles.iter().any(|role| role.name == name))
-}
 
 struct Failure {
     code: &'static str,

@@ -499,7 +499,7 @@ impl Knowledge {
             .attached_file(store_id, file_id)
             .await
             .map_err(store_error)?
-            .filter(|a| ingest::may_see(&call.principal, &a.attributes))
+            .filter(|a| may_see(&call.principal, &a.attributes))
             .ok_or_else(|| file_not_found(file_id))?;
         Ok(convert::vector_store_file(&attached))
     }
@@ -513,7 +513,7 @@ impl Knowledge {
         query.validate()?;
         self.readable(&call.principal, store_id).await?;
         let status = query.filter.map(convert::ingest_status);
-        let page = self
+        let mut page = self
             .store()
             .attached_files(
                 store_id,
@@ -522,24 +522,9 @@ impl Knowledge {
             )
             .await
             .map_err(convert::page_error)?;
-        let principal = Arc::clone(&call.principal);
-        let mut listed = convert::list(page, convert::vector_store_file);
-        let visible: std::collections::HashSet<String> = self
-            .store()
-            .attached_files(
-                store_id,
-                status,
-                &page_query(10_000, query.order, &None, &None),
-            )
-            .await
-            .map_err(convert::page_error)?
-            .items
-            .into_iter()
-            .filter(|a| ingest::may_see(&principal, &a.attributes))
-            .map(|a| a.file_id)
-            .collect();
-        listed.data.retain(|f| visible.contains(&f.id));
-        Ok(listed)
+        page.items
+            .retain(|a| may_see(&call.principal, &a.attributes));
+        Ok(convert::list(page, convert::vector_store_file))
     }
 
     pub async fn detach(
@@ -649,6 +634,30 @@ impl Knowledge {
         }
         Ok(n)
     }
+}
+
+/// The attribute that limits which roles may find a file.
+pub(crate) const ALLOWED_ROLES: &str = "allowed_roles";
+
+/// May `principal` find the file with these `attributes`? A file without
+/// `allowed_roles` is for every reader of its store; with it (role names,
+/// separated by commas), only for holders of one of those roles, and for
+/// admins.
+pub(crate) fn may_see(principal: &Principal, attributes: &serde_json::Value) -> bool {
+    let Some(allowed) = attributes.get(ALLOWED_ROLES) else {
+        return true;
+    };
+    if principal.may(Permission::Admin) {
+        return true;
+    }
+    let Some(list) = allowed.as_str() else {
+        // Not a string: nobody but admins (fail closed).
+        return false;
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .any(|name| principal.roles.iter().any(|role| role.name == name))
 }
 
 /// May `principal` read `store`?

@@ -11,7 +11,7 @@ use moat_protocol::ApiError;
 use moat_store::{split_chunk_key, AttachedFile, IngestStatus};
 use serde::Deserialize;
 
-use super::{ingest, page_query, store_error, Knowledge};
+use super::{page_query, store_error, Knowledge};
 use crate::Call;
 
 /// Which index a search asks: both fused (the default), or one of them
@@ -68,7 +68,7 @@ impl Knowledge {
             .items;
         let visible: HashMap<u32, Visible> = attached
             .into_iter()
-            .filter(|a| ingest::may_see(&call.principal, &a.attributes))
+            .filter(|a| super::may_see(&call.principal, &a.attributes))
             .filter_map(|a: AttachedFile| {
                 let attributes = a.attributes.as_object().cloned().unwrap_or_default();
                 let keep = filter.as_ref().is_none_or(|f| f.matches(&attributes));
