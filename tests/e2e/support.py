@@ -22,8 +22,9 @@ import signal
 import subprocess
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import httpx
 import pytest
@@ -275,3 +276,22 @@ def error_of(response: httpx.Response) -> dict:
     assert isinstance(error["message"], str) and error["message"], body
     return error
 
+
+def serve(handler_class, wrap: Callable | None = None) -> tuple[ThreadingHTTPServer, int]:
+    """A real HTTP service on a free local port, served from a thread;
+    `wrap` turns its socket into a TLS one."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+    server.daemon_threads = True
+    if wrap is not None:
+        server.socket = wrap(server.socket)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def send(handler: BaseHTTPRequestHandler, content_type: str, body: bytes, status: int = 200) -> None:
+    """Answer one request of a `serve`d handler."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)

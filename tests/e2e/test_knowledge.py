@@ -33,6 +33,11 @@ knowledge_bases = ["policies"]
 [[roles]]
 name = "outsider"
 models = ["*"]
+
+[[roles]]
+name = "editor"
+models = ["*"]
+kb_write = ["team-*"]
 """
 
 TRAVEL = """# Travel policy 2024
@@ -206,6 +211,36 @@ def test_a_store_not_granted_is_not_found_and_not_listed(kb: MoatServer, store):
     assert hr.vector_stores.retrieve(vs.id).name == "policies"
     with pytest.raises(openai.PermissionDeniedError):
         hr.vector_stores.delete(vs.id)
+
+
+def test_creating_and_writing_stores_needs_kb_write(kb: MoatServer, store):
+    vs, _ = store
+    editor = kb.client(key(kb, "editor"))
+    mine = editor.vector_stores.create(name="team-docs")
+    f = upload(editor, "travel.md", TRAVEL)
+    assert editor.vector_stores.files.create_and_poll(vector_store_id=mine.id, file_id=f.id).status == "completed"
+    assert set(names(editor.vector_stores.search(vector_store_id=mine.id, query="HT-2024-5082"))) == {"travel.md"}
+    # Outside its patterns the editor can neither create nor change.
+    with pytest.raises(openai.PermissionDeniedError) as err:
+        editor.vector_stores.create(name="policies")
+    assert "team-docs" not in err.value.message and "policies" in err.value.message
+    with pytest.raises(openai.NotFoundError):
+        editor.vector_stores.files.create(vector_store_id=vs.id, file_id=f.id)
+    # A reader may not add to what it reads; the built-in user role may not
+    # create stores or upload at all.
+    hr = kb.client(key(kb, "hr"))
+    with pytest.raises(openai.PermissionDeniedError):
+        hr.vector_stores.files.create(vector_store_id=vs.id, file_id=f.id)
+    user = kb.client(key(kb, "user"))
+    with pytest.raises(openai.PermissionDeniedError) as err:
+        upload(user, "note.txt", "hello")
+    assert "kb_write" in err.value.message
+    with pytest.raises(openai.PermissionDeniedError):
+        user.vector_stores.create(name="team-x")
+    # A store named by kb_write is readable and writable by the role.
+    admin_made = kb.client().vector_stores.create(name="team-shared")
+    assert editor.vector_stores.retrieve(admin_made.id).name == "team-shared"
+    assert editor.vector_stores.update(admin_made.id, name="team-shared-2").name == "team-shared-2"
 
 
 def test_files_are_their_uploaders(kb: MoatServer):

@@ -47,6 +47,7 @@ fn record(i: u64) -> AuditRecord {
             cached: false,
         }],
         knowledge_bases: vec!["policies".into()],
+        cited_files: Vec::new(),
         content: Some(Content {
             policy: ContentPolicy::Masked,
             prompt: "Summarise the complaint from <PERSON_1> (<EMAIL_1>) about the \

@@ -53,6 +53,7 @@ fn record() -> AuditRecord {
             },
         ],
         knowledge_bases: vec!["handbook".into(), "policies".into()],
+        cited_files: Vec::new(),
         content: Some(Content {
             policy: ContentPolicy::Hash,
             prompt: "my IBAN is DE89".into(),
@@ -74,6 +75,25 @@ fn a_record_with_every_field_has_the_same_body_and_hash() {
     let hash = hex(&chain_hash(&[0xab; 32], &body));
     assert_eq!(body, BODY);
     assert_eq!(hash, HASH);
+}
+
+/// A record with cited files: the body gains `cited_files` in its sorted
+/// place and nothing else changes (records without citations keep the
+/// body above, so old chains verify).
+#[test]
+fn cited_files_are_one_more_field_of_the_body() {
+    let mut cited = record();
+    cited.cited_files = vec!["file-a".into(), "file-b".into()];
+    let mut prepared = Prepared::new(&keys(), cited).unwrap();
+    prepared
+        .seal(&SubjectKey::new(&[9; 32], b"wrapped"))
+        .unwrap();
+    let body = prepared.canonical(42).unwrap();
+    let expected = BODY.replace(
+        r#""client":"10.0.0.7","#,
+        r#""cited_files":["file-a","file-b"],"client":"10.0.0.7","#,
+    );
+    assert_eq!(body, expected);
 }
 
 /// A stored body with `full` content sealed by subject key `[9; 32]`.

@@ -52,6 +52,9 @@ pub struct Record<C> {
     pub tools: Vec<ToolAudit>,
     /// Knowledge bases used.
     pub knowledge_bases: Vec<String>,
+    /// Knowledge-base files the answer cited (file ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cited_files: Vec<String>,
     /// Content, as the role's audit policy asks; `None` for policy `none`.
     #[serde(default)]
     pub content: C,
@@ -79,6 +82,7 @@ impl<C> Record<C> {
             pii,
             tools,
             knowledge_bases,
+            cited_files,
             content: held,
         } = self;
         let record = Record {
@@ -100,6 +104,7 @@ impl<C> Record<C> {
             pii,
             tools,
             knowledge_bases,
+            cited_files,
             content,
         };
         (record, held)

@@ -4,6 +4,7 @@ mod access;
 mod audit;
 mod config;
 mod guard;
+mod kb;
 mod keys;
 mod models;
 mod output;
@@ -39,6 +40,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Personal-data guard tools: `moat guard scan FILE` shows what it finds.
     Guard(guard::GuardArgs),
+    /// Knowledge bases on a running server: create, list, ingest, search, rm.
+    Kb(kb::KbArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Usage(args) => usage::run(args, &sub),
         Command::Audit(args) => audit::run(args, &sub),
         Command::Guard(args) => guard::run(args),
+        Command::Kb(args) => kb::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -109,6 +109,7 @@ fn run(engine: &Engine, mode: Option<ToolCallMode>) -> (u64, Duration) {
                         elapsed,
                     );
                 }
+                GenerationEvent::Annotations(_) => {}
             }
         }
         (0, Duration::ZERO)

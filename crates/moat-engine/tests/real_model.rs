@@ -92,6 +92,7 @@ async fn collect(mut rx: GenerationReceiver) -> (String, FinishReason, Usage) {
                 text.push_str(&content);
             }
             GenerationEvent::Finish { reason, usage } => return (text, reason, usage),
+            GenerationEvent::Annotations(_) => panic!("the engine cites nothing"),
         }
     }
     panic!("stream ended without a finish event");

@@ -150,6 +150,7 @@ async fn generate_with(engine: &Engine, request: GenerateRequest) -> (String, Fi
         match event.unwrap() {
             GenerationEvent::Delta { content, .. } => text.push_str(&content),
             GenerationEvent::Finish { reason, .. } => return (text, reason),
+            GenerationEvent::Annotations(_) => panic!("the engine cites nothing"),
         }
     }
     panic!("no finish event")

@@ -59,6 +59,16 @@ impl AuditTrail {
         self.draft().record.pii = found.named_counts();
     }
 
+    /// The knowledge bases (store ids) the answer was grounded in.
+    pub fn knowledge_bases(&self, ids: &[String]) {
+        self.draft().record.knowledge_bases = ids.to_vec();
+    }
+
+    /// The knowledge-base files (ids) the answer cited.
+    pub fn cited_files(&self, ids: Vec<String>) {
+        self.draft().record.cited_files = ids;
+    }
+
     /// Tokens used, for an answer that is not a generation stream.
     pub fn tokens(&self, prompt: u32, completion: u32) {
         let mut d = self.draft();
@@ -281,6 +291,7 @@ impl Ending {
                 d.record.prompt_tokens = Some(usage.prompt_tokens);
                 d.record.completion_tokens = Some(usage.completion_tokens);
             }
+            Ok(GenerationEvent::Annotations(_)) => {}
             Err(e) => self.failure = Some(e.clone()),
         }
     }

@@ -6,6 +6,7 @@ use moat_protocol::chat::{ChatCompletionRequest, StreamOptions};
 use moat_protocol::ApiError;
 use serde::Deserialize;
 
+use crate::augment;
 use crate::tools::{self, Conversation, Resume};
 use crate::{Answer, Call, Gateway, GatewayError, Rejection};
 
@@ -30,14 +31,18 @@ impl Gateway {
         mut request: ChatCompletionRequest,
     ) -> Result<Answer, Rejection> {
         request.validate()?;
-        let server_tools = match request.moat.take() {
-            Some(options) => options.tools,
+        let options = request.moat.take().unwrap_or_default();
+        let server_tools = match options.tools {
+            Some(tools) => tools,
             // A request that names no tools of either kind gets its roles'.
             None if request.tools.as_ref().is_none_or(Vec::is_empty) => {
                 call.principal.default_tools()
             }
             None => Vec::new(),
         };
+        let knowledge_bases = options
+            .knowledge_bases
+            .unwrap_or_else(|| call.principal.default_knowledge_bases());
         let backend = self.route(call, &request.model)?;
         let client_tools: Vec<String> = request
             .tools
@@ -78,8 +83,10 @@ impl Gateway {
             client_tools,
             steps: 0,
             invalid: 0,
+            grounding: None,
         };
-        self.converse(call, backend, conversation, None).await
+        self.converse(call, backend, conversation, &knowledge_bases, None)
+            .await
     }
 
     /// Approve or reject the parked call `id` and go on with the
@@ -107,24 +114,38 @@ impl Gateway {
             calls: pending.calls,
             approved: decision.approve,
         };
-        self.converse(call, backend, conversation, Some(resume))
+        self.converse(call, backend, conversation, &[], Some(resume))
             .await
     }
 
-    /// Admit the conversation, then run the loop: its first turn starts
-    /// here (so what the guard or the backend refuses is an error, not an
-    /// event), the rest as the answer streams.
+    /// Admit the conversation, ground it in `knowledge_bases` (a new
+    /// conversation; a resumed one keeps its passages), then run the loop:
+    /// its first turn starts here (so what the guard or the backend refuses
+    /// is an error, not an event), the rest as the answer streams.
     async fn converse(
         &self,
         call: &Call,
         backend: std::sync::Arc<dyn moat_router::Backend>,
-        conversation: Conversation,
+        mut conversation: Conversation,
+        knowledge_bases: &[String],
         resume: Option<Resume>,
     ) -> Result<Answer, Rejection> {
         let default_max_tokens = self.settings().default_max_tokens;
+        let context_length = backend.info().context_length;
         let opened = self
             .open(call, backend, &conversation.request, default_max_tokens)
             .await?;
+        let found = self
+            .ground(call, knowledge_bases, &conversation.request, context_length)
+            .await?;
+        if let Some(grounding) = found {
+            augment::quote(&mut conversation.request, &grounding);
+            conversation.grounding = Some(grounding);
+        }
+        let grounding = conversation
+            .grounding
+            .clone()
+            .filter(|g| !g.passages.is_empty());
         let tool_loop = tools::Loop {
             turns: opened.turns.clone(),
             tools: self.tools().cloned(),
@@ -132,7 +153,15 @@ impl Gateway {
             trail: call.trail.clone(),
             metrics: self.metrics().clone(),
         };
-        let events = tools::run(tool_loop, conversation, resume).await?;
+        let mut events = tools::run(tool_loop, conversation, resume).await?;
+        if let Some(grounding) = grounding {
+            events = augment::cite(
+                events,
+                std::sync::Arc::new(grounding),
+                call.trail.clone(),
+                self.metrics().clone(),
+            );
+        }
         Ok(self.answer(call, opened, events))
     }
 }

@@ -57,6 +57,15 @@ pub enum GatewayError {
     /// The caller may read the store but not change it.
     #[error("You may read the vector store '{0}' but not change it.")]
     ReadOnlyStore(String),
+    /// Several stores the caller may read have this name.
+    #[error("Several vector stores are named '{0}'; name one by its id.")]
+    AmbiguousStoreName(String),
+    /// A grounded chat names more knowledge bases than one answer may use.
+    #[error("A chat may use at most {max} knowledge bases; {given} were named.")]
+    TooManyKnowledgeBases { given: usize, max: usize },
+    /// Knowledge bases are named but the server has them off.
+    #[error("Knowledge bases are not enabled on this server.")]
+    KnowledgeOff,
     /// An upload over the knowledge part's file limit.
     #[error("The file is {bytes} bytes; at most {max} are accepted.")]
     FileTooLarge { bytes: usize, max: usize },
@@ -74,6 +83,9 @@ impl ErrorCode for GatewayError {
                 ErrorKind::NotFound
             }
             Self::ReadOnlyStore(_) => ErrorKind::PermissionDenied,
+            Self::AmbiguousStoreName(_)
+            | Self::TooManyKnowledgeBases { .. }
+            | Self::KnowledgeOff => ErrorKind::InvalidParameter,
             Self::FileTooLarge { .. } => ErrorKind::PayloadTooLarge,
         }
     }
@@ -83,6 +95,9 @@ impl ErrorCode for GatewayError {
             Self::ConfirmationNotFound => Some("id".into()),
             Self::TokensUnreadable => Some("input".into()),
             Self::FileTooLarge { .. } => Some("file".into()),
+            Self::AmbiguousStoreName(_)
+            | Self::TooManyKnowledgeBases { .. }
+            | Self::KnowledgeOff => Some("moat.knowledge_bases".into()),
             _ => None,
         }
     }

@@ -8,7 +8,8 @@
 //!    bases are asked the same way, with [`moat_policy::authorize`]);
 //! 2. [`limits`] — rate limits and quotas, the answer's metering;
 //! 3. [`guard`] — personal data found, blocked, masked or pseudonymized;
-//! 4. `augment` — knowledge-base retrieval (none yet);
+//! 4. `augment` — knowledge-base passages quoted into a grounded chat,
+//!    once per answer, and the answer's citations of them;
 //! 5. `route` — the model's backend;
 //! 6. `turn` — one model turn: guard → augment → generate → restore,
 //!    written once, shared by chat and completions (`embed` runs the same
@@ -106,12 +107,14 @@ impl Gateway {
             knowledge,
             settings,
         } = parts;
+        let metrics = Metrics::new();
         let knowledge = knowledge.map(|settings| {
             Knowledge::new(
                 access.store.clone(),
                 models.clone(),
                 guard.clone(),
                 settings,
+                metrics.clone(),
             )
         });
         Self {
@@ -121,7 +124,7 @@ impl Gateway {
                 access,
                 guard,
                 tools,
-                metrics: Metrics::new(),
+                metrics,
                 settings,
             }),
         }

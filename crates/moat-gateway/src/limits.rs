@@ -252,7 +252,7 @@ pub(crate) fn metered(
                             admission.release().await;
                         }
                     }
-                    Err(_) => {}
+                    Ok(GenerationEvent::Annotations(_)) | Err(_) => {}
                 }
                 item
             }

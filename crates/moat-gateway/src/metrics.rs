@@ -95,6 +95,23 @@ struct ToolNameLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SearchLabels {
+    mode: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IngestLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PassageLabels {
+    /// `retrieved` (quoted to the model) or `cited` (in the answer's
+    /// annotations).
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusalLabels {
     reason: &'static str,
 }
@@ -142,6 +159,13 @@ struct Inner {
     tool_calls: Family<ToolLabels, Counter>,
     tool_cache_hits: Family<ToolNameLabels, Counter>,
     tool_call_duration: HistogramFamily<ToolNameLabels>,
+    knowledge_retrieval: Histogram,
+    knowledge_passages: Family<PassageLabels, Counter>,
+    knowledge_search: HistogramFamily<SearchLabels>,
+    knowledge_search_results: Family<SearchLabels, Counter>,
+    knowledge_ingest: HistogramFamily<IngestLabels>,
+    knowledge_ingest_chunks: Counter,
+    knowledge_ingest_bytes: Counter,
 }
 
 impl Default for Metrics {
@@ -173,6 +197,15 @@ impl Metrics {
         let tool_cache_hits = Family::default();
         let tool_call_duration =
             HistogramFamily::new_with_constructor(http_duration_histogram as fn() -> _);
+        let knowledge_retrieval = http_duration_histogram();
+        let knowledge_passages = Family::default();
+        let knowledge_search =
+            HistogramFamily::new_with_constructor(http_duration_histogram as fn() -> _);
+        let knowledge_search_results = Family::default();
+        let knowledge_ingest =
+            HistogramFamily::new_with_constructor(http_duration_histogram as fn() -> _);
+        let knowledge_ingest_chunks = Counter::default();
+        let knowledge_ingest_bytes = Counter::default();
 
         // Counters get their `_total` suffix from the encoder.
         let mut registry = Registry::default();
@@ -252,6 +285,41 @@ impl Metrics {
             "Time to run one server-side tool call (cache hits included)",
             tool_call_duration.clone(),
         );
+        registry.register(
+            "moat_knowledge_retrieval_seconds",
+            "Time to retrieve a grounded chat's passages from its knowledge bases",
+            knowledge_retrieval.clone(),
+        );
+        registry.register(
+            "moat_knowledge_passages",
+            "Knowledge-base passages quoted to the model (retrieved) and cited by answers",
+            knowledge_passages.clone(),
+        );
+        registry.register(
+            "moat_knowledge_search_seconds",
+            "Time of one knowledge-base search, by mode",
+            knowledge_search.clone(),
+        );
+        registry.register(
+            "moat_knowledge_search_results",
+            "Results knowledge-base searches returned, by mode",
+            knowledge_search_results.clone(),
+        );
+        registry.register(
+            "moat_knowledge_ingest_seconds",
+            "Time to ingest one file (extract, chunk, scan, embed, index), by outcome",
+            knowledge_ingest.clone(),
+        );
+        registry.register(
+            "moat_knowledge_ingest_chunks",
+            "Chunks indexed by ingests",
+            knowledge_ingest_chunks.clone(),
+        );
+        registry.register(
+            "moat_knowledge_ingest_bytes",
+            "Bytes of chunk text indexed by ingests",
+            knowledge_ingest_bytes.clone(),
+        );
 
         Self {
             inner: Arc::new(Inner {
@@ -271,6 +339,13 @@ impl Metrics {
                 tool_calls,
                 tool_cache_hits,
                 tool_call_duration,
+                knowledge_retrieval,
+                knowledge_passages,
+                knowledge_search,
+                knowledge_search_results,
+                knowledge_ingest,
+                knowledge_ingest_chunks,
+                knowledge_ingest_bytes,
             }),
         }
     }
@@ -308,6 +383,57 @@ impl Metrics {
                 .get_or_create(&RefusalLabels { reason })
                 .inc();
         }
+    }
+
+    /// One grounded chat's retrieval: how long it took, how many passages
+    /// it quoted.
+    pub(crate) fn observe_retrieval(&self, elapsed: Duration, passages: usize) {
+        self.inner
+            .knowledge_retrieval
+            .observe(elapsed.as_secs_f64());
+        self.count_passages("retrieved", passages);
+    }
+
+    /// `cited` passages of a grounded answer were cited.
+    pub(crate) fn observe_citations(&self, cited: usize) {
+        self.count_passages("cited", cited);
+    }
+
+    /// One knowledge-base search in `mode`: its time and results.
+    pub(crate) fn observe_search(&self, mode: &'static str, elapsed: Duration, results: usize) {
+        let labels = SearchLabels { mode };
+        self.inner
+            .knowledge_search
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        self.inner
+            .knowledge_search_results
+            .get_or_create(&labels)
+            .inc_by(results as u64);
+    }
+
+    /// One file's ingest: its time, and `(chunks, bytes)` when it completed.
+    pub(crate) fn observe_ingest(&self, elapsed: Duration, indexed: Option<(u64, u64)>) {
+        let outcome = if indexed.is_some() {
+            "completed"
+        } else {
+            "failed"
+        };
+        self.inner
+            .knowledge_ingest
+            .get_or_create(&IngestLabels { outcome })
+            .observe(elapsed.as_secs_f64());
+        if let Some((chunks, bytes)) = indexed {
+            self.inner.knowledge_ingest_chunks.inc_by(chunks);
+            self.inner.knowledge_ingest_bytes.inc_by(bytes);
+        }
+    }
+
+    fn count_passages(&self, state: &'static str, n: usize) {
+        self.inner
+            .knowledge_passages
+            .get_or_create(&PassageLabels { state })
+            .inc_by(n as u64);
     }
 
     /// One embeddings answer of `model`: its tokens count as prompt tokens.
@@ -488,6 +614,7 @@ impl AnswerMetrics {
                 }
                 self.last_token = Some(now);
             }
+            Ok(GenerationEvent::Annotations(_)) => {}
             Ok(GenerationEvent::Finish { reason, usage }) => {
                 if self.last_token.is_none() {
                     // Nothing but the end (an empty answer): that was the first token.

@@ -1,6 +1,8 @@
 //! One model turn, written once for chat and completions: budget → guard
-//! → augment → generate → restore → meter. The tool loop drives turns;
-//! a text completion is one turn.
+//! → generate → restore → meter. The tool loop drives turns; a text
+//! completion is one turn. A grounded chat's passages were quoted into the
+//! request once, before its first turn (`augment`), so every turn sees
+//! them and the guard scans them with the rest.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,7 +14,6 @@ use moat_protocol::{ApiError, GenerationEvent};
 use moat_router::{Backend, EventStream};
 
 use crate::audit::AuditTrail;
-use crate::augment::augment;
 use crate::guard::{PiiFound, PiiGuard, ResponseRestorer};
 use crate::limits::{self, Estimate, Quota};
 
@@ -129,7 +130,6 @@ impl Turns {
         request.set_budget(self.quota.budget(estimate, request.max_tokens()));
         let (found, restorer) = request.protect(&self.guard).await?;
         self.trail.pii(&found);
-        augment(&mut request)?;
         let events = request.generate(self.backend.as_ref()).await?;
         let quota = self.quota.clone();
         let metered = events.inspect(move |item| {

@@ -14,7 +14,7 @@ mod script;
 mod types;
 
 pub use chunk::{chunk, estimate_tokens, ChunkSettings};
-pub use extract::{extract, ExtractError, ExtractLimits};
+pub use extract::{extract, has_reader, ExtractError, ExtractLimits};
 pub use filter::{validate_attributes, Filter};
 pub use fuse::{fuse, Fused, Fusion};
 pub use index::{

@@ -20,6 +20,9 @@ pub enum Permission<'a> {
     Tool { name: &'a str, roles: &'a [String] },
     /// Read the knowledge base of this name.
     KnowledgeBase(&'a str),
+    /// Create or change the knowledge base of this name (`None`: some
+    /// knowledge base, as uploading a file asks).
+    KnowledgeBaseWrite(Option<&'a str>),
     /// Use the admin API.
     Admin,
     /// Read the audit log.
@@ -38,6 +41,7 @@ enum DeniedWhat {
     Model(String),
     Tool(String),
     KnowledgeBase(String),
+    KnowledgeBaseWrite(Option<String>),
     Admin,
     Audit,
 }
@@ -72,7 +76,14 @@ pub fn authorize(principal: &Principal, permission: Permission<'_>) -> Result<()
         Permission::KnowledgeBase(name) => principal
             .roles
             .iter()
-            .any(|r| r.knowledge_bases.matches(name)),
+            .any(|r| r.knowledge_bases.matches(name) || r.kb_write.matches(name)),
+        Permission::KnowledgeBaseWrite(Some(name)) => {
+            principal.roles.iter().any(|r| r.kb_write.matches(name))
+        }
+        Permission::KnowledgeBaseWrite(None) => principal
+            .roles
+            .iter()
+            .any(|r| !r.kb_write.as_written().is_empty()),
         Permission::Admin => principal.roles.iter().any(|r| r.admin),
         Permission::Audit => principal.roles.iter().any(|r| r.admin || r.auditor),
     };
@@ -83,6 +94,9 @@ pub fn authorize(principal: &Principal, permission: Permission<'_>) -> Result<()
         Permission::Model(model) => DeniedWhat::Model(model.to_owned()),
         Permission::Tool { name, .. } => DeniedWhat::Tool(name.to_owned()),
         Permission::KnowledgeBase(name) => DeniedWhat::KnowledgeBase(name.to_owned()),
+        Permission::KnowledgeBaseWrite(name) => {
+            DeniedWhat::KnowledgeBaseWrite(name.map(str::to_owned))
+        }
         Permission::Admin => DeniedWhat::Admin,
         Permission::Audit => DeniedWhat::Audit,
     };
@@ -102,6 +116,14 @@ impl fmt::Display for Denied {
                     "You are not allowed to read the knowledge base `{name}`."
                 )
             }
+            DeniedWhat::KnowledgeBaseWrite(Some(name)) => write!(
+                f,
+                "You are not allowed to create or change the knowledge base `{name}`."
+            ),
+            DeniedWhat::KnowledgeBaseWrite(None) => f.write_str(
+                "You are not allowed to add documents to knowledge bases; a role with \
+                 `kb_write` is needed.",
+            ),
             DeniedWhat::Admin => {
                 f.write_str("This API is for administrators; your key's roles do not include one.")
             }
@@ -115,9 +137,10 @@ impl ErrorCode for Denied {
         match self.what {
             DeniedWhat::Model(_) => ErrorKind::ModelNotAllowed,
             DeniedWhat::Tool(_) => ErrorKind::ToolNotAllowed,
-            DeniedWhat::KnowledgeBase(_) | DeniedWhat::Admin | DeniedWhat::Audit => {
-                ErrorKind::PermissionDenied
-            }
+            DeniedWhat::KnowledgeBase(_)
+            | DeniedWhat::KnowledgeBaseWrite(_)
+            | DeniedWhat::Admin
+            | DeniedWhat::Audit => ErrorKind::PermissionDenied,
         }
     }
 
@@ -126,7 +149,7 @@ impl ErrorCode for Denied {
             DeniedWhat::Model(_) => Some("model".to_owned()),
             DeniedWhat::Tool(_) => Some("moat.tools".to_owned()),
             DeniedWhat::KnowledgeBase(_) => Some("knowledge_base".to_owned()),
-            DeniedWhat::Admin | DeniedWhat::Audit => None,
+            DeniedWhat::KnowledgeBaseWrite(_) | DeniedWhat::Admin | DeniedWhat::Audit => None,
         }
     }
 }
@@ -169,6 +192,10 @@ knowledge_bases = ["handbook"]
 [[roles]]
 name = "auditor"
 auditor = true
+
+[[roles]]
+name = "editor"
+kb_write = ["team-*"]
 "#;
 
     #[test]
@@ -182,6 +209,23 @@ auditor = true
         assert!(authorize(&auditor, Permission::Audit).is_ok());
         assert!(authorize(&auditor, Permission::Admin).is_err());
         assert!(authorize(&auditor, Permission::Model("qwen3-8b")).is_err());
+    }
+
+    #[test]
+    fn writing_a_knowledge_base_is_granted_by_kb_write_and_includes_reading() {
+        let editor = principal(ROLES, &["editor"]);
+        assert!(authorize(&editor, Permission::KnowledgeBaseWrite(Some("team-hr"))).is_ok());
+        assert!(authorize(&editor, Permission::KnowledgeBase("team-hr")).is_ok());
+        assert!(authorize(&editor, Permission::KnowledgeBaseWrite(None)).is_ok());
+        assert!(authorize(&editor, Permission::KnowledgeBaseWrite(Some("handbook"))).is_err());
+        let analyst = principal(ROLES, &["analyst"]);
+        // Reading is not writing.
+        assert!(authorize(&analyst, Permission::KnowledgeBaseWrite(Some("handbook"))).is_err());
+        assert!(authorize(&analyst, Permission::KnowledgeBaseWrite(None)).is_err());
+        let error =
+            ApiError::from(authorize(&analyst, Permission::KnowledgeBaseWrite(None)).unwrap_err());
+        assert_eq!(error.kind, ErrorKind::PermissionDenied);
+        assert!(error.message.contains("kb_write"), "{}", error.message);
     }
 
     #[test]

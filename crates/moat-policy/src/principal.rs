@@ -41,8 +41,19 @@ impl Principal {
     /// The server-side tools this caller's roles offer by default, each
     /// once, in the order the roles list them.
     pub fn default_tools(&self) -> Vec<String> {
+        self.every_role(|r| &r.default_tools)
+    }
+
+    /// The knowledge bases this caller's roles answer from by default,
+    /// each once, in the order the roles list them.
+    pub fn default_knowledge_bases(&self) -> Vec<String> {
+        self.every_role(|r| &r.default_knowledge_bases)
+    }
+
+    /// The names `list` gives over all roles, each once, in role order.
+    fn every_role(&self, list: impl Fn(&crate::Role) -> &Vec<String>) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
-        for name in self.roles.iter().flat_map(|r| &r.default_tools) {
+        for name in self.roles.iter().flat_map(|r| list(r)) {
             if !names.contains(name) {
                 names.push(name.clone());
             }

@@ -81,6 +81,15 @@ pub struct RoleConfig {
     /// Knowledge bases this role may read (names or globs).
     #[serde(default)]
     pub knowledge_bases: Vec<String>,
+    /// Knowledge bases this role may create and change (names or globs):
+    /// create a store of such a name, upload files, attach and detach them.
+    /// Writing a store includes reading it.
+    #[serde(default)]
+    pub kb_write: Vec<String>,
+    /// Knowledge bases (names or ids) a chat request of this role answers
+    /// from when it names none itself (no `moat.knowledge_bases`).
+    #[serde(default)]
+    pub default_knowledge_bases: Vec<String>,
     /// Whether the admin API (keys, usage, audit) is open to this role.
     #[serde(default)]
     pub admin: bool,
@@ -138,6 +147,8 @@ pub struct Role {
     pub tools: Patterns,
     pub default_tools: Vec<String>,
     pub knowledge_bases: Patterns,
+    pub default_knowledge_bases: Vec<String>,
+    pub kb_write: Patterns,
     pub admin: bool,
     pub auditor: bool,
     pub pii_policy: Option<Policy>,
@@ -157,6 +168,8 @@ impl Role {
             default_tools: config.default_tools.clone(),
             knowledge_bases: Patterns::new(&config.knowledge_bases)
                 .map_err(|e| at("knowledge_bases", e))?,
+            default_knowledge_bases: config.default_knowledge_bases.clone(),
+            kb_write: Patterns::new(&config.kb_write).map_err(|e| at("kb_write", e))?,
             admin: config.admin,
             auditor: config.auditor,
             pii_policy: config.pii_policy,
@@ -200,6 +213,8 @@ impl Roles {
             tools: Vec::new(),
             default_tools: Vec::new(),
             knowledge_bases: Vec::new(),
+            default_knowledge_bases: Vec::new(),
+            kb_write: Vec::new(),
             admin: false,
             auditor: false,
             pii_policy: None,
@@ -211,7 +226,8 @@ impl Roles {
             RoleConfig {
                 name: "admin".to_owned(),
                 tools: all.clone(),
-                knowledge_bases: all,
+                knowledge_bases: all.clone(),
+                kb_write: all,
                 admin: true,
                 ..base.clone()
             },

@@ -80,8 +80,17 @@ pub struct MoatOptions {
     /// Server-side tools (registered in the configuration) that moat runs
     /// for this request: the model sees them next to the request's own
     /// `tools`, and moat executes the calls it makes to them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<String>,
+    /// `None` (not named): the caller's roles' `default_tools`, when the
+    /// request has no `tools` of its own either; a list, even empty: those.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
+    /// Knowledge bases (vector store ids or names) to answer from: moat
+    /// retrieves passages for the last user message, quotes them to the
+    /// model as data and cites the ones the answer uses in
+    /// `message.annotations`. `None`: the roles' `default_knowledge_bases`;
+    /// `[]`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge_bases: Option<Vec<String>>,
 }
 
 /// Sampling parameters shared by chat and text completions.
@@ -464,6 +473,41 @@ pub struct AssistantMessage {
     pub reasoning_content: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCall>>,
+    /// The knowledge-base sources the answer used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Vec<Annotation>>,
+}
+
+/// A source an answer used (`message.annotations[]`); moat's kind is
+/// `file_citation`, a passage of a knowledge-base file.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Annotation {
+    /// `file_citation`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub file_citation: FileCitation,
+}
+
+/// The file a cited passage comes from, and the passage's words the
+/// answer rests on.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct FileCitation {
+    pub file_id: String,
+    pub filename: String,
+    pub quote: String,
+}
+
+impl Annotation {
+    pub fn file_citation(file_id: String, filename: String, quote: String) -> Self {
+        Self {
+            kind: "file_citation".to_owned(),
+            file_citation: FileCitation {
+                file_id,
+                filename,
+                quote,
+            },
+        }
+    }
 }
 
 /// One server-sent event of a streamed chat completion.
@@ -498,6 +542,9 @@ pub struct ChatDelta {
     pub reasoning_content: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallDelta>>,
+    /// The sources the answer used; in the chunk with `finish_reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Vec<Annotation>>,
 }
 
 impl ChatDelta {
@@ -506,6 +553,7 @@ impl ChatDelta {
             && self.content.is_none()
             && self.reasoning_content.is_none()
             && self.tool_calls.is_none()
+            && self.annotations.is_none()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::chat::ToolCallDelta;
+use crate::chat::{Annotation, ToolCallDelta};
 
 /// Why generation ended.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub enum GenerationEvent {
         reasoning: String,
         tool_calls: Vec<ToolCallDelta>,
     },
+    /// The sources the answer used; at most once, just before `Finish`.
+    Annotations(Vec<Annotation>),
     /// Generation ended; always the last item of a successful stream.
     Finish { reason: FinishReason, usage: Usage },
 }

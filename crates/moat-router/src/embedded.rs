@@ -303,6 +303,7 @@ impl ToolCalls {
                 };
                 out.push(Ok(GenerationEvent::Finish { reason, usage }));
             }
+            Ok(annotations @ GenerationEvent::Annotations(_)) => out.push(Ok(annotations)),
             Err(e) => {
                 self.flush(&mut out);
                 out.push(Err(e));

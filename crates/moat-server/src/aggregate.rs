@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use moat_protocol::chat::{
-    AssistantMessage, ChatChoice, ChatCompletion, Role, ToolCall, ToolCallDelta,
+    Annotation, AssistantMessage, ChatChoice, ChatCompletion, Role, ToolCall, ToolCallDelta,
 };
 use moat_protocol::completion::{Completion, CompletionChoice};
 use moat_protocol::{ApiError, FinishReason, GenerationEvent, Usage};
@@ -22,6 +22,7 @@ struct Generation {
     content: String,
     reasoning: String,
     tool_calls: BTreeMap<u32, ToolCall>,
+    annotations: Vec<Annotation>,
 }
 
 impl Generation {
@@ -53,6 +54,9 @@ async fn collect(
                 for delta in tool_calls {
                     generation.add_tool_call(delta);
                 }
+            }
+            Some(Ok(GenerationEvent::Annotations(annotations))) => {
+                generation.annotations.extend(annotations);
             }
             Some(Ok(GenerationEvent::Finish { reason, usage })) => {
                 return Ok((generation, reason, usage));
@@ -93,6 +97,7 @@ pub(crate) async fn chat(
                 reasoning_content: (!generation.reasoning.is_empty())
                     .then_some(generation.reasoning),
                 tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+                annotations: (!generation.annotations.is_empty()).then_some(generation.annotations),
             },
             finish_reason,
             logprobs: None,

@@ -1,7 +1,9 @@
 //! The chunks of streamed responses, as OpenAI sends them: chat chunks
 //! (`chat.completion.chunk`) and text completion chunks (`text_completion`).
 
-use moat_protocol::chat::{ChatCompletionChunk, ChatDelta, ChunkChoice, Role, ToolCallDelta};
+use moat_protocol::chat::{
+    Annotation, ChatCompletionChunk, ChatDelta, ChunkChoice, Role, ToolCallDelta,
+};
 use moat_protocol::completion::{Completion, CompletionChoice};
 use moat_protocol::{ApiError, FinishReason, Usage};
 use serde::Serialize;
@@ -28,8 +30,14 @@ pub(crate) trait ChunkFormat: Send + Unpin + 'static {
         reasoning: String,
         tool_calls: Vec<ToolCallDelta>,
     ) -> Result<Option<String>, ApiError>;
-    /// The chunk with `finish_reason`, then the usage chunk if asked for.
-    fn finish(&self, reason: FinishReason, usage: Usage) -> Result<Vec<String>, ApiError>;
+    /// The chunk with `finish_reason` (and the answer's `annotations`, in
+    /// a format that has them), then the usage chunk if asked for.
+    fn finish(
+        &self,
+        reason: FinishReason,
+        usage: Usage,
+        annotations: Vec<Annotation>,
+    ) -> Result<Vec<String>, ApiError>;
 }
 
 /// With `include_usage`, OpenAI sends `"usage": null` in every chunk but
@@ -108,6 +116,7 @@ impl ChunkFormat for ChatChunks {
             content: non_empty(content),
             reasoning_content: non_empty(reasoning),
             tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+            annotations: None,
         };
         if delta.is_empty() {
             return Ok(None);
@@ -116,8 +125,17 @@ impl ChunkFormat for ChatChunks {
         encode(&self.0, &chunk, None).map(Some)
     }
 
-    fn finish(&self, reason: FinishReason, usage: Usage) -> Result<Vec<String>, ApiError> {
-        let last = self.chunk(Self::choice(ChatDelta::default(), Some(reason)));
+    fn finish(
+        &self,
+        reason: FinishReason,
+        usage: Usage,
+        annotations: Vec<Annotation>,
+    ) -> Result<Vec<String>, ApiError> {
+        let delta = ChatDelta {
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..ChatDelta::default()
+        };
+        let last = self.chunk(Self::choice(delta, Some(reason)));
         let mut chunks = vec![encode(&self.0, &last, None)?];
         if self.0.include_usage {
             chunks.push(encode(&self.0, &self.chunk(Vec::new()), Some(&usage))?);
@@ -169,7 +187,12 @@ impl ChunkFormat for CompletionChunks {
         encode(&self.0, &chunk, None).map(Some)
     }
 
-    fn finish(&self, reason: FinishReason, usage: Usage) -> Result<Vec<String>, ApiError> {
+    fn finish(
+        &self,
+        reason: FinishReason,
+        usage: Usage,
+        _annotations: Vec<Annotation>,
+    ) -> Result<Vec<String>, ApiError> {
         let last = self.chunk(Self::choice(String::new(), Some(reason)));
         let mut chunks = vec![encode(&self.0, &last, None)?];
         if self.0.include_usage {

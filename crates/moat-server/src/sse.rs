@@ -18,6 +18,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use moat_protocol::chat::Annotation;
 use moat_protocol::{ApiError, ErrorKind, GenerationEvent};
 use moat_router::EventStream;
 use tokio_util::sync::CancellationToken;
@@ -64,6 +65,8 @@ struct SseStream<F> {
     frames: VecDeque<Bytes>,
     /// `[DONE]` has been queued; nothing may follow it.
     done: bool,
+    /// The answer's sources, sent with its finish.
+    annotations: Vec<Annotation>,
     /// The request's span, so logs from the body carry its request id.
     span: tracing::Span,
 }
@@ -76,6 +79,7 @@ impl<F: ChunkFormat> SseStream<F> {
             stop: Box::pin(stop.cancelled_owned()),
             frames: VecDeque::new(),
             done: false,
+            annotations: Vec::new(),
             span: tracing::Span::current(),
         };
         match stream.format.opening() {
@@ -129,21 +133,27 @@ impl<F: ChunkFormat> SseStream<F> {
                 Ok(None) => {}
                 Err(error) => self.fail(&error),
             },
-            GenerationEvent::Finish { reason, usage } => match self.format.finish(reason, usage) {
-                Ok(chunks) => {
-                    for chunk in &chunks {
-                        self.push_data(chunk);
+            GenerationEvent::Annotations(annotations) => self.annotations.extend(annotations),
+            GenerationEvent::Finish { reason, usage } => {
+                match self
+                    .format
+                    .finish(reason, usage, std::mem::take(&mut self.annotations))
+                {
+                    Ok(chunks) => {
+                        for chunk in &chunks {
+                            self.push_data(chunk);
+                        }
+                        tracing::debug!(
+                            finish_reason = ?reason,
+                            prompt_tokens = usage.prompt_tokens,
+                            completion_tokens = usage.completion_tokens,
+                            "stream finished"
+                        );
+                        self.finish();
                     }
-                    tracing::debug!(
-                        finish_reason = ?reason,
-                        prompt_tokens = usage.prompt_tokens,
-                        completion_tokens = usage.completion_tokens,
-                        "stream finished"
-                    );
-                    self.finish();
+                    Err(error) => self.fail(&error),
                 }
-                Err(error) => self.fail(&error),
-            },
+            }
         }
     }
 }

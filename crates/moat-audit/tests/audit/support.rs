@@ -97,6 +97,7 @@ pub fn record(i: u64) -> AuditRecord {
             cached: false,
         }],
         knowledge_bases: vec!["policies".into()],
+        cited_files: Vec::new(),
         content: Some(Content {
             policy: ContentPolicy::Masked,
             prompt: format!("prompt {i} for <EMAIL_1>"),

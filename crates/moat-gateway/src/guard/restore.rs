@@ -86,6 +86,10 @@ impl Restoring {
                     tool_calls,
                 }));
             }
+            // Quotes are the documents' own text, which the caller may read.
+            Ok(annotations @ GenerationEvent::Annotations(_)) => {
+                self.ready.push_back(Ok(annotations));
+            }
             Ok(finish @ GenerationEvent::Finish { .. }) => {
                 if let Some(held) = self.flush() {
                     self.ready.push_back(Ok(held));

@@ -3,8 +3,8 @@
 use moat_protocol::files::{FileObject, FilePurpose};
 use moat_protocol::page::{ListOrder, ListPage};
 use moat_protocol::vector_stores::{
-    ChunkingStrategy, ChunkingStrategyParam, ExpiresAfter, FileCounts, LastError, LastErrorCode,
-    VectorStore, VectorStoreFile, VectorStoreFileBatch, VectorStoreFileStatus,
+    ChunkingStrategy, ChunkingStrategyParam, ExpiresAfter, FileCounts, IngestDetails, LastError,
+    LastErrorCode, VectorStore, VectorStoreFile, VectorStoreFileBatch, VectorStoreFileStatus,
 };
 use moat_protocol::ApiError;
 use moat_store::StoreError;
@@ -191,6 +191,15 @@ pub(crate) fn vector_store_file(attached: &AttachedFile) -> VectorStoreFile {
         last_error,
         chunking_strategy: ChunkingStrategy::from(chunking(&attached.chunking)),
         attributes: attached.attributes.as_object().cloned().unwrap_or_default(),
+        moat: attached
+            .content_sha256
+            .as_ref()
+            .filter(|_| attached.status == moat_store::IngestStatus::Completed)
+            .map(|sha| IngestDetails {
+                chunks: unsigned(attached.chunk_count),
+                content_sha256: sha.clone(),
+                pii: attached.pii.as_object().cloned().unwrap_or_default(),
+            }),
     }
 }
 

@@ -47,7 +47,17 @@ impl From<ExtractError> for Failure {
 /// Ingest `attached` and record the outcome.
 pub(crate) async fn run(knowledge: &Knowledge, attached: AttachedFile) {
     let store = knowledge.store();
+    let started = std::time::Instant::now();
     let outcome = ingest(knowledge, &attached).await;
+    knowledge.inner.metrics.observe_ingest(
+        started.elapsed(),
+        outcome.as_ref().ok().map(|r| {
+            (
+                u64::try_from(r.chunk_count).unwrap_or(0),
+                u64::try_from(r.usage_bytes).unwrap_or(0),
+            )
+        }),
+    );
     let recorded = match outcome {
         Ok(result) => {
             store

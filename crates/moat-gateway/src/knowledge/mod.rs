@@ -4,9 +4,11 @@
 //! checks it first:
 //!
 //! - a store is readable by its creator, by admins and by roles whose
-//!   `knowledge_bases` name it (by id or by name); writable by its creator
-//!   and admins. A store the caller may not read is answered 404, never
-//!   403, so ids cannot be probed;
+//!   `knowledge_bases` or `kb_write` name it (by id or by name); writable
+//!   by its creator, admins and roles whose `kb_write` names it. Creating a
+//!   store needs a `kb_write` pattern matching its name, uploading a file
+//!   some `kb_write` (admins need neither). A store the caller may not read
+//!   is answered 404, never 403, so ids cannot be probed;
 //! - inside a store, a file whose attributes carry `allowed_roles` (a
 //!   comma-separated list of role names) is found only by callers holding
 //!   one of them: the file is left out of the allowed set the indexes scan
@@ -93,6 +95,7 @@ struct Inner {
     settings: KnowledgeSettings,
     indexes: Indexes,
     ingest_slots: Arc<Semaphore>,
+    metrics: crate::Metrics,
 }
 
 /// The refusal of anything about a store the caller may not read, or that
@@ -125,6 +128,7 @@ impl Knowledge {
         models: ModelRegistry,
         guard: PiiGuard,
         settings: KnowledgeSettings,
+        metrics: crate::Metrics,
     ) -> Self {
         let workers = settings.ingest_workers.max(1);
         Self {
@@ -135,6 +139,7 @@ impl Knowledge {
                 guard,
                 settings,
                 ingest_slots: Arc::new(Semaphore::new(workers)),
+                metrics,
             }),
         }
     }
@@ -148,6 +153,52 @@ impl Knowledge {
     }
 
     // ---------- access ----------
+
+    /// Every store `principal` may read, in `order` of creation. Every
+    /// store is read and the readable kept: stores are few (hundreds), and
+    /// grants are patterns over names.
+    async fn readable_stores(
+        &self,
+        principal: &Principal,
+        order: moat_protocol::page::ListOrder,
+    ) -> Result<Vec<VectorStoreRecord>, ApiError> {
+        let mut readable = Vec::new();
+        let mut page = page_query(500, order, &None, &None);
+        loop {
+            let batch = self
+                .store()
+                .vector_stores(None, &page)
+                .await
+                .map_err(convert::page_error)?;
+            let last = batch.items.last().map(|r| r.id.clone());
+            readable.extend(batch.items.into_iter().filter(|r| may_read(principal, r)));
+            match (batch.has_more, last) {
+                (true, Some(last)) => page.after = Some(last),
+                _ => break,
+            }
+        }
+        Ok(readable)
+    }
+
+    /// The id of the store `name` names for `principal`: a store id it may
+    /// read, or the name of exactly one store it may read (404 when none,
+    /// 400 when several share the name).
+    pub async fn resolve(&self, principal: &Principal, name: &str) -> Result<String, ApiError> {
+        if let Ok(record) = self.readable(principal, name).await {
+            return Ok(record.id);
+        }
+        let named: Vec<VectorStoreRecord> = self
+            .readable_stores(principal, moat_protocol::page::ListOrder::Asc)
+            .await?
+            .into_iter()
+            .filter(|r| r.name == name)
+            .collect();
+        match named.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => Err(store_not_found(name)),
+            _ => Err(GatewayError::AmbiguousStoreName(name.to_owned()).into()),
+        }
+    }
 
     /// The store `id` if `principal` may read it.
     async fn readable(
@@ -176,7 +227,7 @@ impl Knowledge {
         id: &str,
     ) -> Result<VectorStoreRecord, ApiError> {
         let record = self.readable(principal, id).await?;
-        if record.owner == principal.id || is_admin(principal) {
+        if may_write(principal, &record) {
             Ok(record)
         } else {
             Err(forbidden_write(id))
@@ -210,6 +261,7 @@ impl Knowledge {
         purpose: FilePurpose,
         content: Vec<u8>,
     ) -> Result<FileObject, ApiError> {
+        may_change(&call.principal, Permission::KnowledgeBaseWrite(None))?;
         let filename = convert::check_filename(filename)?;
         if content.len() > self.settings().max_file_bytes {
             return Err(GatewayError::FileTooLarge {
@@ -301,6 +353,8 @@ impl Knowledge {
         request: CreateVectorStoreRequest,
     ) -> Result<VectorStore, ApiError> {
         request.validate()?;
+        let name = request.name.as_deref().unwrap_or_default();
+        may_change(&call.principal, Permission::KnowledgeBaseWrite(Some(name)))?;
         let now = now_ms();
         let record = VectorStoreRecord {
             id: new_vector_store_id(),
@@ -366,28 +420,7 @@ impl Knowledge {
         query: &moat_protocol::page::ListQuery,
     ) -> Result<VectorStoreList, ApiError> {
         query.validate()?;
-        // Read every store and keep the readable ones: the number of stores
-        // is small (hundreds), and grants are patterns over names.
-        let mut readable = Vec::new();
-        let mut page = page_query(500, query.order, &None, &None);
-        loop {
-            let batch = self
-                .store()
-                .vector_stores(None, &page)
-                .await
-                .map_err(convert::page_error)?;
-            let last = batch.items.last().map(|r| r.id.clone());
-            readable.extend(
-                batch
-                    .items
-                    .into_iter()
-                    .filter(|r| may_read(&call.principal, r)),
-            );
-            match (batch.has_more, last) {
-                (true, Some(last)) => page.after = Some(last),
-                _ => break,
-            }
-        }
+        let readable = self.readable_stores(&call.principal, query.order).await?;
         let start = match &query.after {
             Some(after) => readable
                 .iter()
@@ -666,6 +699,23 @@ fn may_read(principal: &Principal, store: &VectorStoreRecord) -> bool {
         || is_admin(principal)
         || principal.may(Permission::KnowledgeBase(&store.id))
         || (!store.name.is_empty() && principal.may(Permission::KnowledgeBase(&store.name)))
+}
+
+/// May `principal` change `store` (attach, detach, rename, delete)?
+fn may_write(principal: &Principal, store: &VectorStoreRecord) -> bool {
+    store.owner == principal.id
+        || is_admin(principal)
+        || principal.may(Permission::KnowledgeBaseWrite(Some(&store.id)))
+        || (!store.name.is_empty()
+            && principal.may(Permission::KnowledgeBaseWrite(Some(&store.name))))
+}
+
+/// May `principal` do `permission` on knowledge bases? Admins may do all.
+fn may_change(principal: &Principal, permission: Permission<'_>) -> Result<(), ApiError> {
+    if is_admin(principal) {
+        return Ok(());
+    }
+    moat_policy::authorize(principal, permission).map_err(ApiError::from)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -48,6 +48,7 @@ impl Knowledge {
         mode: SearchMode,
     ) -> Result<SearchResultsPage, ApiError> {
         request.validate()?;
+        let started = std::time::Instant::now();
         let record = self.readable(&call.principal, store_id).await?;
         let filter = request
             .filters
@@ -160,6 +161,9 @@ impl Knowledge {
                 content: vec![SearchContent::text(text.clone())],
             });
         }
+        self.inner
+            .metrics
+            .observe_search(mode_label(mode), started.elapsed(), data.len());
         Ok(SearchResultsPage::new(texts, data))
     }
 
@@ -179,6 +183,14 @@ impl Knowledge {
             })
             .await?;
         Ok(embeddings.vectors)
+    }
+}
+
+fn mode_label(mode: SearchMode) -> &'static str {
+    match mode {
+        SearchMode::Hybrid => "hybrid",
+        SearchMode::Keyword => "keyword",
+        SearchMode::Vector => "vector",
     }
 }
 

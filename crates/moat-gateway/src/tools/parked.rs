@@ -155,6 +155,7 @@ mod tests {
                 client_tools: vec!["mine".into()],
                 steps: 1,
                 invalid: 0,
+                grounding: None,
             },
             calls: VecDeque::new(),
         }

@@ -68,6 +68,9 @@ pub(crate) struct Conversation {
     pub steps: u32,
     /// Invalid arguments sent back to the model so far.
     pub invalid: u32,
+    /// The passages quoted into `request`, which the answer may cite.
+    #[serde(default)]
+    pub grounding: Option<crate::augment::Grounding>,
 }
 
 /// A loop stopped at a call that needs confirmation.
@@ -154,6 +157,7 @@ pub(crate) async fn run(
                             });
                         }
                     }
+                    Ok(annotations @ GenerationEvent::Annotations(_)) => yield Ok(annotations),
                     Ok(GenerationEvent::Finish { reason, usage: used }) => {
                         turn.reason = Some(reason);
                         usage = add_usage(usage, used);

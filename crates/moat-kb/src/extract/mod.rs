@@ -240,6 +240,12 @@ impl Extracted {
     }
 }
 
+/// Whether files named like `file_name` have a reader, by their extension
+/// (`.txt`, `.md`, `.pdf`, `.docx`...): what a bulk ingest uploads.
+pub fn has_reader(file_name: &str) -> bool {
+    Format::from_extension(&split_name(file_name).1).is_some()
+}
+
 /// `"Report.Final.PDF"` → (`"Report.Final"`, `"pdf"`). A leading dot
 /// (`.env`) is part of the name, not an extension.
 fn split_name(file_name: &str) -> (&str, String) {

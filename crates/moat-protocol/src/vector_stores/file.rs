@@ -62,6 +62,22 @@ pub struct VectorStoreFile {
     pub last_error: Option<LastError>,
     pub chunking_strategy: ChunkingStrategy,
     pub attributes: Attributes,
+    /// What moat knows of the ingest beyond OpenAI's fields; `None` until
+    /// the file was ingested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moat: Option<IngestDetails>,
+}
+
+/// `"moat"` of a vector store file: its ingest's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestDetails {
+    /// Chunks indexed.
+    pub chunks: u64,
+    /// SHA-256 (hex) of the content ingested, for skipping unchanged files.
+    pub content_sha256: String,
+    /// Kinds of personal data found and how often (never values).
+    #[serde(default)]
+    pub pii: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `GET /v1/vector_stores/{id}/files`.
@@ -281,6 +297,7 @@ mod tests {
             chunking_strategy: ChunkingStrategy::from(ChunkingStrategyParam::Auto),
             attributes: serde_json::from_value(json!({"year": 2024, "lang": "zh", "draft": false}))
                 .unwrap(),
+            moat: None,
         };
         insta::assert_snapshot!(serde_json::to_string(&file).unwrap(), @r#"{"id":"file-abc","object":"vector_store.file","usage_bytes":1234,"created_at":1700000000,"vector_store_id":"vs_abc","status":"failed","last_error":{"code":"unsupported_file","message":"Not a document."},"chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":800,"chunk_overlap_tokens":400}},"attributes":{"year":2024,"lang":"zh","draft":false}}"#);
         let ok = VectorStoreFile {
@@ -290,6 +307,15 @@ mod tests {
             ..file
         };
         insta::assert_snapshot!(serde_json::to_string(&ok).unwrap(), @r#"{"id":"file-abc","object":"vector_store.file","usage_bytes":1234,"created_at":1700000000,"vector_store_id":"vs_abc","status":"completed","last_error":null,"chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":800,"chunk_overlap_tokens":400}},"attributes":{}}"#);
+        let ingested = VectorStoreFile {
+            moat: Some(IngestDetails {
+                chunks: 3,
+                content_sha256: "ab".repeat(32),
+                pii: serde_json::from_value(json!({"phone": 2})).unwrap(),
+            }),
+            ..ok.clone()
+        };
+        insta::assert_snapshot!(serde_json::to_string(&ingested).unwrap(), @r#"{"id":"file-abc","object":"vector_store.file","usage_bytes":1234,"created_at":1700000000,"vector_store_id":"vs_abc","status":"completed","last_error":null,"chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":800,"chunk_overlap_tokens":400}},"attributes":{},"moat":{"chunks":3,"content_sha256":"abababababababababababababababababababababababababababababababab","pii":{"phone":2}}}"#);
         insta::assert_snapshot!(serde_json::to_string(&VectorStoreFileDeleted::new("file-abc", true)).unwrap(), @r#"{"id":"file-abc","object":"vector_store.file.deleted","deleted":true}"#);
     }
 

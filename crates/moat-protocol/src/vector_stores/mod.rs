@@ -15,7 +15,7 @@ pub use fields::{
     MAX_EXPIRY_DAYS, MAX_FILE_IDS, MAX_KEY_CHARS, MAX_NAME_CHARS, MAX_PAIRS, MAX_VALUE_CHARS,
 };
 pub use file::{
-    AttachFileRequest, BatchFile, CreateFileBatchRequest, LastError, LastErrorCode,
+    AttachFileRequest, BatchFile, CreateFileBatchRequest, IngestDetails, LastError, LastErrorCode,
     VectorStoreFile, VectorStoreFileBatch, VectorStoreFileDeleted, VectorStoreFileList,
     VectorStoreFileListQuery, VectorStoreFileStatus,
 };
