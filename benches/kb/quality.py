@@ -60,6 +60,7 @@ class KnowledgeBase:
         self.beta = not hasattr(client, "vector_stores")
         self.stores = client.beta.vector_stores if self.beta else client.vector_stores
         self._names: dict[str, str] = {}
+        self.weights: dict | None = None
 
     def create(self, name: str) -> str:
         return self.stores.create(name=name).id
@@ -77,7 +78,7 @@ class KnowledgeBase:
 
     def search(self, store_id: str, query: str, mode: str) -> list[str]:
         """File names of the results, best first."""
-        body = {"moat": {"mode": mode}}
+        body = {"moat": {"mode": mode, **({"weights": self.weights} if self.weights else {})}}
         if hasattr(self.stores, "search"):
             page = self.stores.search(store_id, query=query, max_num_results=MRR_AT, extra_body=body)
             return [self.filename(r.file_id, r.filename) for r in page.data]
@@ -142,6 +143,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="leave the vector store and its files on the server")
     ap.add_argument("--store-id", help="search this existing store (already holding the corpus) instead of uploading")
     ap.add_argument("--limit", type=int, help="ask only the first N questions (a smoke test)")
+    ap.add_argument("--weights", help="KEYWORD,VECTOR: moat's fusion weights for hybrid (moat.weights); default the server's")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per request (uploads and indexing included)")
     args = ap.parse_args()
     if not args.api_key:
@@ -152,6 +154,9 @@ def main() -> None:
     modes = list(MODES) if args.mode == "all" else [args.mode]
     client = openai.OpenAI(base_url=args.base_url, api_key=args.api_key, timeout=args.timeout, max_retries=0)
     kb = KnowledgeBase(client)
+    if args.weights:
+        keyword, vector = (float(w) for w in args.weights.split(","))
+        kb.weights = {"keyword": keyword, "vector": vector}
     report: dict = {"corpus": str(args.corpus), "base_url": args.base_url, "openai": openai.__version__,
                     "documents": len(docs), "questions": len(questions), "modes": {}}
 

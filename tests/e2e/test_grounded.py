@@ -61,6 +61,13 @@ knowledge_bases = ["handbook"]
 default_knowledge_bases = ["handbook"]
 
 [[roles]]
+name = "strict"
+models = ["*"]
+knowledge_bases = ["handbook"]
+default_knowledge_bases = ["handbook"]
+pii_policy = "block"
+
+[[roles]]
 name = "outsider"
 models = ["*"]
 """
@@ -307,6 +314,18 @@ def test_personal_data_in_a_document_is_pseudonymized_for_the_model(srv: MoatSer
     text = answer.choices[0].message.content
     assert "13812345678" in text  # ...and the caller reads the real number
     assert [a["file_citation"]["file_id"] for a in annotations(answer)] == [ids["contacts.md"]]
+
+
+def test_under_policy_block_a_documents_personal_data_is_masked_not_refused(srv: MoatServer, rec: Recorder, handbook):
+    strict = srv.client(api_key=key(srv, "strict"))
+    answer = ask(strict, "#extract travel desk | which number does the travel desk answer on?")
+    sent = json.dumps(rec.last())
+    assert "travel desk answers on" in sent and "13812345678" not in sent
+    assert "138****5678" in answer.choices[0].message.content
+    # The caller's own personal data is still refused.
+    with pytest.raises(openai.BadRequestError) as err:
+        ask(strict, "#none | call me on 13812345678")
+    assert err.value.body["code"] == "pii_blocked"
 
 
 def test_knowledge_bases_the_caller_may_not_read_are_refused(srv: MoatServer, handbook):

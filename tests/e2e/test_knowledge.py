@@ -16,6 +16,7 @@ import httpx
 import openai
 import pytest
 
+from documents import cjk_pdf, xlsx
 from support import MoatServer, error_of, smol_gguf
 from test_embeddings import minilm_gguf
 
@@ -375,6 +376,32 @@ def test_html_csv_and_docx_are_extracted_as_text(kb: MoatServer):
     assert names(keyword("交付货物"))[:1] == ["合同.docx"]
 
 
+def test_a_chinese_pdf_and_an_xlsx_are_extracted_and_found(kb: MoatServer):
+    """The PDF's text is in a CID font whose CMap only poppler decodes: moat
+    falls back to `pdftotext`. Each xlsx chunk carries the header row."""
+    client = kb.client()
+    vs = client.vector_stores.create(name="formats-2")
+    rows = [["型号", "单价", "供应商"]] + [[f"KX-{300 + i}A", f"{1000 + i}", f"供应商{i}号"] for i in range(40)]
+    files = {
+        "差旅标准.pdf": cjk_pdf(["第十七条 直辖市住宿费每晚不超过六百元。", "第十八条 报销须附发票原件。"]),
+        "设备清单.xlsx": xlsx("设备", rows),
+    }
+    for name, content in files.items():
+        done = client.vector_stores.files.create_and_poll(vector_store_id=vs.id, file_id=upload(client, name, content).id)
+        assert done.status == "completed", (name, done.last_error)
+
+    def keyword(query: str):
+        return client.vector_stores.search(vector_store_id=vs.id, query=query, extra_body={"moat": {"mode": "keyword"}})
+
+    found = keyword("住宿费每晚")
+    assert names(found)[:1] == ["差旅标准.pdf"]
+    assert "不超过六百元" in found.data[0].content[0].text
+    found = keyword("KX-339A")
+    assert names(found)[:1] == ["设备清单.xlsx"]
+    text = found.data[0].content[0].text
+    assert "KX-339A" in text and "型号" in text and "单价" in text, text
+
+
 def test_attribute_filters_narrow_the_search(kb: MoatServer):
     client = kb.client()
     vs = client.vector_stores.create(name="filters")
@@ -390,3 +417,29 @@ def test_attribute_filters_narrow_the_search(kb: MoatServer):
         f"/v1/vector_stores/{vs.id}/search", json={"query": "x", "filters": {"type": "like", "key": "a", "value": 1}}
     )
     assert bad.status_code == 400 and error_of(bad)["param"] == "filters"
+
+
+def test_fusion_weights_choose_the_ranking_and_bad_ones_are_refused(kb: MoatServer, store):
+    vs, _ = store
+    client = kb.client()
+
+    def ranked(weights: dict) -> list[tuple[str, float]]:
+        page = client.vector_stores.search(
+            vector_store_id=vs.id, query="hotel budget", extra_body={"moat": {"weights": weights}}
+        )
+        return [(r.filename, round(r.score, 6)) for r in page.data]
+
+    def alone(mode: str) -> list[str]:
+        page = client.vector_stores.search(vector_store_id=vs.id, query="hotel budget", extra_body={"moat": {"mode": mode}})
+        return [r.filename for r in page.data]
+
+    # A weight of 0 leaves the other ranking's order (the zero-weighted
+    # list's other chunks follow, at score 0).
+    for mode, weights in [("keyword", {"keyword": 1, "vector": 0}), ("vector", {"keyword": 0, "vector": 1})]:
+        order = alone(mode)
+        fused = ranked(weights)
+        assert [n for n, _ in fused[: len(order)]] == order, mode
+        assert all(score == 0 for _, score in fused[len(order) :]), mode
+    for weights in [{"keyword": -1, "vector": 1}, {"keyword": 0, "vector": 0}, {"keyword": 1}, {"keyword": 1, "vector": 1, "x": 2}]:
+        resp = kb.http().post(f"/v1/vector_stores/{vs.id}/search", json={"query": "x", "moat": {"weights": weights}})
+        assert resp.status_code == 400, (weights, resp.text)

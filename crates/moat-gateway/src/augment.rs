@@ -5,8 +5,9 @@
 //! caller may see are quoted into that message as numbered, fenced data,
 //! and the system message tells the model they are sources, not
 //! instructions. Every turn then sees them, and the guard scans them with
-//! the rest of the prompt (so personal data in a document is handled by
-//! the caller's policy like personal data they typed). As the answer
+//! the rest of the prompt (so personal data in a document is pseudonymized
+//! or masked by the caller's policy like personal data they typed; under
+//! `block` it is masked, so a document cannot refuse a question). As the answer
 //! finishes, [`cite`] names the passages it used in `message.annotations`.
 
 mod cite;
@@ -23,7 +24,7 @@ use moat_protocol::{ApiError, GenerationEvent};
 use moat_router::EventStream;
 use serde::{Deserialize, Serialize};
 
-use crate::{AuditTrail, Call, Gateway, GatewayError, Metrics, SearchMode};
+use crate::{AuditTrail, Call, Gateway, GatewayError, Metrics, PiiGuard, SearchOptions};
 
 /// The most knowledge bases one chat may name.
 pub const MAX_KNOWLEDGE_BASES: usize = 8;
@@ -98,7 +99,7 @@ impl Gateway {
                 rewrite_query: None,
             };
             let page = knowledge
-                .search(call, store, search, SearchMode::Hybrid)
+                .search(call, store, search, SearchOptions::default())
                 .await?;
             found.extend(page.data);
         }
@@ -151,6 +152,18 @@ fn last_user_text(request: &ChatCompletionRequest) -> Option<String> {
     }
     let skip = text.chars().count().saturating_sub(MAX_QUERY_CHARS);
     Some(text.chars().skip(skip).collect())
+}
+
+/// Under policy `block`, a passage's personal data is masked rather than
+/// the question refused: the caller did not send it, a document holds it.
+/// (Under the other policies the guard treats passages as it treats the
+/// prompt.)
+pub(crate) fn mask_for_block(grounding: &mut Grounding, guard: &PiiGuard) {
+    if guard.policy() == moat_guard::Policy::Block {
+        for passage in &mut grounding.passages {
+            passage.text = guard.mask_text(&passage.text);
+        }
+    }
 }
 
 /// What the system message says about the sources.

@@ -138,7 +138,8 @@ impl Gateway {
         let found = self
             .ground(call, knowledge_bases, &conversation.request, context_length)
             .await?;
-        if let Some(grounding) = found {
+        if let Some(mut grounding) = found {
+            augment::mask_for_block(&mut grounding, &self.guard_for(&call.principal));
             augment::quote(&mut conversation.request, &grounding);
             conversation.grounding = Some(grounding);
         }

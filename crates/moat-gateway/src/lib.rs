@@ -51,7 +51,7 @@ pub use chat::Decision;
 pub use embed::Embedded;
 pub use error::GatewayError;
 pub use guard::{PiiFound, PiiGuard};
-pub use knowledge::{Knowledge, KnowledgeSettings, SearchMode};
+pub use knowledge::{FusionWeights, Knowledge, KnowledgeSettings, SearchMode, SearchOptions};
 pub use metrics::Metrics;
 pub use tools::{ServerTools, ToolLoopSettings};
 

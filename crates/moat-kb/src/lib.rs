@@ -19,5 +19,6 @@ pub use filter::{validate_attributes, Filter};
 pub use fuse::{fuse, Fused, Fusion};
 pub use index::{
     AllowedFiles, ChunkKey, FileNo, IndexError, KeywordEntry, KeywordIndex, VectorIndex,
+    APPROXIMATE_FROM,
 };
 pub use types::{Block, Chunk, Document};

@@ -2,10 +2,14 @@
 //! disk (one folder per store under the index folder, rebuilt from the
 //! store's chunks when it is missing) and the vector index in memory
 //! (rebuilt from the stored embeddings). Index work is CPU-heavy and runs
-//! on blocking threads.
+//! on blocking threads. Once a store's vectors reach the size where a scan
+//! gets slow ([`moat_kb::APPROXIMATE_FROM`]), an HNSW graph is built over
+//! a copy on a thread of its own and swapped in if nothing changed
+//! meanwhile; until then, and after a removal drops it, searches scan.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use moat_kb::{AllowedFiles, Chunk, ChunkKey, FileNo, KeywordEntry, KeywordIndex, VectorIndex};
@@ -14,6 +18,9 @@ use moat_router::blocking;
 use moat_store::{KbChunk, Store, StoredChunk};
 use tokio::sync::Mutex;
 
+/// How long writes must pause before a graph build starts.
+const GRAPH_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Chunks read per page while rebuilding.
 const REBUILD_PAGE: u32 = 2000;
 
@@ -21,12 +28,20 @@ pub(crate) struct Indexes {
     dir: PathBuf,
     store: Store,
     open: Mutex<HashMap<String, Arc<StoreIndex>>>,
+    /// Vectors from which a store's searches go through a graph.
+    graph_from: usize,
 }
 
 /// One store's two indexes.
 pub(crate) struct StoreIndex {
     keyword: RwLock<KeywordIndex>,
     vector: RwLock<Option<VectorIndex>>,
+    graph_from: usize,
+    /// Bumped by every change of the vectors: a graph built on a copy is
+    /// swapped in only if it did not move meanwhile.
+    generation: AtomicU64,
+    /// A graph is being built.
+    building: AtomicBool,
 }
 
 fn index_failure(e: impl std::fmt::Display) -> ApiError {
@@ -64,11 +79,12 @@ fn lock_failure() -> ApiError {
 }
 
 impl Indexes {
-    pub(crate) fn new(dir: PathBuf, store: Store) -> Self {
+    pub(crate) fn new(dir: PathBuf, store: Store, graph_from: usize) -> Self {
         Self {
             dir,
             store,
             open: Mutex::new(HashMap::new()),
+            graph_from,
         }
     }
 
@@ -79,6 +95,7 @@ impl Indexes {
             return Ok(Arc::clone(index));
         }
         let index = Arc::new(self.load(store_id).await?);
+        StoreIndex::graph_if_large(&index);
         open.insert(store_id.to_owned(), Arc::clone(&index));
         Ok(index)
     }
@@ -99,10 +116,7 @@ impl Indexes {
         })
         .await?
         .map_err(index_failure)?;
-        let index = StoreIndex {
-            keyword: RwLock::new(keyword),
-            vector: RwLock::new(None),
-        };
+        let index = StoreIndex::new(keyword, self.graph_from);
         let mut after = None;
         loop {
             let page = self
@@ -132,26 +146,32 @@ impl Indexes {
         chunks: Vec<KbChunk>,
     ) -> Result<(), ApiError> {
         let index = self.get(store_id).await?;
+        let written = Arc::clone(&index);
         blocking("keyword index write", move || {
             let stored: Vec<StoredChunk> = chunks
                 .into_iter()
                 .map(|chunk| StoredChunk { file_no, chunk })
                 .collect();
-            index.remove(FileNo(file_no))?;
-            index.add_stored(stored, true)?;
-            index.commit()
+            written.remove(FileNo(file_no))?;
+            written.add_stored(stored, true)?;
+            written.commit()
         })
-        .await?
+        .await??;
+        StoreIndex::graph_if_large(&index);
+        Ok(())
     }
 
     /// Take a file's chunks out of both indexes.
     pub(crate) async fn remove_file(&self, store_id: &str, file_no: u32) -> Result<(), ApiError> {
         let index = self.get(store_id).await?;
+        let written = Arc::clone(&index);
         blocking("keyword index delete", move || {
-            index.remove(FileNo(file_no))?;
-            index.commit()
+            written.remove(FileNo(file_no))?;
+            written.commit()
         })
-        .await?
+        .await??;
+        StoreIndex::graph_if_large(&index);
+        Ok(())
     }
 
     /// Forget a deleted store's indexes and remove its folder.
@@ -170,6 +190,75 @@ impl Indexes {
 }
 
 impl StoreIndex {
+    fn new(keyword: KeywordIndex, graph_from: usize) -> Self {
+        Self {
+            keyword: RwLock::new(keyword),
+            vector: RwLock::new(None),
+            graph_from,
+            generation: AtomicU64::new(0),
+            building: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the vectors are many enough for a graph and have none.
+    fn wants_graph(&self) -> bool {
+        self.vector.read().is_ok_and(|v| {
+            v.as_ref()
+                .is_some_and(|v| v.len() >= self.graph_from && !v.has_graph())
+        })
+    }
+
+    /// Start building the graph on a thread of its own if the store wants
+    /// one and no build is under way. The build works on a copy (searches
+    /// go on scanning the original) and is redone if the vectors changed
+    /// before it finished.
+    pub(crate) fn graph_if_large(index: &Arc<Self>) {
+        if !index.wants_graph() || index.building.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let index = Arc::clone(index);
+        let spawned = std::thread::Builder::new()
+            .name("kb-graph".into())
+            .spawn(move || {
+                while index.wants_graph() {
+                    // Wait for a pause in writes: an ingest under way
+                    // would make the build start over again and again.
+                    let mut generation = index.generation.load(Ordering::Acquire);
+                    loop {
+                        std::thread::sleep(GRAPH_QUIET);
+                        let now = index.generation.load(Ordering::Acquire);
+                        if now == generation {
+                            break;
+                        }
+                        generation = now;
+                    }
+                    let copy = match index.vector.read() {
+                        Ok(v) => v.clone(),
+                        Err(_) => break,
+                    };
+                    let Some(mut copy) = copy else { break };
+                    let started = std::time::Instant::now();
+                    copy.build_graph();
+                    let Ok(mut vector) = index.vector.write() else {
+                        break;
+                    };
+                    if index.generation.load(Ordering::Acquire) == generation {
+                        tracing::info!(
+                            vectors = copy.len(),
+                            seconds = started.elapsed().as_secs_f64(),
+                            "vector graph built"
+                        );
+                        *vector = Some(copy);
+                        break;
+                    }
+                }
+                index.building.store(false, Ordering::Release);
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "the vector graph build could not start; searches scan");
+        }
+    }
+
     /// Add chunks: to the keyword index when `keyword` (else it has them
     /// already), and those with embeddings to the vector index.
     fn add_stored(&self, chunks: Vec<StoredChunk>, keyword: bool) -> Result<(), ApiError> {
@@ -189,12 +278,15 @@ impl StoreIndex {
                 .map_err(index_failure)?;
         }
         let mut vector = self.vector.write().map_err(|_| lock_failure())?;
+        self.generation.fetch_add(1, Ordering::AcqRel);
         for c in &chunks {
             let Some(embedding) = &c.chunk.embedding else {
                 continue;
             };
             if vector.is_none() {
-                *vector = Some(VectorIndex::new(embedding.len()).map_err(index_failure)?);
+                let mut created = VectorIndex::new(embedding.len()).map_err(index_failure)?;
+                created.set_approximate_from(self.graph_from);
+                *vector = Some(created);
             }
             if let Some(v) = vector.as_mut() {
                 if v.dims() == embedding.len() {
@@ -221,6 +313,7 @@ impl StoreIndex {
             .map_err(|_| lock_failure())?
             .delete_file(file);
         if let Some(v) = self.vector.write().map_err(|_| lock_failure())?.as_mut() {
+            self.generation.fetch_add(1, Ordering::AcqRel);
             v.remove_file(file);
         }
         Ok(())
@@ -254,5 +347,98 @@ impl StoreIndex {
                 .map_err(index_failure),
             _ => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `count` chunks of `files` files with pseudo-random 16-dimensional
+    /// embeddings.
+    fn chunks(count: u32, files: u32) -> Vec<StoredChunk> {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        (0..count)
+            .map(|i| {
+                let embedding = (0..16)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        (seed % 2000) as f32 / 1000.0 - 1.0
+                    })
+                    .collect();
+                StoredChunk {
+                    file_no: i % files,
+                    chunk: KbChunk {
+                        ordinal: i / files,
+                        text: format!("chunk {i}"),
+                        title: String::new(),
+                        headings: Vec::new(),
+                        page: None,
+                        embedding: Some(embedding),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    fn has_graph(index: &StoreIndex) -> bool {
+        index
+            .vector
+            .read()
+            .unwrap()
+            .as_ref()
+            .is_some_and(VectorIndex::has_graph)
+    }
+
+    fn wait_for_graph(index: &StoreIndex) -> bool {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < until {
+            if has_graph(index) && !index.building.load(Ordering::Acquire) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
+    }
+
+    #[test]
+    fn a_large_store_gets_a_graph_in_the_background_and_a_removal_rebuilds_it() {
+        let index = Arc::new(StoreIndex::new(KeywordIndex::in_memory().unwrap(), 100));
+        index.add_stored(chunks(60, 4), false).unwrap();
+        StoreIndex::graph_if_large(&index);
+        assert!(
+            !index.building.load(Ordering::Acquire),
+            "60 vectors need no graph"
+        );
+
+        let stored = chunks(200, 4);
+        index.add_stored(stored.clone(), false).unwrap();
+        StoreIndex::graph_if_large(&index);
+        let query = stored[7].chunk.embedding.clone().unwrap();
+        // Until the graph is in, searches scan: they are answered at once.
+        let scanned = index
+            .search_vector(&query, 5, &AllowedFiles::all())
+            .unwrap()
+            .unwrap();
+        assert!(wait_for_graph(&index), "no graph was built");
+        let through_graph = index
+            .search_vector(&query, 5, &AllowedFiles::all())
+            .unwrap()
+            .unwrap();
+        assert_eq!(through_graph[0].0, scanned[0].0);
+        assert!((through_graph[0].1 - 1.0).abs() < 1e-5);
+
+        // A removal drops the graph; the next write's check builds it again.
+        index.remove(FileNo(3)).unwrap();
+        assert!(!has_graph(&index));
+        StoreIndex::graph_if_large(&index);
+        assert!(wait_for_graph(&index), "the graph was not rebuilt");
+        let left = index
+            .search_vector(&query, 300, &AllowedFiles::all())
+            .unwrap()
+            .unwrap();
+        assert_eq!(left.len(), 195);
     }
 }

@@ -206,7 +206,11 @@ async fn embed(
     model: &str,
     chunks: &[KbChunk],
 ) -> Result<Vec<Vec<f32>>, Failure> {
-    let texts: Vec<String> = chunks.iter().map(embedding_text).collect();
+    let (_, passage) = super::embedding_prefixes(model);
+    let texts: Vec<String> = chunks
+        .iter()
+        .map(|c| format!("{passage}{}", embedding_text(c)))
+        .collect();
     if let Ok(embeddings) = backend.embed(request(model, texts.clone())).await {
         return Ok(embeddings.vectors);
     }

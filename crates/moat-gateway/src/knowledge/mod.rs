@@ -46,7 +46,7 @@ use tokio::sync::Semaphore;
 use crate::guard::PiiGuard;
 use crate::{Call, GatewayError};
 pub use convert::page_query;
-pub use search::SearchMode;
+pub use search::{FusionWeights, SearchMode, SearchOptions};
 
 use indexes::Indexes;
 
@@ -64,6 +64,12 @@ pub struct KnowledgeSettings {
     pub extract: ExtractLimits,
     /// Files ingested at the same time.
     pub ingest_workers: usize,
+    /// How much each ranking counts in a hybrid search (a request may say
+    /// otherwise in `moat.weights`).
+    pub fusion_weights: FusionWeights,
+    /// Vectors from which a store's vector searches go through an HNSW
+    /// graph (approximate) instead of a scan (exact).
+    pub vector_graph_from: usize,
 }
 
 impl KnowledgeSettings {
@@ -78,6 +84,8 @@ impl KnowledgeSettings {
             max_file_bytes: Self::DEFAULT_MAX_FILE_BYTES,
             extract: ExtractLimits::default(),
             ingest_workers: 1,
+            vector_graph_from: moat_kb::APPROXIMATE_FROM,
+            fusion_weights: FusionWeights::default(),
         }
     }
 }
@@ -133,7 +141,11 @@ impl Knowledge {
         let workers = settings.ingest_workers.max(1);
         Self {
             inner: Arc::new(Inner {
-                indexes: Indexes::new(settings.index_dir.clone(), store.clone()),
+                indexes: Indexes::new(
+                    settings.index_dir.clone(),
+                    store.clone(),
+                    settings.vector_graph_from,
+                ),
                 store,
                 models,
                 guard,
@@ -395,17 +407,27 @@ impl Knowledge {
     }
 
     /// The model that embeds new stores' chunks: the configured one, else
-    /// the first served model that embeds.
+    /// the first served model that embeds, a multilingual one (an id
+    /// naming `multilingual` or `e5`) before the others, since stores hold
+    /// Chinese as well as English.
     fn embedding_model(&self) -> Option<String> {
         if let Some(model) = &self.settings().embedding_model {
             return Some(model.clone());
         }
-        self.inner
+        let embedders: Vec<String> = self
+            .inner
             .models
             .infos()
             .into_iter()
-            .find(|info| info.purpose.embeds())
+            .filter(|info| info.purpose.embeds())
             .map(|info| info.id)
+            .collect();
+        let multilingual = |id: &&String| id_words(id).any(|w| w == "multilingual" || w == "e5");
+        embedders
+            .iter()
+            .find(multilingual)
+            .or_else(|| embedders.first())
+            .cloned()
     }
 
     pub async fn vector_store(&self, call: &Call, id: &str) -> Result<VectorStore, ApiError> {
@@ -693,6 +715,25 @@ pub(crate) fn may_see(principal: &Principal, attributes: &serde_json::Value) -> 
         .any(|name| principal.roles.iter().any(|role| role.name == name))
 }
 
+/// The words of a model id, lowercased: `multilingual-e5-small.q4_0` →
+/// multilingual, e5, small, q4, 0.
+fn id_words(id: &str) -> impl Iterator<Item = String> + '_ {
+    id.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+}
+
+/// What an embedding model wants before a search query and before a
+/// passage: e5 models (an id naming `e5`) were trained with `query: ` and
+/// `passage: `, and retrieve worse without; others want nothing.
+pub(crate) fn embedding_prefixes(model: &str) -> (&'static str, &'static str) {
+    if id_words(model).any(|w| w == "e5") {
+        ("query: ", "passage: ")
+    } else {
+        ("", "")
+    }
+}
+
 /// May `principal` read `store`?
 fn may_read(principal: &Principal, store: &VectorStoreRecord) -> bool {
     store.owner == principal.id
@@ -724,4 +765,21 @@ fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e5_models_get_their_prefixes_and_others_none() {
+        assert_eq!(
+            embedding_prefixes("multilingual-e5-small.q4_0"),
+            ("query: ", "passage: ")
+        );
+        assert_eq!(embedding_prefixes("E5-large"), ("query: ", "passage: "));
+        assert_eq!(embedding_prefixes("all-MiniLM-L6-v2-minilm.f16"), ("", ""));
+        // A word, not a substring.
+        assert_eq!(embedding_prefixes("bge-m3-e50"), ("", ""));
+    }
 }

@@ -25,6 +25,37 @@ pub enum SearchMode {
     Vector,
 }
 
+/// moat's extension to a search, `"moat": {"mode": ..., "weights":
+/// {"keyword": 1.0, "vector": 1.0}}`: which index to ask, and how much each
+/// ranking counts in the fusion (default: the server's).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchOptions {
+    #[serde(default)]
+    pub mode: SearchMode,
+    #[serde(default)]
+    pub weights: Option<FusionWeights>,
+}
+
+/// The weight of each ranking in a hybrid search's fusion.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FusionWeights {
+    pub keyword: f64,
+    pub vector: f64,
+}
+
+impl Default for FusionWeights {
+    /// Measured on benches/kb (BENCHMARKS.md, "Knowledge-base retrieval
+    /// quality").
+    fn default() -> Self {
+        Self {
+            keyword: 1.0,
+            vector: 1.0,
+        }
+    }
+}
+
 /// Candidates asked of each index per result wanted.
 const CANDIDATES_PER_RESULT: usize = 4;
 /// Fewest candidates asked of each index.
@@ -45,9 +76,13 @@ impl Knowledge {
         call: &Call,
         store_id: &str,
         request: SearchRequest,
-        mode: SearchMode,
+        options: SearchOptions,
     ) -> Result<SearchResultsPage, ApiError> {
         request.validate()?;
+        let mode = options.mode;
+        let weights = options.weights.unwrap_or(self.settings().fusion_weights);
+        let fusion = Fusion::new(moat_kb::fuse::DEFAULT_K, weights.keyword, weights.vector)
+            .map_err(|e| ApiError::invalid_param("moat.weights", e.0))?;
         let started = std::time::Instant::now();
         let record = self.readable(&call.principal, store_id).await?;
         let filter = request
@@ -114,7 +149,7 @@ impl Knowledge {
             }
             sort_best_first(&mut keyword);
             sort_best_first(&mut vector);
-            Ok::<_, ApiError>(fuse(&keyword, &vector, &Fusion::default()))
+            Ok::<_, ApiError>(fuse(&keyword, &vector, &fusion))
         })
         .await??;
 
@@ -173,10 +208,11 @@ impl Knowledge {
         texts: &[String],
     ) -> Result<Vec<Vec<f32>>, ApiError> {
         let backend = self.inner.models.get(model)?;
+        let (query, _) = super::embedding_prefixes(model);
         let embeddings = backend
             .embed(EmbeddingRequest {
                 model: model.to_owned(),
-                input: EmbeddingInput::Texts(texts.to_vec()),
+                input: EmbeddingInput::Texts(texts.iter().map(|t| format!("{query}{t}")).collect()),
                 encoding_format: Default::default(),
                 dimensions: None,
                 user: None,

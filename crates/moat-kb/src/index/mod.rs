@@ -16,4 +16,4 @@ pub use allowed::AllowedFiles;
 pub use error::IndexError;
 pub use ids::{ChunkKey, FileNo};
 pub use keyword::{KeywordEntry, KeywordIndex};
-pub use vector::VectorIndex;
+pub use vector::{VectorIndex, APPROXIMATE_FROM};

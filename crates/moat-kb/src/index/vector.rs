@@ -52,6 +52,8 @@ pub struct VectorIndex {
     data: Vec<f32>,
     /// Built on request, extended by `add`, dropped by `remove_file`.
     graph: Option<Graph>,
+    /// From this many vectors on, searches use the graph when there is one.
+    approximate_from: usize,
 }
 
 /// Equal when they hold the same vectors; the graph is derived data.
@@ -79,7 +81,19 @@ impl VectorIndex {
             files: Vec::new(),
             data: Vec::new(),
             graph: None,
+            approximate_from: APPROXIMATE_FROM,
         })
+    }
+
+    /// Searches use the graph from `count` vectors on (default
+    /// [`APPROXIMATE_FROM`]).
+    pub fn set_approximate_from(&mut self, count: usize) {
+        self.approximate_from = count;
+    }
+
+    /// The size from which searches use the graph.
+    pub fn approximate_from(&self) -> usize {
+        self.approximate_from
     }
 
     /// The dimensions of its vectors.
@@ -167,7 +181,7 @@ impl VectorIndex {
     /// The `k` vectors of `allowed` files most similar to `query` (cosine,
     /// -1..=1), best first, equal scores by smaller key: exact by a scan,
     /// or approximate through the graph when there is one, the index holds
-    /// at least [`APPROXIMATE_FROM`] vectors and enough of them are
+    /// at least [`approximate_from`](Self::approximate_from) vectors and enough of them are
     /// allowed. Vectors of other files are never returned; a scan skips
     /// them before comparing.
     pub fn search(
@@ -182,7 +196,7 @@ impl VectorIndex {
             return Ok(Vec::new());
         }
         if let Some(graph) = &self.graph {
-            let usable = graph.len() == self.len() && self.len() >= APPROXIMATE_FROM;
+            let usable = graph.len() == self.len() && self.len() >= self.approximate_from;
             if usable && self.mostly_allowed(allowed) {
                 return Ok(self.search_graph(graph, &query, k, allowed));
             }

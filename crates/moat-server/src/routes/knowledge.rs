@@ -7,7 +7,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use moat_gateway::{Knowledge, SearchMode};
+use moat_gateway::{Knowledge, SearchOptions};
 use moat_protocol::files::{FileListQuery, FilePurpose};
 use moat_protocol::page::ListQuery;
 use moat_protocol::vector_stores::{
@@ -244,20 +244,14 @@ pub(crate) async fn get_batch(
     json(knowledge(&state)?.file_batch(&call, &id, &batch_id).await?)
 }
 
-/// The search body: OpenAI's, plus moat's `"moat": {"mode": ...}`.
+/// The search body: OpenAI's, plus moat's `"moat": {"mode": ...,
+/// "weights": ...}`.
 #[derive(Deserialize)]
 pub(crate) struct SearchBody {
     #[serde(flatten)]
     request: SearchRequest,
     #[serde(default)]
-    moat: SearchExtension,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SearchExtension {
-    #[serde(default)]
-    mode: SearchMode,
+    moat: SearchOptions,
 }
 
 pub(crate) async fn search(
@@ -268,7 +262,7 @@ pub(crate) async fn search(
 ) -> Answer {
     json(
         knowledge(&state)?
-            .search(&call, &id, body.request, body.moat.mode)
+            .search(&call, &id, body.request, body.moat)
             .await?,
     )
 }
