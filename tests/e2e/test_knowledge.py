@@ -440,6 +440,6 @@ def test_fusion_weights_choose_the_ranking_and_bad_ones_are_refused(kb: MoatServ
         fused = ranked(weights)
         assert [n for n, _ in fused[: len(order)]] == order, mode
         assert all(score == 0 for _, score in fused[len(order) :]), mode
-    for weights in [{"keyword": -1, "vector": 1}, {"keyword": 0, "vector": 0}, {"keyword": 1}, {"keyword": 1, "vector": 1, "x": 2}]:
+    for weights in [{"keyword": -1, "vector": 1}, {"keyword": 0, "vector": 0}, {"keyword": 1}, {"keyword": 1, "vector": 1, "x": 2}, {"keyword": 1e308, "vector": 1e308}]:
         resp = kb.http().post(f"/v1/vector_stores/{vs.id}/search", json={"query": "x", "moat": {"weights": weights}})
         assert resp.status_code == 400, (weights, resp.text)

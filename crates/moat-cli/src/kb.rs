@@ -269,13 +269,11 @@ async fn search(api: &Api, name: &str, query: &str, limit: u32, mode: &str) -> a
         say("nothing found");
     }
     for (i, result) in page.data.iter().enumerate() {
-        let text: String = result
-            .content
-            .iter()
-            .map(|c| c.text.as_str())
+        let line: String = result
+            .text()
+            .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
-        let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let cut: String = line.chars().take(200).collect();
         say(&format!(
             "{}. {:.4}  {}  {}",

@@ -112,12 +112,7 @@ impl Gateway {
         let mut passages: Vec<Passage> = Vec::new();
         let mut used = 0;
         for result in found {
-            let text: String = result
-                .content
-                .iter()
-                .map(|c| c.text.as_str())
-                .collect::<Vec<_>>()
-                .join("\n");
+            let text = result.text();
             let tokens = moat_kb::estimate_tokens(&text);
             if passages.len() == PASSAGES as usize || used + tokens > budget {
                 break;

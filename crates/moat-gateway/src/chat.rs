@@ -143,6 +143,10 @@ impl Gateway {
             augment::quote(&mut conversation.request, &grounding);
             conversation.grounding = Some(grounding);
         }
+        // A resumed conversation's record names the stores it was grounded in too.
+        if let Some(grounding) = &conversation.grounding {
+            call.trail.knowledge_bases(&grounding.stores);
+        }
         let grounding = conversation
             .grounding
             .clone()

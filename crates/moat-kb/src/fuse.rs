@@ -23,6 +23,10 @@ pub const DEFAULT_K: f64 = 60.0;
 /// Largest `k` accepted.
 pub const MAX_K: f64 = 1e6;
 
+/// Largest weight accepted: more would only overflow the sum to infinity
+/// (and the scaled score to NaN); ratios are what count.
+pub const MAX_WEIGHT: f64 = 1e6;
+
 impl Default for Fusion {
     /// `k` = 60, both weights 1.
     fn default() -> Self {
@@ -40,8 +44,8 @@ impl Default for Fusion {
 pub struct InvalidFusion(pub String);
 
 impl Fusion {
-    /// Checked constants: `k` in 0..=[`MAX_K`], weights finite and not
-    /// negative, at least one of them above 0.
+    /// Checked constants: `k` in 0..=[`MAX_K`], weights in
+    /// 0..=[`MAX_WEIGHT`], at least one of them above 0.
     pub fn new(k: f64, keyword_weight: f64, vector_weight: f64) -> Result<Self, InvalidFusion> {
         if !(0.0..=MAX_K).contains(&k) {
             return Err(InvalidFusion(format!(
@@ -52,6 +56,11 @@ impl Fusion {
             if !weight.is_finite() || weight < 0.0 {
                 return Err(InvalidFusion(format!(
                     "{name} weight must be a number of at least 0, not {weight}"
+                )));
+            }
+            if weight > MAX_WEIGHT {
+                return Err(InvalidFusion(format!(
+                    "{name} weight must be at most {MAX_WEIGHT}, not {weight}"
                 )));
             }
         }
@@ -225,6 +234,12 @@ mod tests {
             "keyword weight must be a number of at least 0, not inf"
         );
         assert!(Fusion::new(60.0, 1.0, -0.5).is_err());
+        // Finite but so large the sum would overflow.
+        assert!(Fusion::new(60.0, 1e308, 1e308)
+            .unwrap_err()
+            .0
+            .starts_with("keyword weight must be at most 1000000, not 1000"));
+        assert!(Fusion::new(60.0, MAX_WEIGHT, MAX_WEIGHT).is_ok());
         assert_eq!(
             Fusion::new(60.0, 0.0, 0.0).unwrap_err().0,
             "at least one weight must be above 0"

@@ -164,6 +164,14 @@ pub struct SearchResultsPage {
     pub next_page: Option<String>,
 }
 
+impl SearchResult {
+    /// The result's text pieces as one text, a line break between pieces.
+    pub fn text(&self) -> String {
+        let pieces: Vec<&str> = self.content.iter().map(|c| c.text.as_str()).collect();
+        pieces.join("\n")
+    }
+}
+
 impl SearchResultsPage {
     /// The one page of `data` found for `search_query`.
     pub fn new(search_query: Vec<String>, data: Vec<SearchResult>) -> Self {
