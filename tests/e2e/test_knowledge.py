@@ -386,9 +386,13 @@ def test_a_chinese_pdf_and_an_xlsx_are_extracted_and_found(kb: MoatServer):
         "差旅标准.pdf": cjk_pdf(["第十七条 直辖市住宿费每晚不超过六百元。", "第十八条 报销须附发票原件。"]),
         "设备清单.xlsx": xlsx("设备", rows),
     }
+    extractors = {}
     for name, content in files.items():
         done = client.vector_stores.files.create_and_poll(vector_store_id=vs.id, file_id=upload(client, name, content).id)
         assert done.status == "completed", (name, done.last_error)
+        extractors[name] = done.model_dump()["moat"]["extractor"]
+    # The file says which extractor read it: here poppler, not the built-in reader.
+    assert extractors == {"差旅标准.pdf": "pdftotext", "设备清单.xlsx": "xlsx"}
 
     def keyword(query: str):
         return client.vector_stores.search(vector_store_id=vs.id, query=query, extra_body={"moat": {"mode": "keyword"}})

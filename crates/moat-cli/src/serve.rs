@@ -145,6 +145,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Planned::Upstream(ModelConfigResolved::Embedded { .. }) => {}
         }
     }
+    check_embedding_model(&registry, config.knowledge.embedding_model.as_deref())?;
 
     let guard = PiiGuard::new(config.guard.scanner()?, config.guard.policy);
     tracing::info!(
@@ -186,22 +187,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             )
             .map_err(|e| anyhow::anyhow!("[[tools]] {e}"))?,
         ),
-        // Knowledge-base indexes live beside the server secret (`data/kb`
-        // by default); metadata, chunks and embeddings are in the store.
-        knowledge: Some(moat_server::KnowledgeSettings::new(
-            config
-                .access
-                .secret_file
-                .parent()
-                .unwrap_or_else(|| std::path::Path::new("."))
-                .join("kb"),
-        )),
+        knowledge: Some(config.knowledge.clone()),
         settings: moat_server::GatewaySettings {
             default_max_tokens: config.default_max_tokens,
         },
     };
     let gateway = moat_server::Gateway::new(registry, serving.access, parts);
     if let Some(knowledge) = gateway.knowledge() {
+        // Stores switch to a changed embedding model before any ingest
+        // resumes, so that resumed ingests embed with the new one.
+        match knowledge.resume_reembeds().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(stores = n, "re-embedding knowledge bases in the background"),
+            Err(e) => tracing::warn!(error = %e, "knowledge-base re-embeds were not started"),
+        }
         match knowledge.resume_ingests().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(files = n, "resuming interrupted ingests"),
@@ -309,4 +308,30 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutdown requested; finishing running requests");
     })
+}
+
+/// `[knowledge] embedding_model`, when set, names a served model that
+/// embeds: a typo would otherwise turn every store keyword-only.
+fn check_embedding_model(registry: &ModelRegistry, model: Option<&str>) -> anyhow::Result<()> {
+    let Some(model) = model else {
+        return Ok(());
+    };
+    let mut embedders: Vec<String> = registry
+        .infos()
+        .into_iter()
+        .filter(|info| info.purpose.embeds())
+        .map(|info| info.id)
+        .collect();
+    if embedders.iter().any(|id| id == model) {
+        return Ok(());
+    }
+    embedders.sort();
+    let served = if embedders.is_empty() {
+        "none".to_owned()
+    } else {
+        embedders.join(", ")
+    };
+    anyhow::bail!(
+        "[knowledge] embedding_model `{model}` is not a served embedding model (served: {served})"
+    )
 }

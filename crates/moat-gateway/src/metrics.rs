@@ -166,6 +166,7 @@ struct Inner {
     knowledge_ingest: HistogramFamily<IngestLabels>,
     knowledge_ingest_chunks: Counter,
     knowledge_ingest_bytes: Counter,
+    knowledge_reembedded_chunks: Counter,
 }
 
 impl Default for Metrics {
@@ -206,6 +207,7 @@ impl Metrics {
             HistogramFamily::new_with_constructor(http_duration_histogram as fn() -> _);
         let knowledge_ingest_chunks = Counter::default();
         let knowledge_ingest_bytes = Counter::default();
+        let knowledge_reembedded_chunks = Counter::default();
 
         // Counters get their `_total` suffix from the encoder.
         let mut registry = Registry::default();
@@ -320,6 +322,11 @@ impl Metrics {
             "Bytes of chunk text indexed by ingests",
             knowledge_ingest_bytes.clone(),
         );
+        registry.register(
+            "moat_knowledge_reembedded_chunks",
+            "Chunks embedded again after a store's embedding model changed",
+            knowledge_reembedded_chunks.clone(),
+        );
 
         Self {
             inner: Arc::new(Inner {
@@ -346,6 +353,7 @@ impl Metrics {
                 knowledge_ingest,
                 knowledge_ingest_chunks,
                 knowledge_ingest_bytes,
+                knowledge_reembedded_chunks,
             }),
         }
     }
@@ -427,6 +435,11 @@ impl Metrics {
             self.inner.knowledge_ingest_chunks.inc_by(chunks);
             self.inner.knowledge_ingest_bytes.inc_by(bytes);
         }
+    }
+
+    /// Chunks a re-embed gave vectors of the store's new model.
+    pub(crate) fn count_reembedded(&self, chunks: usize) {
+        self.inner.knowledge_reembedded_chunks.inc_by(chunks as u64);
     }
 
     fn count_passages(&self, state: &'static str, n: usize) {

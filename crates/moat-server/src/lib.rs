@@ -36,8 +36,8 @@ pub use auth::{Admin, AdminApi, AuditLog, Auditor, Caller, Need, Require};
 pub use connections::{BodyTimedOut, ConnectionLimits};
 pub use error::ErrorResponse;
 pub use moat_gateway::{
-    Access, Gateway, GatewayParts, GatewaySettings, Knowledge, KnowledgeSettings, Metrics,
-    PiiFound, PiiGuard, ServerTools, ToolLoopSettings,
+    Access, FusionWeights, Gateway, GatewayParts, GatewaySettings, Knowledge, KnowledgeSettings,
+    Metrics, PiiFound, PiiGuard, ServerTools, ToolLoopSettings,
 };
 pub use network::{ClientAllowList, PeerAddr, TrustedProxies};
 pub use request_id::{RequestId, CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};

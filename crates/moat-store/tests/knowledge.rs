@@ -412,6 +412,7 @@ async fn attaching_numbers_files_densely_once_and_never_reuses(location: String)
             chunk_count: 0,
             pii: json!({}),
             content_sha256: None,
+            extractor: None,
             created_ms: 10,
             updated_ms: 10,
         }
@@ -499,6 +500,7 @@ async fn attached_files_record_ingest_states_and_counts(location: String) {
         chunk_count: 12,
         pii: json!({"phone": 2, "cn_resident_id": 1}),
         content_sha256: "ab".repeat(32),
+        extractor: "pdftotext".into(),
     };
     assert!(store
         .complete_ingest("vs_a", "file-1", &result, 100)
@@ -533,6 +535,7 @@ async fn attached_files_record_ingest_states_and_counts(location: String) {
             done.chunk_count,
             &done.pii,
             done.content_sha256.as_deref(),
+            done.extractor.as_deref(),
             done.updated_ms,
             done.created_ms
         ),
@@ -542,6 +545,7 @@ async fn attached_files_record_ingest_states_and_counts(location: String) {
             12,
             &json!({"phone": 2, "cn_resident_id": 1}),
             Some("ab".repeat(32).as_str()),
+            Some("pdftotext"),
             100,
             10
         )
@@ -644,7 +648,7 @@ async fn deleting_a_store_takes_its_files_chunks_and_batches(location: String) {
             .unwrap();
         let f = attach(&store, id, "file-1", 2).await;
         store
-            .replace_chunks(id, f.file_no, &[chunk(0, true), chunk(1, false)])
+            .replace_chunks(id, f.file_no, &[chunk(0, true), chunk(1, false)], "bge-m3")
             .await
             .unwrap();
         store
@@ -689,11 +693,16 @@ async fn five_thousand_chunks_replace_and_read_back_in_pages(location: String) {
     let second = attach(&store, "vs_a", "file-2", 3).await;
     let chunks: Vec<KbChunk> = (0..5_000).map(|i| chunk(i, i.is_multiple_of(2))).collect();
     store
-        .replace_chunks("vs_a", second.file_no, &chunks)
+        .replace_chunks("vs_a", second.file_no, &chunks, "bge-m3")
         .await
         .unwrap();
     store
-        .replace_chunks("vs_a", first.file_no, &[chunk(0, false), chunk(1, true)])
+        .replace_chunks(
+            "vs_a",
+            first.file_no,
+            &[chunk(0, false), chunk(1, true)],
+            "bge-m3",
+        )
         .await
         .unwrap();
 
@@ -724,7 +733,7 @@ async fn five_thousand_chunks_replace_and_read_back_in_pages(location: String) {
 
     // Replacing is all of the file's chunks, the other file untouched.
     store
-        .replace_chunks("vs_a", second.file_no, &[chunk(7, true)])
+        .replace_chunks("vs_a", second.file_no, &[chunk(7, true)], "bge-m3")
         .await
         .unwrap();
     let all = store.chunks("vs_a", None, 10_000).await.unwrap();
@@ -764,7 +773,7 @@ async fn five_thousand_chunks_replace_and_read_back_in_pages(location: String) {
 
     // Chunks of a file that is not attached are refused.
     assert!(store
-        .replace_chunks("vs_a", 42, &[chunk(0, false)])
+        .replace_chunks("vs_a", 42, &[chunk(0, false)], "bge-m3")
         .await
         .is_err());
     store.close().await;
@@ -779,7 +788,7 @@ async fn embeddings_are_set_in_batches_and_cleared_on_a_new_model(location: Stri
     let f = attach(&store, "vs_a", "file-1", 2).await;
     let chunks: Vec<KbChunk> = (0..6).map(|i| chunk(i, i < 2)).collect();
     store
-        .replace_chunks("vs_a", f.file_no, &chunks)
+        .replace_chunks("vs_a", f.file_no, &chunks, "bge-m3")
         .await
         .unwrap();
 
@@ -801,7 +810,26 @@ async fn embeddings_are_set_in_batches_and_cleared_on_a_new_model(location: Stri
         })
         .chain([(chunk_key(0, 99), vec![1.0])])
         .collect();
-    assert_eq!(store.set_embeddings("vs_a", &vectors).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .set_missing_embeddings("vs_a", "bge-m3", &vectors)
+            .await
+            .unwrap(),
+        [chunk_key(0, 2), chunk_key(0, 3), chunk_key(0, 4)]
+    );
+    assert_eq!(store.chunk_counts("vs_a").await.unwrap(), (6, 5));
+    // A chunk with a vector keeps it; a vector of another model is not
+    // stored.
+    assert!(store
+        .set_missing_embeddings("vs_a", "bge-m3", &[(chunk_key(0, 0), vec![9.0, 9.0, 9.0])])
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .set_missing_embeddings("vs_a", "other", &[(chunk_key(0, 5), vec![9.0, 9.0, 9.0])])
+        .await
+        .unwrap()
+        .is_empty());
     let rest = store
         .chunks_missing_embedding("vs_a", Some(chunk_key(0, 4)), 3)
         .await
@@ -833,6 +861,22 @@ async fn embeddings_are_set_in_batches_and_cleared_on_a_new_model(location: Stri
             .len(),
         6
     );
+    // Chunks embedded by the old model are refused now, and nothing of
+    // them is written; by the new one they are stored.
+    assert!(!store
+        .replace_chunks("vs_a", f.file_no, &[chunk(0, true)], "bge-m3")
+        .await
+        .unwrap());
+    assert_eq!(store.chunk_counts("vs_a").await.unwrap(), (6, 0));
+    assert!(store
+        .replace_chunks("vs_a", f.file_no, &[chunk(0, true)], "other-model")
+        .await
+        .unwrap());
+    assert_eq!(store.chunk_counts("vs_a").await.unwrap(), (1, 1));
+    assert!(!store
+        .replace_chunks("vs_gone", f.file_no, &[chunk(0, true)], "other-model")
+        .await
+        .unwrap());
     assert_eq!(split_chunk_key(chunk_key(7, 9)), (7, 9));
     store.close().await;
 }
@@ -859,6 +903,7 @@ async fn batches_count_their_files(location: String) {
         chunk_count: 1,
         pii: json!({}),
         content_sha256: "00".into(),
+        extractor: "text".into(),
     };
     store
         .complete_ingest("vs_a", "file-1", &result, 6)

@@ -12,6 +12,7 @@ use moat_guard::{CustomRecognizer, Policy, Scanner};
 use moat_router::embedded::EmbeddedSettings;
 
 mod access;
+mod knowledge;
 mod layers;
 mod models;
 pub mod network;
@@ -46,6 +47,7 @@ pub struct Config {
     pub metrics_open: bool,
     pub tools: tools::ToolsConfig,
     pub network: network::NetworkConfig,
+    pub knowledge: moat_server::KnowledgeSettings,
 }
 
 /// The personal-data guard's settings, checked: every custom recognizer
@@ -173,6 +175,14 @@ impl Config {
             options.file.config.as_deref(),
         )?;
         tools::check_role_defaults(&access.roles()?, &tools.registry)?;
+        // Knowledge-base indexes live beside the server secret (`data/kb`
+        // by default); metadata, chunks and embeddings are in the store.
+        let data_dir = access
+            .secret_file
+            .parent()
+            .unwrap_or_else(|| std::path::Path::new("."))
+            .to_path_buf();
+        let knowledge = options.knowledge.settings(&data_dir)?;
         Ok(Self {
             listen,
             models_dirs: options.models_dir,
@@ -188,6 +198,7 @@ impl Config {
             metrics_open,
             tools,
             network,
+            knowledge,
         })
     }
 }

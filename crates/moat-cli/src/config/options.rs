@@ -13,6 +13,7 @@ use moat_server::ServerOptions;
 use serde::{Deserialize, Deserializer};
 
 use super::access::{AuthOptions, StoreOptions, TlsOptions};
+use super::knowledge::KnowledgeOptions;
 use super::models::ModelConfig;
 use super::network::ConnectionOptions;
 use super::tools::ToolLoopOptions;
@@ -138,6 +139,10 @@ pub struct Options {
     /// `[tool_loop]`: limits of the server-side tool loop.
     #[arg(skip)]
     pub tool_loop: ToolLoopOptions,
+    /// `[knowledge]`: knowledge bases' embedding model, uploads, ingest and
+    /// search.
+    #[arg(skip)]
+    pub knowledge: KnowledgeOptions,
 }
 
 impl Default for Options {
@@ -170,6 +175,7 @@ impl Default for Options {
             metrics: MetricsOptions::default(),
             tools: Vec::new(),
             tool_loop: ToolLoopOptions::default(),
+            knowledge: KnowledgeOptions::default(),
         }
     }
 }

@@ -4,7 +4,8 @@ use moat_protocol::files::{FileObject, FilePurpose};
 use moat_protocol::page::{ListOrder, ListPage};
 use moat_protocol::vector_stores::{
     ChunkingStrategy, ChunkingStrategyParam, ExpiresAfter, FileCounts, IngestDetails, LastError,
-    LastErrorCode, VectorStore, VectorStoreFile, VectorStoreFileBatch, VectorStoreFileStatus,
+    LastErrorCode, ReembedProgress, VectorStore, VectorStoreDetails, VectorStoreFile,
+    VectorStoreFileBatch, VectorStoreFileStatus, VectorStoreStatus,
 };
 use moat_protocol::ApiError;
 use moat_store::StoreError;
@@ -122,9 +123,11 @@ pub(crate) fn counts(counts: &moat_store::FileCounts) -> FileCounts {
     }
 }
 
+/// The store object; `reembed` while its chunks are embedded again.
 pub(crate) fn vector_store(
     record: &VectorStoreRecord,
     stored: &moat_store::FileCounts,
+    reembed: Option<ReembedProgress>,
 ) -> VectorStore {
     let file_counts = counts(stored);
     let expires_after: Option<ExpiresAfter> = record
@@ -140,12 +143,20 @@ pub(crate) fn vector_store(
         created_at: seconds(record.created_ms),
         name: record.name.clone(),
         usage_bytes: unsigned(stored.usage_bytes),
-        status: VectorStore::status_for(&file_counts, expires_at, now),
+        status: match VectorStore::status_for(&file_counts, expires_at, now) {
+            VectorStoreStatus::Completed if reembed.is_some() => VectorStoreStatus::InProgress,
+            status => status,
+        },
         file_counts,
         expires_after,
         expires_at,
         last_active_at,
         metadata: serde_json::from_value(record.metadata.clone()).unwrap_or_default(),
+        moat: Some(VectorStoreDetails {
+            embedding_model: (!record.embedding_model.is_empty())
+                .then(|| record.embedding_model.clone()),
+            reembed,
+        }),
     }
 }
 
@@ -199,6 +210,7 @@ pub(crate) fn vector_store_file(attached: &AttachedFile) -> VectorStoreFile {
                 chunks: unsigned(attached.chunk_count),
                 content_sha256: sha.clone(),
                 pii: attached.pii.as_object().cloned().unwrap_or_default(),
+                extractor: attached.extractor.clone(),
             }),
     }
 }

@@ -161,6 +161,29 @@ impl Indexes {
         Ok(())
     }
 
+    /// Close a store's indexes, if open, keeping their files: the next use
+    /// opens them again, its vectors read anew from the database (after its
+    /// embedding model changed).
+    pub(crate) async fn forget(&self, store_id: &str) {
+        self.open.lock().await.remove(store_id);
+    }
+
+    /// Add vectors of chunks already in the keyword index (a re-embed's).
+    pub(crate) async fn add_vectors(
+        &self,
+        store_id: &str,
+        chunks: Vec<StoredChunk>,
+    ) -> Result<(), ApiError> {
+        let index = self.get(store_id).await?;
+        let written = Arc::clone(&index);
+        blocking("vector index write", move || {
+            written.add_stored(chunks, false)
+        })
+        .await??;
+        StoreIndex::graph_if_large(&index);
+        Ok(())
+    }
+
     /// Take a file's chunks out of both indexes.
     pub(crate) async fn remove_file(&self, store_id: &str, file_no: u32) -> Result<(), ApiError> {
         let index = self.get(store_id).await?;

@@ -17,7 +17,7 @@ use super::{convert, Knowledge};
 /// Chunks embedded per request to the embedding model.
 const EMBED_BATCH: usize = 32;
 
-struct Failure {
+pub(super) struct Failure {
     code: &'static str,
     message: String,
 }
@@ -117,16 +117,7 @@ async fn ingest(knowledge: &Knowledge, attached: &AttachedFile) -> Result<Ingest
     .await
     .map_err(|_| Failure::server("extraction failed"))??;
 
-    let embedder = if vector_store.embedding_model.is_empty() {
-        None
-    } else {
-        let backend = knowledge
-            .inner
-            .models
-            .get(&vector_store.embedding_model)
-            .map_err(|_| Failure::server("the store's embedding model is not served"))?;
-        Some(backend)
-    };
+    let embedder = embedder_of(knowledge, &vector_store.embedding_model)?;
     let sizes = convert::chunking(&attached.chunking).sizes();
     // Chunks must fit the embedding model: at most half its context by
     // the estimate (the estimate and the model's tokenizer differ).
@@ -140,6 +131,7 @@ async fn ingest(knowledge: &Knowledge, attached: &AttachedFile) -> Result<Ingest
         max_tokens,
         overlap_tokens: overlap,
     };
+    let extractor = document.extractor.clone();
     let guard = knowledge.inner.guard.clone();
     let (chunks, pii) = blocking("chunking", move || {
         let chunks = chunk(&document, &settings, &estimate_tokens);
@@ -168,21 +160,45 @@ async fn ingest(knowledge: &Knowledge, attached: &AttachedFile) -> Result<Ingest
             embedding: None,
         })
         .collect();
-    if let Some(backend) = &embedder {
-        for batch in stored.chunks_mut(EMBED_BATCH) {
-            let vectors = embed(backend.as_ref(), &vector_store.embedding_model, batch).await?;
-            for (chunk, vector) in batch.iter_mut().zip(vectors) {
-                chunk.embedding = Some(vector);
+    // The store's model may change while this runs (a re-embed started by
+    // another replica): the chunks are stored only with vectors of the
+    // model the store has when they are written.
+    let mut model = vector_store.embedding_model.clone();
+    let mut embedder = embedder;
+    let mut tries = 0;
+    loop {
+        if let Some(backend) = &embedder {
+            for batch in stored.chunks_mut(EMBED_BATCH) {
+                let vectors = embed(backend.as_ref(), &model, batch).await?;
+                for (chunk, vector) in batch.iter_mut().zip(vectors) {
+                    chunk.embedding = Some(vector);
+                }
             }
+        } else {
+            stored.iter_mut().for_each(|c| c.embedding = None);
         }
+        let written = store
+            .replace_chunks(&attached.store_id, attached.file_no, &stored, &model)
+            .await
+            .map_err(|_| Failure::server("the database is unavailable"))?;
+        if written {
+            break;
+        }
+        tries += 1;
+        let changed = store
+            .vector_store(&attached.store_id)
+            .await
+            .map_err(|_| Failure::server("the database is unavailable"))?
+            .ok_or_else(|| Failure::server("the vector store was deleted"))?;
+        if tries >= 3 || changed.embedding_model == model {
+            return Err(Failure::server("the store's embedding model kept changing"));
+        }
+        model = changed.embedding_model;
+        embedder = embedder_of(knowledge, &model)?;
     }
 
     let usage_bytes: usize = stored.iter().map(|c| c.text.len()).sum();
     let chunk_count = stored.len();
-    store
-        .replace_chunks(&attached.store_id, attached.file_no, &stored)
-        .await
-        .map_err(|_| Failure::server("the database is unavailable"))?;
     knowledge
         .inner
         .indexes
@@ -195,13 +211,31 @@ async fn ingest(knowledge: &Knowledge, attached: &AttachedFile) -> Result<Ingest
         chunk_count: i64::try_from(chunk_count).unwrap_or(i64::MAX),
         pii: serde_json::to_value(pii).unwrap_or_default(),
         content_sha256: file.sha256,
+        extractor,
     })
+}
+
+/// The backend of a store's embedding model; `None` for a keyword-only
+/// store (no model).
+fn embedder_of(
+    knowledge: &Knowledge,
+    model: &str,
+) -> Result<Option<std::sync::Arc<dyn moat_router::Backend>>, Failure> {
+    if model.is_empty() {
+        return Ok(None);
+    }
+    knowledge
+        .inner
+        .models
+        .get(model)
+        .map(Some)
+        .map_err(|_| Failure::server("the store's embedding model is not served"))
 }
 
 /// The vectors of `chunks`' texts. A text the model refuses as too long is
 /// embedded by its first half, then quarter, and so on (the chunk itself
 /// is kept whole).
-async fn embed(
+pub(super) async fn embed(
     backend: &dyn moat_router::Backend,
     model: &str,
     chunks: &[KbChunk],

@@ -18,6 +18,7 @@
 mod convert;
 mod indexes;
 mod ingest;
+mod reembed;
 mod search;
 
 use std::path::PathBuf;
@@ -31,8 +32,8 @@ use moat_protocol::page::ListPage;
 use moat_protocol::time::now_ms;
 use moat_protocol::vector_stores::{
     AttachFileRequest, CreateFileBatchRequest, CreateVectorStoreRequest, ModifyVectorStoreRequest,
-    VectorStore, VectorStoreDeleted, VectorStoreFile, VectorStoreFileBatch, VectorStoreFileDeleted,
-    VectorStoreFileListQuery, VectorStoreList,
+    ReembedProgress, VectorStore, VectorStoreDeleted, VectorStoreFile, VectorStoreFileBatch,
+    VectorStoreFileDeleted, VectorStoreFileListQuery, VectorStoreList,
 };
 use moat_protocol::ApiError;
 use moat_router::ModelRegistry;
@@ -104,6 +105,8 @@ struct Inner {
     indexes: Indexes,
     ingest_slots: Arc<Semaphore>,
     metrics: crate::Metrics,
+    /// Stores being re-embedded, and how far each has come.
+    reembeds: std::sync::Mutex<std::collections::HashMap<String, ReembedProgress>>,
 }
 
 /// The refusal of anything about a store the caller may not read, or that
@@ -152,6 +155,7 @@ impl Knowledge {
                 settings,
                 ingest_slots: Arc::new(Semaphore::new(workers)),
                 metrics,
+                reembeds: Default::default(),
             }),
         }
     }
@@ -174,20 +178,14 @@ impl Knowledge {
         principal: &Principal,
         order: moat_protocol::page::ListOrder,
     ) -> Result<Vec<VectorStoreRecord>, ApiError> {
-        let mut readable = Vec::new();
-        let mut page = page_query(500, order, &None, &None);
-        loop {
-            let batch = self
-                .store()
-                .vector_stores(None, &page)
-                .await
-                .map_err(convert::page_error)?;
-            let last = batch.items.last().map(|r| r.id.clone());
-            readable.extend(batch.items.into_iter().filter(|r| may_read(principal, r)));
-            match (batch.has_more, last) {
-                (true, Some(last)) => page.after = Some(last),
-                _ => break,
-            }
+        let mut readable: Vec<VectorStoreRecord> = self
+            .all_stores()
+            .await?
+            .into_iter()
+            .filter(|r| may_read(principal, r))
+            .collect();
+        if order == moat_protocol::page::ListOrder::Desc {
+            readable.reverse();
         }
         Ok(readable)
     }
@@ -433,7 +431,11 @@ impl Knowledge {
     pub async fn vector_store(&self, call: &Call, id: &str) -> Result<VectorStore, ApiError> {
         let record = self.readable(&call.principal, id).await?;
         let counts = self.store().file_counts(id).await.map_err(store_error)?;
-        Ok(convert::vector_store(&record, &counts))
+        Ok(convert::vector_store(
+            &record,
+            &counts,
+            self.reembed_progress(&record.id),
+        ))
     }
 
     pub async fn vector_stores(
@@ -460,7 +462,8 @@ impl Knowledge {
                 .file_counts(&record.id)
                 .await
                 .map_err(store_error)?;
-            data.push(convert::vector_store(&record, &counts));
+            let reembed = self.reembed_progress(&record.id);
+            data.push(convert::vector_store(&record, &counts, reembed));
         }
         Ok(ListPage::new(data, has_more, |s: &VectorStore| {
             s.id.as_str()

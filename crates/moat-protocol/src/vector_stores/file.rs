@@ -78,6 +78,10 @@ pub struct IngestDetails {
     /// Kinds of personal data found and how often (never values).
     #[serde(default)]
     pub pii: serde_json::Map<String, serde_json::Value>,
+    /// Which extractor read the text: `pdf-extract` or `pdftotext` for a
+    /// PDF (whichever read it better), else the format's reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extractor: Option<String>,
 }
 
 /// `GET /v1/vector_stores/{id}/files`.
@@ -312,10 +316,11 @@ mod tests {
                 chunks: 3,
                 content_sha256: "ab".repeat(32),
                 pii: serde_json::from_value(json!({"phone": 2})).unwrap(),
+                extractor: Some("pdftotext".into()),
             }),
             ..ok.clone()
         };
-        insta::assert_snapshot!(serde_json::to_string(&ingested).unwrap(), @r#"{"id":"file-abc","object":"vector_store.file","usage_bytes":1234,"created_at":1700000000,"vector_store_id":"vs_abc","status":"completed","last_error":null,"chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":800,"chunk_overlap_tokens":400}},"attributes":{},"moat":{"chunks":3,"content_sha256":"abababababababababababababababababababababababababababababababab","pii":{"phone":2}}}"#);
+        insta::assert_snapshot!(serde_json::to_string(&ingested).unwrap(), @r#"{"id":"file-abc","object":"vector_store.file","usage_bytes":1234,"created_at":1700000000,"vector_store_id":"vs_abc","status":"completed","last_error":null,"chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":800,"chunk_overlap_tokens":400}},"attributes":{},"moat":{"chunks":3,"content_sha256":"abababababababababababababababababababababababababababababababab","pii":{"phone":2},"extractor":"pdftotext"}}"#);
         insta::assert_snapshot!(serde_json::to_string(&VectorStoreFileDeleted::new("file-abc", true)).unwrap(), @r#"{"id":"file-abc","object":"vector_store.file.deleted","deleted":true}"#);
     }
 

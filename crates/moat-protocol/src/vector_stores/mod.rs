@@ -24,6 +24,7 @@ pub use search::{
     SearchResultsPage, DEFAULT_MAX_RESULTS, MAX_QUERIES, MAX_QUERY_CHARS, MAX_RESULTS,
 };
 pub use store::{
-    CreateVectorStoreRequest, FileCounts, ModifyVectorStoreRequest, VectorStore,
-    VectorStoreDeleted, VectorStoreList, VectorStoreStatus, MAX_DESCRIPTION_CHARS,
+    CreateVectorStoreRequest, FileCounts, ModifyVectorStoreRequest, ReembedProgress, VectorStore,
+    VectorStoreDeleted, VectorStoreDetails, VectorStoreList, VectorStoreStatus,
+    MAX_DESCRIPTION_CHARS,
 };

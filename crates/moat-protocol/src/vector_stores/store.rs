@@ -44,6 +44,31 @@ pub struct VectorStore {
     pub expires_at: Option<i64>,
     pub last_active_at: i64,
     pub metadata: Metadata,
+    /// moat's own: the store's embedding model and re-embed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moat: Option<VectorStoreDetails>,
+}
+
+/// `"moat"` of a vector store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VectorStoreDetails {
+    /// The model that embeds the store's chunks; `null` for a store
+    /// searched by keywords only (no embedding model was served when it
+    /// was made).
+    pub embedding_model: Option<String>,
+    /// While the store's chunks are embedded again by a new model: how far
+    /// that has come. Left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reembed: Option<ReembedProgress>,
+}
+
+/// A re-embed's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReembedProgress {
+    /// Chunks with a vector of the new model.
+    pub chunks_embedded: u64,
+    /// Chunks of the store.
+    pub chunks_total: u64,
 }
 
 impl VectorStore {
@@ -200,11 +225,29 @@ mod tests {
             expires_at: Some(1_700_604_800),
             last_active_at: 1_700_000_000,
             metadata: Metadata::from([("team".into(), "hr".into())]),
+            moat: None,
         };
         insta::assert_snapshot!(serde_json::to_string(&store).unwrap(), @r#"{"id":"vs_abc","object":"vector_store","created_at":1700000000,"name":"Handbook","usage_bytes":4096,"file_counts":{"in_progress":1,"completed":2,"failed":0,"cancelled":0,"total":3},"status":"in_progress","expires_after":{"anchor":"last_active_at","days":7},"expires_at":1700604800,"last_active_at":1700000000,"metadata":{"team":"hr"}}"#);
         let back: VectorStore =
             serde_json::from_str(&serde_json::to_string(&store).unwrap()).unwrap();
         assert_eq!(back, store);
+        let reembedding = VectorStore {
+            moat: Some(VectorStoreDetails {
+                embedding_model: Some("multilingual-e5-small.q4_0".into()),
+                reembed: Some(ReembedProgress {
+                    chunks_embedded: 96,
+                    chunks_total: 400,
+                }),
+            }),
+            ..store.clone()
+        };
+        let json = serde_json::to_value(&reembedding).unwrap();
+        insta::assert_snapshot!(json["moat"].to_string(), @r#"{"embedding_model":"multilingual-e5-small.q4_0","reembed":{"chunks_embedded":96,"chunks_total":400}}"#);
+        let keyword_only = VectorStoreDetails {
+            embedding_model: None,
+            reembed: None,
+        };
+        insta::assert_snapshot!(serde_json::to_string(&keyword_only).unwrap(), @r#"{"embedding_model":null}"#);
         insta::assert_snapshot!(serde_json::to_string(&VectorStoreDeleted::new("vs_abc", true)).unwrap(), @r#"{"id":"vs_abc","object":"vector_store.deleted","deleted":true}"#);
         let list = VectorStoreList::new(vec![], false, |s| s.id.as_str());
         insta::assert_snapshot!(serde_json::to_string(&list).unwrap(), @r#"{"object":"list","data":[],"first_id":null,"last_id":null,"has_more":false}"#);

@@ -81,6 +81,8 @@ pub struct AttachedFile {
     pub pii: Value,
     /// SHA-256 (hex) of the content that was ingested.
     pub content_sha256: Option<String>,
+    /// Which extractor read the text (`pdf-extract`, `pdftotext`, `docx`...).
+    pub extractor: Option<String>,
     pub created_ms: i64,
     pub updated_ms: i64,
 }
@@ -92,6 +94,7 @@ pub struct IngestResult {
     pub chunk_count: i64,
     pub pii: Value,
     pub content_sha256: String,
+    pub extractor: String,
 }
 
 /// How many attached files are in each state, and the bytes they use.
@@ -108,7 +111,7 @@ pub struct FileCounts {
 
 const ATTACHED_COLUMNS: &str = "store_id, file_id, file_no, attributes, chunking, status, \
                                 last_error_code, last_error_message, usage_bytes, chunk_count, \
-                                pii, content_sha256, created_ms, updated_ms";
+                                pii, content_sha256, extractor, created_ms, updated_ms";
 
 impl Store {
     /// Attaches a file to a store, `in_progress`, with the store's next
@@ -160,12 +163,13 @@ impl Store {
             chunk_count: 0,
             pii: Value::Object(serde_json::Map::new()),
             content_sha256: None,
+            extractor: None,
             created_ms: new.created_ms,
             updated_ms: new.created_ms,
         };
         sqlx::query(&format!(
             "INSERT INTO vector_store_files ({ATTACHED_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, 0, 0, $7, NULL, $8, $8)"
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, 0, 0, $7, NULL, NULL, $8, $8)"
         ))
         .bind(file.store_id.as_str())
         .bind(file.file_id.as_str())
@@ -271,7 +275,8 @@ impl Store {
         let changed = sqlx::query(
             "UPDATE vector_store_files SET status = 'completed', last_error_code = NULL, \
              last_error_message = NULL, usage_bytes = $3, chunk_count = $4, pii = $5, \
-             content_sha256 = $6, updated_ms = $7 WHERE store_id = $1 AND file_id = $2",
+             content_sha256 = $6, updated_ms = $7, extractor = $8 \
+             WHERE store_id = $1 AND file_id = $2",
         )
         .bind(store_id)
         .bind(file_id)
@@ -280,6 +285,7 @@ impl Store {
         .bind(result.pii.to_string())
         .bind(result.content_sha256.as_str())
         .bind(now_ms)
+        .bind(result.extractor.as_str())
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -436,6 +442,7 @@ fn attached_from_row(row: &AnyRow) -> Result<AttachedFile, StoreError> {
         chunk_count: row.try_get("chunk_count")?,
         pii: json_column(row, "pii", || what("pii"))?,
         content_sha256: row.try_get("content_sha256")?,
+        extractor: row.try_get("extractor")?,
         created_ms: row.try_get("created_ms")?,
         updated_ms: row.try_get("updated_ms")?,
         store_id,

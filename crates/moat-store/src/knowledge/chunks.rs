@@ -57,14 +57,38 @@ const CHUNK_COLUMNS: &str = "file_no, ordinal, text, title, headings, page, embe
 
 impl Store {
     /// Replaces every chunk of file `file_no` of a store with `chunks`, in
-    /// one transaction. The file must be attached.
+    /// one transaction, if the store's embedding model is still
+    /// `embedded_by` (the model the chunks' vectors are of; `""` for a
+    /// keyword-only store). False, with nothing written, when the model
+    /// changed meanwhile (or the store is gone): vectors of two models are
+    /// never mixed in one store. The file must be attached.
+    ///
+    /// The check is an UPDATE of the store's row, first in the transaction:
+    /// it takes the write lock on SQLite and the row's lock on PostgreSQL,
+    /// so a model change ([`Store::set_embedding_model`]) waits for this
+    /// transaction and then clears what it wrote.
     pub async fn replace_chunks(
         &self,
         store_id: &str,
         file_no: u32,
         chunks: &[KbChunk],
-    ) -> Result<(), StoreError> {
+        embedded_by: &str,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
+        let current = sqlx::query(
+            "UPDATE vector_stores SET next_file_no = next_file_no \
+             WHERE id = $1 AND embedding_model = $2",
+        )
+        .bind(store_id)
+        .bind(embedded_by)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if !current {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         sqlx::query("DELETE FROM kb_chunks WHERE store_id = $1 AND file_no = $2")
             .bind(store_id)
             .bind(i64::from(file_no))
@@ -74,7 +98,23 @@ impl Store {
             insert_chunks(&mut tx, store_id, file_no, batch).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
+    }
+
+    /// How many chunks a store has, and how many of them have an embedding.
+    pub async fn chunk_counts(&self, store_id: &str) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS total, COUNT(embedding) AS embedded \
+             FROM kb_chunks WHERE store_id = $1",
+        )
+        .bind(store_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let count = |name: &str| -> Result<u64, StoreError> {
+            let n: i64 = row.try_get(name)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        Ok((count("total")?, count("embedded")?))
     }
 
     /// Up to `limit` chunks of a store in key order, from just after
@@ -158,31 +198,41 @@ impl Store {
         Ok(found)
     }
 
-    /// Stores the embeddings of chunks by key, in one transaction; returns
-    /// how many chunks there were to update.
-    pub async fn set_embeddings(
+    /// Stores the embeddings of chunks by key, in one transaction, where a
+    /// chunk has none yet and the store's embedding model is still `model`;
+    /// returns the keys set. A chunk replaced meanwhile (its file ingested
+    /// again, with vectors) keeps its own vector; a chunk deleted meanwhile
+    /// is not there to set.
+    pub async fn set_missing_embeddings(
         &self,
         store_id: &str,
+        model: &str,
         embeddings: &[(u64, Vec<f32>)],
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<u64>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut updated = 0;
+        let mut set = Vec::with_capacity(embeddings.len());
         for (key, vector) in embeddings {
             let (file_no, ordinal) = split_chunk_key(*key);
-            updated += sqlx::query(
+            let updated = sqlx::query(
                 "UPDATE kb_chunks SET embedding = $4 \
-                 WHERE store_id = $1 AND file_no = $2 AND ordinal = $3",
+                 WHERE store_id = $1 AND file_no = $2 AND ordinal = $3 \
+                 AND embedding IS NULL AND EXISTS (SELECT 1 FROM vector_stores \
+                 WHERE id = $1 AND embedding_model = $5)",
             )
             .bind(store_id)
             .bind(i64::from(file_no))
             .bind(i64::from(ordinal))
             .bind(vector_bytes(vector))
+            .bind(model)
             .execute(&mut *tx)
             .await?
             .rows_affected();
+            if updated > 0 {
+                set.push(*key);
+            }
         }
         tx.commit().await?;
-        Ok(updated)
+        Ok(set)
     }
 
     /// Deletes every chunk of file `file_no` of a store; returns how many.
