@@ -731,6 +731,24 @@ async fn five_thousand_chunks_replace_and_read_back_in_pages(location: String) {
     }
     assert_eq!(read[4_001].key(), chunk_key(1, 3_999));
 
+    let of_first = store.chunks_of_file("vs_a", first.file_no).await.unwrap();
+    assert_eq!(
+        of_first.iter().map(|c| c.chunk.clone()).collect::<Vec<_>>(),
+        [chunk(0, false), chunk(1, true)]
+    );
+    assert_eq!(
+        store
+            .chunks_of_file("vs_a", second.file_no)
+            .await
+            .unwrap()
+            .len(),
+        5_000
+    );
+    assert_eq!(
+        store.attached_file_nos("vs_a").await.unwrap(),
+        [first.file_no, second.file_no]
+    );
+    assert!(store.attached_file_nos("vs_b").await.unwrap().is_empty());
     // Replacing is all of the file's chunks, the other file untouched.
     store
         .replace_chunks("vs_a", second.file_no, &[chunk(7, true)], "bge-m3")

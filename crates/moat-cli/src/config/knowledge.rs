@@ -18,8 +18,8 @@ pub struct KnowledgeOptions {
     /// first. Changing it re-embeds every store's chunks at the next start,
     /// in the background, resuming where a restart interrupted it.
     pub embedding_model: Option<String>,
-    /// Folder of the keyword indexes. Default: `kb` beside the server
-    /// secret (`data/kb`).
+    /// Folder of the keyword indexes, one per process (replicas sharing a
+    /// database each keep their own). Default: `data/kb`.
     pub index_dir: Option<PathBuf>,
     /// Largest uploaded file, in MiB.
     pub max_file_mb: u64,

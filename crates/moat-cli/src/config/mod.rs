@@ -175,13 +175,10 @@ impl Config {
             options.file.config.as_deref(),
         )?;
         tools::check_role_defaults(&access.roles()?, &tools.registry)?;
-        // Knowledge-base indexes live beside the server secret (`data/kb`
-        // by default); metadata, chunks and embeddings are in the store.
-        let data_dir = access
-            .secret_file
-            .parent()
-            .unwrap_or_else(|| std::path::Path::new("."))
-            .to_path_buf();
+        // Knowledge-base indexes are this process's own (`data/kb`), also
+        // when replicas share the database and the secret: each keeps its
+        // indexes in line with the database.
+        let data_dir = PathBuf::from("data");
         let knowledge = options.knowledge.settings(&data_dir)?;
         Ok(Self {
             listen,

@@ -7,10 +7,11 @@
 //! a copy on a thread of its own and swapped in if nothing changed
 //! meanwhile; until then, and after a removal drops it, searches scan.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use moat_kb::{AllowedFiles, Chunk, ChunkKey, FileNo, KeywordEntry, KeywordIndex, VectorIndex};
 use moat_protocol::ApiError;
@@ -23,6 +24,10 @@ const GRAPH_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Chunks read per page while rebuilding.
 const REBUILD_PAGE: u32 = 2000;
+
+/// How often the vectors of a store being re-embedded elsewhere are
+/// compared with the store's.
+const VECTOR_CHECK: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub(crate) struct Indexes {
     dir: PathBuf,
@@ -42,6 +47,16 @@ pub(crate) struct StoreIndex {
     generation: AtomicU64,
     /// A graph is being built.
     building: AtomicBool,
+    /// The files whose chunks the indexes hold.
+    files: std::sync::Mutex<BTreeSet<u32>>,
+    /// The embedding model the vectors are of.
+    model: std::sync::Mutex<String>,
+    /// When the vectors were last compared with the store's, while some
+    /// chunks had none at load (a re-embed under way); `None` once all
+    /// had one.
+    vectors_checked: std::sync::Mutex<Option<Instant>>,
+    /// Held while the indexes are brought in line with the store.
+    syncing: Mutex<()>,
 }
 
 fn index_failure(e: impl std::fmt::Display) -> ApiError {
@@ -94,13 +109,12 @@ impl Indexes {
         if let Some(index) = open.get(store_id) {
             return Ok(Arc::clone(index));
         }
-        let index = Arc::new(self.load(store_id).await?);
-        StoreIndex::graph_if_large(&index);
+        let index = self.load(store_id).await?;
         open.insert(store_id.to_owned(), Arc::clone(&index));
         Ok(index)
     }
 
-    async fn load(&self, store_id: &str) -> Result<StoreIndex, ApiError> {
+    async fn load(&self, store_id: &str) -> Result<Arc<StoreIndex>, ApiError> {
         let path = self.dir.join(folder_name(store_id)?).join("keyword");
         let (keyword, fresh) = blocking("keyword index open", move || {
             if path.join("meta.json").exists() {
@@ -116,7 +130,156 @@ impl Indexes {
         })
         .await?
         .map_err(index_failure)?;
-        let index = StoreIndex::new(keyword, self.graph_from);
+        // What the folder holds; files added or removed meanwhile (by
+        // another replica, or while this one was down) are caught up by the
+        // next search.
+        let files: BTreeSet<u32> = keyword
+            .files()
+            .map_err(index_failure)?
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
+        let index = Arc::new(StoreIndex::new(keyword, self.graph_from, String::new()));
+        if fresh {
+            // A new folder (or a lost one): the keyword index is rebuilt
+            // from the store's chunks.
+            let mut after = None;
+            let mut rebuilt = BTreeSet::new();
+            loop {
+                let page = self
+                    .store
+                    .chunks(store_id, after, REBUILD_PAGE)
+                    .await
+                    .map_err(super::store_error)?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.key());
+                let full = page.len() == REBUILD_PAGE as usize;
+                rebuilt.extend(page.iter().map(|c| c.file_no));
+                let without_vectors = page
+                    .into_iter()
+                    .map(|mut c| {
+                        c.chunk.embedding = None;
+                        c
+                    })
+                    .collect();
+                index.add_stored(without_vectors, true)?;
+                if !full {
+                    break;
+                }
+            }
+            index.commit()?;
+            *index.files.lock().map_err(|_| lock_failure())? = rebuilt;
+        } else {
+            *index.files.lock().map_err(|_| lock_failure())? = files;
+        }
+        self.reload_vectors(&index, store_id).await?;
+        Ok(index)
+    }
+
+    /// The indexes of `store_id`, brought in line with the store first:
+    /// `completed` are the numbers of its files whose ingest completed and
+    /// `model` its embedding model, as the store has them now. Files
+    /// ingested elsewhere (another replica sharing the database) are read
+    /// in, files detached elsewhere taken out, and the vectors read again
+    /// when the model changed or a re-embed elsewhere moved on;
+    /// `reembedding_here` says this process's own re-embed is adding them.
+    /// On one replica, with nothing to catch up, this compares two sets.
+    pub(crate) async fn synced(
+        &self,
+        store_id: &str,
+        model: &str,
+        completed: &BTreeSet<u32>,
+        reembedding_here: bool,
+    ) -> Result<Arc<StoreIndex>, ApiError> {
+        let index = self.get(store_id).await?;
+        let syncing = index.syncing.lock().await;
+        if index.model() != model
+            || (!reembedding_here && self.vectors_behind(&index, store_id).await?)
+        {
+            self.reload_vectors(&index, store_id).await?;
+        }
+        let (missing, extra): (Vec<u32>, Vec<u32>) = {
+            let have = index.files.lock().map_err(|_| lock_failure())?;
+            (
+                completed.difference(&have).copied().collect(),
+                have.difference(completed).copied().collect(),
+            )
+        };
+        for file_no in missing {
+            let chunks = self
+                .store
+                .chunks_of_file(store_id, file_no)
+                .await
+                .map_err(super::store_error)?;
+            Self::index_file(
+                &index,
+                file_no,
+                chunks.into_iter().map(|c| c.chunk).collect(),
+            )
+            .await?;
+        }
+        if !extra.is_empty() {
+            // Not completed here: detached, or still being ingested (kept).
+            let attached: BTreeSet<u32> = self
+                .store
+                .attached_file_nos(store_id)
+                .await
+                .map_err(super::store_error)?
+                .into_iter()
+                .collect();
+            for file_no in extra.into_iter().filter(|f| !attached.contains(f)) {
+                Self::unindex_file(&index, file_no).await?;
+            }
+        }
+        drop(syncing);
+        Ok(index)
+    }
+
+    /// Whether the store has more vectors than `index`, checked every
+    /// [`VECTOR_CHECK`] while some chunks had none at load.
+    async fn vectors_behind(&self, index: &StoreIndex, store_id: &str) -> Result<bool, ApiError> {
+        let due = index
+            .vectors_checked
+            .lock()
+            .map_err(|_| lock_failure())?
+            .is_some_and(|at| at.elapsed() >= VECTOR_CHECK);
+        if !due {
+            return Ok(false);
+        }
+        let (total, embedded) = self
+            .store
+            .chunk_counts(store_id)
+            .await
+            .map_err(super::store_error)?;
+        let held = index
+            .vector
+            .read()
+            .map_err(|_| lock_failure())?
+            .as_ref()
+            .map_or(0, VectorIndex::len) as u64;
+        if let Ok(mut checked) = index.vectors_checked.lock() {
+            *checked = (embedded < total).then(Instant::now);
+        }
+        Ok(embedded > held)
+    }
+
+    /// Read a store's vectors (and its model) from the database, into a new
+    /// vector index swapped in when complete; the keyword index stays. The
+    /// caller holds `syncing` (or is opening the index).
+    async fn reload_vectors(
+        &self,
+        index: &Arc<StoreIndex>,
+        store_id: &str,
+    ) -> Result<(), ApiError> {
+        let model = self
+            .store
+            .vector_store(store_id)
+            .await
+            .map_err(super::store_error)?
+            .map(|r| r.embedding_model)
+            .unwrap_or_default();
+        let mut fresh: Option<VectorIndex> = None;
+        let mut unembedded = false;
         let mut after = None;
         loop {
             let page = self
@@ -127,15 +290,26 @@ impl Indexes {
             let Some(last) = page.last() else { break };
             after = Some(last.key());
             let full = page.len() == REBUILD_PAGE as usize;
-            index.add_stored(page, fresh)?;
+            unembedded |= page.iter().any(|c| c.chunk.embedding.is_none());
+            let graph_from = self.graph_from;
+            fresh = blocking("vector index reload", move || {
+                add_vectors(&mut fresh, &page, graph_from).map(|()| fresh)
+            })
+            .await??;
             if !full {
                 break;
             }
         }
-        if fresh {
-            index.commit()?;
+        {
+            let mut vector = index.vector.write().map_err(|_| lock_failure())?;
+            index.generation.fetch_add(1, Ordering::AcqRel);
+            *vector = fresh;
         }
-        Ok(index)
+        tracing::debug!(store = %store_id, model = %model, "store vectors read");
+        *index.model.lock().map_err(|_| lock_failure())? = model;
+        index.mark_vectors(unembedded);
+        StoreIndex::graph_if_large(index);
+        Ok(())
     }
 
     /// Index (or re-index) the chunks of one file.
@@ -146,7 +320,16 @@ impl Indexes {
         chunks: Vec<KbChunk>,
     ) -> Result<(), ApiError> {
         let index = self.get(store_id).await?;
-        let written = Arc::clone(&index);
+        let _syncing = index.syncing.lock().await;
+        Self::index_file(&index, file_no, chunks).await
+    }
+
+    async fn index_file(
+        index: &Arc<StoreIndex>,
+        file_no: u32,
+        chunks: Vec<KbChunk>,
+    ) -> Result<(), ApiError> {
+        let written = Arc::clone(index);
         blocking("keyword index write", move || {
             let stored: Vec<StoredChunk> = chunks
                 .into_iter()
@@ -154,18 +337,52 @@ impl Indexes {
                 .collect();
             written.remove(FileNo(file_no))?;
             written.add_stored(stored, true)?;
-            written.commit()
+            written.commit()?;
+            written
+                .files
+                .lock()
+                .map_err(|_| lock_failure())?
+                .insert(file_no);
+            Ok::<_, ApiError>(())
         })
         .await??;
-        StoreIndex::graph_if_large(&index);
+        StoreIndex::graph_if_large(index);
         Ok(())
     }
 
-    /// Close a store's indexes, if open, keeping their files: the next use
-    /// opens them again, its vectors read anew from the database (after its
-    /// embedding model changed).
-    pub(crate) async fn forget(&self, store_id: &str) {
-        self.open.lock().await.remove(store_id);
+    /// Take a file's chunks out of both indexes.
+    pub(crate) async fn remove_file(&self, store_id: &str, file_no: u32) -> Result<(), ApiError> {
+        let index = self.get(store_id).await?;
+        let _syncing = index.syncing.lock().await;
+        Self::unindex_file(&index, file_no).await
+    }
+
+    async fn unindex_file(index: &Arc<StoreIndex>, file_no: u32) -> Result<(), ApiError> {
+        let written = Arc::clone(index);
+        blocking("keyword index delete", move || {
+            written.remove(FileNo(file_no))?;
+            written.commit()?;
+            written
+                .files
+                .lock()
+                .map_err(|_| lock_failure())?
+                .remove(&file_no);
+            Ok::<_, ApiError>(())
+        })
+        .await??;
+        StoreIndex::graph_if_large(index);
+        Ok(())
+    }
+
+    /// Read an open store's vectors from the database again (its
+    /// embedding model changed); a store not open reads them when opened.
+    pub(crate) async fn reload(&self, store_id: &str) -> Result<(), ApiError> {
+        let open = self.open.lock().await.get(store_id).cloned();
+        if let Some(index) = open {
+            let _syncing = index.syncing.lock().await;
+            self.reload_vectors(&index, store_id).await?;
+        }
+        Ok(())
     }
 
     /// Add vectors of chunks already in the keyword index (a re-embed's).
@@ -175,22 +392,10 @@ impl Indexes {
         chunks: Vec<StoredChunk>,
     ) -> Result<(), ApiError> {
         let index = self.get(store_id).await?;
+        let _syncing = index.syncing.lock().await;
         let written = Arc::clone(&index);
         blocking("vector index write", move || {
             written.add_stored(chunks, false)
-        })
-        .await??;
-        StoreIndex::graph_if_large(&index);
-        Ok(())
-    }
-
-    /// Take a file's chunks out of both indexes.
-    pub(crate) async fn remove_file(&self, store_id: &str, file_no: u32) -> Result<(), ApiError> {
-        let index = self.get(store_id).await?;
-        let written = Arc::clone(&index);
-        blocking("keyword index delete", move || {
-            written.remove(FileNo(file_no))?;
-            written.commit()
         })
         .await??;
         StoreIndex::graph_if_large(&index);
@@ -213,13 +418,30 @@ impl Indexes {
 }
 
 impl StoreIndex {
-    fn new(keyword: KeywordIndex, graph_from: usize) -> Self {
+    fn new(keyword: KeywordIndex, graph_from: usize, model: String) -> Self {
         Self {
             keyword: RwLock::new(keyword),
             vector: RwLock::new(None),
             graph_from,
             generation: AtomicU64::new(0),
             building: AtomicBool::new(false),
+            files: Default::default(),
+            model: std::sync::Mutex::new(model),
+            vectors_checked: Default::default(),
+            syncing: Mutex::new(()),
+        }
+    }
+
+    fn model(&self) -> String {
+        self.model.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Record whether some chunks had no vector when the vectors were read:
+    /// then they are compared with the store's now and then.
+    fn mark_vectors(&self, unembedded: bool) {
+        let watch = unembedded && !self.model().is_empty();
+        if let Ok(mut checked) = self.vectors_checked.lock() {
+            *checked = watch.then(Instant::now);
         }
     }
 
@@ -302,23 +524,7 @@ impl StoreIndex {
         }
         let mut vector = self.vector.write().map_err(|_| lock_failure())?;
         self.generation.fetch_add(1, Ordering::AcqRel);
-        for c in &chunks {
-            let Some(embedding) = &c.chunk.embedding else {
-                continue;
-            };
-            if vector.is_none() {
-                let mut created = VectorIndex::new(embedding.len()).map_err(index_failure)?;
-                created.set_approximate_from(self.graph_from);
-                *vector = Some(created);
-            }
-            if let Some(v) = vector.as_mut() {
-                if v.dims() == embedding.len() {
-                    v.add(ChunkKey(c.key()), FileNo(c.file_no), embedding)
-                        .map_err(index_failure)?;
-                }
-            }
-        }
-        Ok(())
+        add_vectors(&mut vector, &chunks, self.graph_from)
     }
 
     /// Make the keyword index's changes visible to searches (and durable).
@@ -371,6 +577,33 @@ impl StoreIndex {
             _ => Ok(None),
         }
     }
+}
+
+/// Add the embeddings of `chunks` to `vector` (made with the first one's
+/// dimensions when there is none); an embedding of other dimensions is
+/// left out.
+fn add_vectors(
+    vector: &mut Option<VectorIndex>,
+    chunks: &[StoredChunk],
+    graph_from: usize,
+) -> Result<(), ApiError> {
+    for c in chunks {
+        let Some(embedding) = &c.chunk.embedding else {
+            continue;
+        };
+        if vector.is_none() {
+            let mut created = VectorIndex::new(embedding.len()).map_err(index_failure)?;
+            created.set_approximate_from(graph_from);
+            *vector = Some(created);
+        }
+        if let Some(v) = vector.as_mut() {
+            if v.dims() == embedding.len() {
+                v.add(ChunkKey(c.key()), FileNo(c.file_no), embedding)
+                    .map_err(index_failure)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -428,7 +661,11 @@ mod tests {
 
     #[test]
     fn a_large_store_gets_a_graph_in_the_background_and_a_removal_rebuilds_it() {
-        let index = Arc::new(StoreIndex::new(KeywordIndex::in_memory().unwrap(), 100));
+        let index = Arc::new(StoreIndex::new(
+            KeywordIndex::in_memory().unwrap(),
+            100,
+            String::new(),
+        ));
         index.add_stored(chunks(60, 4), false).unwrap();
         StoreIndex::graph_if_large(&index);
         assert!(

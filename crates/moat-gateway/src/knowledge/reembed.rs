@@ -46,8 +46,8 @@ impl Knowledge {
                         to = %target,
                         "the store's embedding model changed; re-embedding its chunks"
                     );
-                    // Reopened from the database, without the old vectors.
-                    self.inner.indexes.forget(&record.id).await;
+                    // Without the old vectors.
+                    self.inner.indexes.reload(&record.id).await?;
                 }
                 model = target.to_owned();
             }

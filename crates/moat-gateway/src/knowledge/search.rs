@@ -102,6 +102,8 @@ impl Knowledge {
             .await
             .map_err(store_error)?
             .items;
+        let completed: std::collections::BTreeSet<u32> =
+            attached.iter().map(|a| a.file_no).collect();
         let visible: HashMap<u32, Visible> = attached
             .into_iter()
             .filter(|a| super::may_see(&call.principal, &a.attributes))
@@ -126,7 +128,16 @@ impl Knowledge {
         }
         let allowed = AllowedFiles::only(visible.keys().map(|n| FileNo(*n)));
         let candidates = (wanted * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
-        let index = self.inner.indexes.get(store_id).await?;
+        let index = self
+            .inner
+            .indexes
+            .synced(
+                store_id,
+                &record.embedding_model,
+                &completed,
+                self.reembed_progress(store_id).is_some(),
+            )
+            .await?;
 
         let query_vectors = match mode {
             SearchMode::Keyword => None,

@@ -217,6 +217,25 @@ impl KeywordIndex {
         self.reader.searcher().num_docs()
     }
 
+    /// The files with chunks in the index as of its last commit, in order:
+    /// what an index kept on disk holds, to compare with the store.
+    pub fn files(&self) -> Result<Vec<FileNo>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut files = std::collections::BTreeSet::new();
+        for segment in searcher.segment_readers() {
+            let column = segment.fast_fields().u64(FILE)?;
+            let alive = segment.alive_bitset();
+            for doc in 0..segment.max_doc() {
+                if alive.is_none_or(|alive| alive.is_alive(doc)) {
+                    if let Some(file) = column.first(doc).and_then(|f| u32::try_from(f).ok()) {
+                        files.insert(file);
+                    }
+                }
+            }
+        }
+        Ok(files.into_iter().map(FileNo).collect())
+    }
+
     /// Whether the index held no chunk at its last commit.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

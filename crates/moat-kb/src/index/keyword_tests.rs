@@ -153,6 +153,7 @@ fn deleted_file_disappears_at_commit() {
     index.commit().unwrap();
     assert_eq!(search(&index, "quarterly"), vec![2]);
     assert_eq!(index.len(), 1);
+    assert_eq!(index.files().unwrap(), [FileNo(2)]);
     // Delete then add again: the new chunks stay.
     index.delete_file(FileNo(2));
     index
@@ -160,6 +161,12 @@ fn deleted_file_disappears_at_commit() {
         .unwrap();
     index.commit().unwrap();
     assert_eq!(search(&index, "quarterly"), vec![3]);
+    index
+        .add(&[entry(9, 7, "annex"), entry(8, 7, "annex b")])
+        .unwrap();
+    assert_eq!(index.files().unwrap(), [FileNo(2)], "not before commit");
+    index.commit().unwrap();
+    assert_eq!(index.files().unwrap(), [FileNo(2), FileNo(7)]);
 }
 
 #[test]

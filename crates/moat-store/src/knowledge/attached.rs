@@ -220,6 +220,25 @@ impl Store {
         .await
     }
 
+    /// The numbers of every file attached to a store, whatever its state,
+    /// in order.
+    pub async fn attached_file_nos(&self, store_id: &str) -> Result<Vec<u32>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT file_no FROM vector_store_files WHERE store_id = $1 ORDER BY file_no",
+        )
+        .bind(store_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let n: i64 = row.try_get("file_no")?;
+                u32_column(n, || {
+                    format!("file_no of a file of vector store {store_id}")
+                })
+            })
+            .collect()
+    }
+
     /// Every attached file, of any store, in `status` (e.g. the ingests to
     /// resume after a restart), oldest first.
     pub async fn attached_files_with_status(

@@ -129,6 +129,25 @@ impl Store {
         self.chunks_from(store_id, after, limit, "").await
     }
 
+    /// Every chunk of file `file_no` of a store, in order.
+    pub async fn chunks_of_file(
+        &self,
+        store_id: &str,
+        file_no: u32,
+    ) -> Result<Vec<StoredChunk>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CHUNK_COLUMNS} FROM kb_chunks WHERE store_id = $1 AND file_no = $2 \
+             ORDER BY ordinal"
+        ))
+        .bind(store_id)
+        .bind(i64::from(file_no))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| chunk_from_row(row, store_id))
+            .collect()
+    }
+
     /// As [`Store::chunks`], only chunks that have no embedding yet.
     pub async fn chunks_missing_embedding(
         &self,
