@@ -45,6 +45,7 @@ on_both!(
     embeddings_are_set_in_batches_and_cleared_on_a_new_model,
     batches_count_their_files,
     concurrent_attaches_take_distinct_numbers_and_one_row_per_file,
+    every_change_of_attached_files_moves_the_files_version,
 );
 
 // ---------------------------------------------------------------------------
@@ -896,6 +897,46 @@ async fn embeddings_are_set_in_batches_and_cleared_on_a_new_model(location: Stri
         .await
         .unwrap());
     assert_eq!(split_chunk_key(chunk_key(7, 9)), (7, 9));
+    store.close().await;
+}
+
+async fn every_change_of_attached_files_moves_the_files_version(location: String) {
+    let store = open(&location).await;
+    store
+        .insert_vector_store(&vector_store("vs_a", "alice", 1))
+        .await
+        .unwrap();
+    let mut seen = vec![store.files_version("vs_a").await.unwrap()];
+    let mut moved = |v: i64| {
+        assert!(!seen.contains(&v), "{v} seen before: {seen:?}");
+        seen.push(v);
+    };
+    attach(&store, "vs_a", "file-1", 2).await;
+    moved(store.files_version("vs_a").await.unwrap());
+    let result = IngestResult {
+        usage_bytes: 1,
+        chunk_count: 1,
+        pii: json!({}),
+        content_sha256: "00".into(),
+        extractor: "text".into(),
+    };
+    assert!(store
+        .complete_ingest("vs_a", "file-1", &result, 3)
+        .await
+        .unwrap());
+    moved(store.files_version("vs_a").await.unwrap());
+    assert!(store
+        .set_attached_status("vs_a", "file-1", IngestStatus::Failed, None, 4)
+        .await
+        .unwrap());
+    moved(store.files_version("vs_a").await.unwrap());
+    assert!(store.detach_file("vs_a", "file-1").await.unwrap());
+    moved(store.files_version("vs_a").await.unwrap());
+    // Nothing attached to change: the version stays.
+    let last = store.files_version("vs_a").await.unwrap();
+    assert!(!store.detach_file("vs_a", "file-1").await.unwrap());
+    assert_eq!(store.files_version("vs_a").await.unwrap(), last);
+    assert_eq!(store.files_version("vs_none").await.unwrap(), 0);
     store.close().await;
 }
 

@@ -107,7 +107,13 @@ struct Inner {
     metrics: crate::Metrics,
     /// Stores being re-embedded, and how far each has come.
     reembeds: std::sync::Mutex<std::collections::HashMap<String, ReembedProgress>>,
+    /// Each searched store's completed files, with the files version they
+    /// were read at.
+    file_tables: std::sync::Mutex<std::collections::HashMap<String, FileTable>>,
 }
+
+/// A store's completed files as of one files version.
+type FileTable = (i64, Arc<Vec<moat_store::AttachedFile>>);
 
 /// The refusal of anything about a store the caller may not read, or that
 /// does not exist: the same answer.
@@ -156,6 +162,7 @@ impl Knowledge {
                 ingest_slots: Arc::new(Semaphore::new(workers)),
                 metrics,
                 reembeds: Default::default(),
+                file_tables: Default::default(),
             }),
         }
     }
@@ -506,6 +513,9 @@ impl Knowledge {
             .await
             .map_err(store_error)?;
         self.inner.indexes.drop_store(id).await?;
+        if let Ok(mut tables) = self.inner.file_tables.lock() {
+            tables.remove(id);
+        }
         Ok(VectorStoreDeleted::new(id, deleted))
     }
 

@@ -3,6 +3,7 @@
 //! asked for those files only, and the two rankings are fused.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use moat_kb::{fuse, AllowedFiles, ChunkKey, FileNo, Filter, Fused, Fusion};
 use moat_protocol::embeddings::{EmbeddingInput, EmbeddingRequest};
@@ -92,29 +93,20 @@ impl Knowledge {
             .transpose()
             .map_err(|e| ApiError::invalid_param("filters", e.0))?;
 
-        let attached = self
-            .store()
-            .attached_files(
-                store_id,
-                Some(IngestStatus::Completed),
-                &page_query(MAX_FILES, moat_protocol::page::ListOrder::Asc, &None, &None),
-            )
-            .await
-            .map_err(store_error)?
-            .items;
+        let attached = self.completed_files(store_id).await?;
         let completed: std::collections::BTreeSet<u32> =
             attached.iter().map(|a| a.file_no).collect();
         let visible: HashMap<u32, Visible> = attached
-            .into_iter()
+            .iter()
             .filter(|a| super::may_see(&call.principal, &a.attributes))
-            .filter_map(|a: AttachedFile| {
+            .filter_map(|a: &AttachedFile| {
                 let attributes = a.attributes.as_object().cloned().unwrap_or_default();
                 let keep = filter.as_ref().is_none_or(|f| f.matches(&attributes));
                 keep.then(|| {
                     (
                         a.file_no,
                         Visible {
-                            file_id: a.file_id,
+                            file_id: a.file_id.clone(),
                             attributes,
                         },
                     )
@@ -211,6 +203,43 @@ impl Knowledge {
             .metrics
             .observe_search(mode_label(mode), started.elapsed(), data.len());
         Ok(SearchResultsPage::new(texts, data))
+    }
+
+    /// The store's files whose ingest completed: read from the database
+    /// when the store's files version moved since they were last read
+    /// (by this process or another replica), else from memory. One
+    /// single-row read per search instead of the whole file table.
+    async fn completed_files(&self, store_id: &str) -> Result<Arc<Vec<AttachedFile>>, ApiError> {
+        let version = self
+            .store()
+            .files_version(store_id)
+            .await
+            .map_err(store_error)?;
+        let cached = self
+            .inner
+            .file_tables
+            .lock()
+            .ok()
+            .and_then(|t| t.get(store_id).cloned())
+            .filter(|(v, _)| *v == version);
+        if let Some((_, files)) = cached {
+            return Ok(files);
+        }
+        let files = Arc::new(
+            self.store()
+                .attached_files(
+                    store_id,
+                    Some(IngestStatus::Completed),
+                    &page_query(MAX_FILES, moat_protocol::page::ListOrder::Asc, &None, &None),
+                )
+                .await
+                .map_err(store_error)?
+                .items,
+        );
+        if let Ok(mut tables) = self.inner.file_tables.lock() {
+            tables.insert(store_id.to_owned(), (version, Arc::clone(&files)));
+        }
+        Ok(files)
     }
 
     async fn embed_queries(

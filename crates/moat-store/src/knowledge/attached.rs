@@ -181,6 +181,7 @@ impl Store {
         .bind(file.created_ms)
         .execute(&mut *tx)
         .await?;
+        bump_files_version(&mut *tx, &file.store_id).await?;
         tx.commit().await?;
         Ok(Some((file, true)))
     }
@@ -218,6 +219,19 @@ impl Store {
         }
         .page(&self.pool, page, attached_from_row)
         .await
+    }
+
+    /// A number that moves with every change of the store's attached files
+    /// (made after the change, or with it); 0 for no such store.
+    pub async fn files_version(&self, store_id: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT files_version FROM vector_stores WHERE id = $1")
+            .bind(store_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(row.try_get("files_version")?),
+            None => Ok(0),
+        }
     }
 
     /// The numbers of every file attached to a store, whatever its state,
@@ -279,6 +293,9 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        if changed > 0 {
+            bump_files_version(&self.pool, store_id).await?;
+        }
         Ok(changed > 0)
     }
 
@@ -308,6 +325,9 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        if changed > 0 {
+            bump_files_version(&self.pool, store_id).await?;
+        }
         Ok(changed > 0)
     }
 
@@ -326,6 +346,9 @@ impl Store {
             return Ok(false);
         };
         let file_no: i64 = row.try_get("file_no")?;
+        // The store's row first, as ingest's `replace_chunks` locks it:
+        // one lock order, no deadlock on PostgreSQL.
+        bump_files_version(&mut *tx, store_id).await?;
         sqlx::query("DELETE FROM kb_chunks WHERE store_id = $1 AND file_no = $2")
             .bind(store_id)
             .bind(file_no)
@@ -467,4 +490,16 @@ fn attached_from_row(row: &AnyRow) -> Result<AttachedFile, StoreError> {
         store_id,
         file_id,
     })
+}
+
+/// Move the store's [`Store::files_version`] on.
+async fn bump_files_version<'e, E>(executor: E, store_id: &str) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query("UPDATE vector_stores SET files_version = files_version + 1 WHERE id = $1")
+        .bind(store_id)
+        .execute(executor)
+        .await?;
+    Ok(())
 }
