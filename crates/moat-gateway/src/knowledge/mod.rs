@@ -113,7 +113,7 @@ struct Inner {
 }
 
 /// A store's completed files as of one files version.
-type FileTable = (i64, Arc<Vec<moat_store::AttachedFile>>);
+type FileTable = (i64, Arc<search::CompletedFiles>);
 
 /// The refusal of anything about a store the caller may not read, or that
 /// does not exist: the same answer.

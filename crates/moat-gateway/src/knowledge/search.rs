@@ -2,7 +2,7 @@
 //! and the request's attribute filter) are fixed first, then each index is
 //! asked for those files only, and the two rankings are fused.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use moat_kb::{fuse, AllowedFiles, ChunkKey, FileNo, Filter, Fused, Fusion};
@@ -64,10 +64,35 @@ const MIN_CANDIDATES: usize = 40;
 /// Attached files read to build the allowed set.
 const MAX_FILES: u32 = 100_000;
 
-/// A file a search may return.
-struct Visible {
-    file_id: String,
-    attributes: serde_json::Map<String, serde_json::Value>,
+/// A store's completed files as one search reads them, kept until the
+/// store's files version moves: by file number, with the names of the
+/// files results came from, read once.
+pub(crate) struct CompletedFiles {
+    files: Vec<AttachedFile>,
+    by_no: HashMap<u32, usize>,
+    numbers: BTreeSet<u32>,
+    names: std::sync::Mutex<HashMap<String, String>>,
+}
+
+impl CompletedFiles {
+    fn new(files: Vec<AttachedFile>) -> Self {
+        let by_no = files
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.file_no, i))
+            .collect();
+        let numbers = files.iter().map(|a| a.file_no).collect();
+        Self {
+            files,
+            by_no,
+            numbers,
+            names: Default::default(),
+        }
+    }
+
+    fn get(&self, file_no: u32) -> Option<&AttachedFile> {
+        self.by_no.get(&file_no).map(|i| &self.files[*i])
+    }
 }
 
 impl Knowledge {
@@ -93,32 +118,27 @@ impl Knowledge {
             .transpose()
             .map_err(|e| ApiError::invalid_param("filters", e.0))?;
 
-        let attached = self.completed_files(store_id).await?;
-        let completed: std::collections::BTreeSet<u32> =
-            attached.iter().map(|a| a.file_no).collect();
-        let visible: HashMap<u32, Visible> = attached
+        let completed = self.completed_files(store_id).await?;
+        let visible: Vec<FileNo> = completed
+            .files
             .iter()
             .filter(|a| super::may_see(&call.principal, &a.attributes))
-            .filter_map(|a: &AttachedFile| {
-                let attributes = a.attributes.as_object().cloned().unwrap_or_default();
-                let keep = filter.as_ref().is_none_or(|f| f.matches(&attributes));
-                keep.then(|| {
-                    (
-                        a.file_no,
-                        Visible {
-                            file_id: a.file_id.clone(),
-                            attributes,
-                        },
-                    )
-                })
+            .filter(|a| {
+                filter
+                    .as_ref()
+                    .is_none_or(|f| match a.attributes.as_object() {
+                        Some(attributes) => f.matches(attributes),
+                        None => f.matches(&serde_json::Map::new()),
+                    })
             })
+            .map(|a| FileNo(a.file_no))
             .collect();
         let texts = request.query.texts();
         let wanted = request.max_num_results() as usize;
         if visible.is_empty() {
             return Ok(SearchResultsPage::new(texts, Vec::new()));
         }
-        let allowed = AllowedFiles::only(visible.keys().map(|n| FileNo(*n)));
+        let allowed = AllowedFiles::only(visible);
         let candidates = (wanted * CANDIDATES_PER_RESULT).max(MIN_CANDIDATES);
         let index = self
             .inner
@@ -126,7 +146,7 @@ impl Knowledge {
             .synced(
                 store_id,
                 &record.embedding_model,
-                &completed,
+                &completed.numbers,
                 self.reembed_progress(store_id).is_some(),
             )
             .await?;
@@ -137,15 +157,16 @@ impl Knowledge {
             _ => Some(self.embed_queries(&record.embedding_model, &texts).await?),
         };
         let query_texts = texts.clone();
+        let searched = allowed.clone();
         let fused: Vec<Fused> = moat_router::blocking("search", move || {
             let mut keyword = Vec::new();
             let mut vector = Vec::new();
             for (i, text) in query_texts.iter().enumerate() {
                 if mode != SearchMode::Vector {
-                    keyword.extend(index.search_keyword(text, candidates, &allowed)?);
+                    keyword.extend(index.search_keyword(text, candidates, &searched)?);
                 }
                 if let Some(vectors) = &query_vectors {
-                    if let Some(found) = index.search_vector(&vectors[i], candidates, &allowed)? {
+                    if let Some(found) = index.search_vector(&vectors[i], candidates, &searched)? {
                         vector.extend(found);
                     }
                 }
@@ -174,28 +195,20 @@ impl Knowledge {
             .into_iter()
             .map(|c| (c.key(), c.chunk.text))
             .collect();
-        let mut names: HashMap<String, String> = HashMap::new();
         let mut data = Vec::with_capacity(top.len());
         for f in top {
             let (file_no, _) = split_chunk_key(f.key.0);
-            let (Some(file), Some(text)) = (visible.get(&file_no), chunks.get(&f.key.0)) else {
+            let file = completed
+                .get(file_no)
+                .filter(|_| allowed.contains(FileNo(file_no)));
+            let (Some(file), Some(text)) = (file, chunks.get(&f.key.0)) else {
                 continue;
             };
-            if !names.contains_key(&file.file_id) {
-                let name = self
-                    .store()
-                    .file(&file.file_id)
-                    .await
-                    .map_err(store_error)?
-                    .map(|r| r.filename)
-                    .unwrap_or_default();
-                names.insert(file.file_id.clone(), name);
-            }
             data.push(SearchResult {
                 file_id: file.file_id.clone(),
-                filename: names.get(&file.file_id).cloned().unwrap_or_default(),
+                filename: self.filename(&completed, &file.file_id).await?,
                 score: f.score,
-                attributes: file.attributes.clone(),
+                attributes: file.attributes.as_object().cloned().unwrap_or_default(),
                 content: vec![SearchContent::text(text.clone())],
             });
         }
@@ -209,7 +222,7 @@ impl Knowledge {
     /// when the store's files version moved since they were last read
     /// (by this process or another replica), else from memory. One
     /// single-row read per search instead of the whole file table.
-    async fn completed_files(&self, store_id: &str) -> Result<Arc<Vec<AttachedFile>>, ApiError> {
+    async fn completed_files(&self, store_id: &str) -> Result<Arc<CompletedFiles>, ApiError> {
         let version = self
             .store()
             .files_version(store_id)
@@ -225,7 +238,7 @@ impl Knowledge {
         if let Some((_, files)) = cached {
             return Ok(files);
         }
-        let files = Arc::new(
+        let files = Arc::new(CompletedFiles::new(
             self.store()
                 .attached_files(
                     store_id,
@@ -235,11 +248,39 @@ impl Knowledge {
                 .await
                 .map_err(store_error)?
                 .items,
-        );
+        ));
         if let Ok(mut tables) = self.inner.file_tables.lock() {
             tables.insert(store_id.to_owned(), (version, Arc::clone(&files)));
         }
         Ok(files)
+    }
+
+    /// A result's file name, read from the database the first time a
+    /// result comes from that file (a file's name never changes).
+    async fn filename(
+        &self,
+        completed: &CompletedFiles,
+        file_id: &str,
+    ) -> Result<String, ApiError> {
+        if let Some(name) = completed
+            .names
+            .lock()
+            .ok()
+            .and_then(|n| n.get(file_id).cloned())
+        {
+            return Ok(name);
+        }
+        let name = self
+            .store()
+            .file(file_id)
+            .await
+            .map_err(store_error)?
+            .map(|r| r.filename)
+            .unwrap_or_default();
+        if let Ok(mut names) = completed.names.lock() {
+            names.insert(file_id.to_owned(), name.clone());
+        }
+        Ok(name)
     }
 
     async fn embed_queries(

@@ -17,7 +17,7 @@ use tantivy::schema::{
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{
     DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentOrdinal, SegmentReader,
-    TantivyDocument, Term, TERMINATED,
+    TantivyDocument, Term,
 };
 
 use super::allowed::AllowedFiles;
@@ -243,19 +243,40 @@ impl KeywordIndex {
 
     /// The `limit` chunks of `allowed` files that best match `query`, best
     /// first (BM25; equal scores by smaller key). A query with no words
-    /// finds nothing. Chunks of other files are skipped before they are
-    /// scored, and unless every file is allowed BM25's statistics (chunk
-    /// count, lengths, how many chunks hold a word) are taken over the
-    /// allowed files only, so scores say nothing about the others.
+    /// finds nothing. Chunks of other files never enter the ranking, and
+    /// unless every file is allowed BM25's statistics (chunk count,
+    /// lengths, how many chunks hold a word) are taken over the allowed
+    /// files only, so scores say nothing about the others.
     pub fn search(
         &self,
         query: &str,
         limit: usize,
         allowed: &AllowedFiles,
     ) -> Result<Vec<(ChunkKey, f32)>, IndexError> {
-        let terms = query_terms(query, MAX_QUERY_TERMS);
-        if terms.is_empty() || limit == 0 {
+        let Some(query) = self.query(query).filter(|_| limit > 0) else {
             return Ok(Vec::new());
+        };
+        let collector = AllowedTop {
+            limit,
+            allowed: allowed.clone(),
+        };
+        let searcher = self.reader.searcher();
+        if allowed.is_all() {
+            return Ok(searcher.search(&query, &collector)?);
+        }
+        let statistics = AllowedStatistics::new(&searcher, FILE, allowed)?;
+        if statistics.docs() == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(searcher.search_with_statistics_provider(&query, &collector, &statistics)?)
+    }
+
+    /// The query of `text`'s words, each in the text and (boosted) in the
+    /// title and headings; `None` when it has no words.
+    fn query(&self, text: &str) -> Option<BooleanQuery> {
+        let terms = query_terms(text, MAX_QUERY_TERMS);
+        if terms.is_empty() {
+            return None;
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(terms.len() * 2);
         for term in &terms {
@@ -273,20 +294,7 @@ impl KeywordIndex {
                 )),
             ));
         }
-        let query = BooleanQuery::new(clauses);
-        let collector = AllowedTop {
-            limit,
-            allowed: allowed.clone(),
-        };
-        let searcher = self.reader.searcher();
-        if allowed.is_all() {
-            return Ok(searcher.search(&query, &collector)?);
-        }
-        let statistics = AllowedStatistics::new(&searcher, FILE, allowed)?;
-        if statistics.docs() == 0 {
-            return Ok(Vec::new());
-        }
-        Ok(searcher.search_with_statistics_provider(&query, &collector, &statistics)?)
+        Some(BooleanQuery::new(clauses))
     }
 }
 
@@ -362,8 +370,10 @@ impl Collector for AllowedTop {
         Ok(top.into_sorted())
     }
 
-    /// Walks the matches itself so that a forbidden or deleted chunk is
-    /// skipped before its score is computed.
+    /// Walks the matches with block-max pruning (a block of postings whose
+    /// best possible score cannot enter the top is skipped unread), keeping
+    /// only live chunks of allowed files; the threshold rises with allowed
+    /// chunks only, so a forbidden chunk never displaces or hides one.
     fn collect_segment(
         &self,
         weight: &dyn Weight,
@@ -372,15 +382,12 @@ impl Collector for AllowedTop {
     ) -> tantivy::Result<Self::Fruit> {
         let mut collector = self.for_segment(segment, reader)?;
         let alive = reader.alive_bitset();
-        let mut scorer = weight.scorer(reader, 1.0)?;
-        let mut doc = scorer.doc();
-        while doc != TERMINATED {
+        weight.for_each_pruning(Score::MIN, reader, &mut |doc, score| {
             if alive.is_none_or(|alive| alive.is_alive(doc)) && collector.is_allowed(doc) {
-                let score = scorer.score();
                 collector.keep(doc, score);
             }
-            doc = scorer.advance();
-        }
+            collector.top.threshold()
+        })?;
         Ok(collector.harvest())
     }
 }

@@ -26,6 +26,8 @@ pub(super) struct AllowedStatistics<'a> {
     /// Per segment, per document: alive and of an allowed file.
     visible: Vec<Vec<bool>>,
     docs: u64,
+    /// `total_num_tokens` per field, asked once per query term.
+    tokens: std::sync::Mutex<std::collections::HashMap<Field, u64>>,
 }
 
 impl<'a> AllowedStatistics<'a> {
@@ -55,6 +57,7 @@ impl<'a> AllowedStatistics<'a> {
             segments,
             visible,
             docs,
+            tokens: Default::default(),
         })
     }
 
@@ -68,12 +71,18 @@ impl Bm25StatisticsProvider for AllowedStatistics<'_> {
     /// From the stored field lengths (exact up to 40 tokens, then within a
     /// few percent), as BM25 itself reads them.
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        if let Some(total) = self.tokens.lock().ok().and_then(|t| t.get(&field).copied()) {
+            return Ok(total);
+        }
         let mut total = 0u64;
         for (reader, visible) in self.segments.iter().zip(&self.visible) {
             let norms = reader.get_fieldnorms_reader(field)?;
             for (doc, _) in visible.iter().enumerate().filter(|(_, v)| **v) {
                 total += u64::from(norms.fieldnorm(doc as DocId));
             }
+        }
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.insert(field, total);
         }
         Ok(total)
     }

@@ -69,6 +69,17 @@ impl TopChunks {
         }
     }
 
+    /// The score a chunk must reach to be kept, for a scan that skips
+    /// what cannot: the lowest possible score until `k` are kept, then just
+    /// under the worst kept (a tie with it may still win by a smaller key).
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        match self.heap.peek() {
+            Some(worst) if self.heap.len() >= self.k => worst.score.next_down(),
+            _ => f32::MIN,
+        }
+    }
+
     /// The best kept, best first.
     pub fn into_sorted(self) -> Vec<(ChunkKey, f32)> {
         self.heap
@@ -92,6 +103,21 @@ mod tests {
         assert_eq!(
             top.into_sorted(),
             vec![(ChunkKey(1), 0.9), (ChunkKey(2), 0.7), (ChunkKey(3), 0.7)]
+        );
+    }
+
+    #[test]
+    fn the_threshold_rises_once_k_are_kept_and_lets_ties_through() {
+        let mut top = TopChunks::new(2);
+        assert_eq!(top.threshold(), f32::MIN);
+        top.push(ChunkKey(4), 0.5);
+        assert_eq!(top.threshold(), f32::MIN);
+        top.push(ChunkKey(5), 0.9);
+        assert!(top.threshold() < 0.5 && top.threshold() > 0.49);
+        top.push(ChunkKey(1), 0.5);
+        assert_eq!(
+            top.into_sorted(),
+            vec![(ChunkKey(5), 0.9), (ChunkKey(1), 0.5)]
         );
     }
 

@@ -196,12 +196,21 @@ impl Store {
     ) -> Result<Vec<StoredChunk>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for batch in keys.chunks(LOOKUP_KEYS) {
-            let conditions = (0..batch.len())
-                .map(|i| format!("(file_no = ${} AND ordinal = ${})", 2 + 2 * i, 3 + 2 * i))
+            // One primary-key lookup per key, driven by the list of keys: as
+            // `store_id = $1 AND (... OR ...)`, SQLite scans the whole store
+            // once the list has five keys or more.
+            let keys = (0..batch.len())
+                .map(|i| format!("(${}, ${})", 2 + 2 * i, 3 + 2 * i))
                 .collect::<Vec<_>>()
-                .join(" OR ");
+                .join(", ");
+            let columns = CHUNK_COLUMNS
+                .split(", ")
+                .map(|c| format!("c.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             let sql = format!(
-                "SELECT {CHUNK_COLUMNS} FROM kb_chunks WHERE store_id = $1 AND ({conditions})"
+                "SELECT {columns} FROM (VALUES {keys}) AS k CROSS JOIN kb_chunks AS c \
+                 WHERE c.store_id = $1 AND c.file_no = k.column1 AND c.ordinal = k.column2"
             );
             let mut q = sqlx::query(&sql).bind(store_id);
             for key in batch {
