@@ -332,6 +332,9 @@ fn pruned_search_ranks_exactly_as_scoring_every_chunk() {
             "违约金 invoice",
             "review",
         ] {
+            let whole: HashMap<ChunkKey, f32> = exhaustive(&index, query, usize::MAX, &allowed)
+                .into_iter()
+                .collect();
             for limit in [1, 10, 40] {
                 let pruned = index.search(query, limit, &allowed).unwrap();
                 let every = exhaustive(&index, query, limit, &allowed);
@@ -340,9 +343,6 @@ fn pruned_search_ranks_exactly_as_scoring_every_chunk() {
                 // rank by rank the scores agree, and each chunk returned
                 // has the score scoring every chunk gives it.
                 assert_eq!(pruned.len(), every.len(), "{query} top {limit}");
-                let whole: HashMap<ChunkKey, f32> = exhaustive(&index, query, usize::MAX, &allowed)
-                    .into_iter()
-                    .collect();
                 for ((key, a), (_, b)) in pruned.iter().zip(&every) {
                     assert!(close(*a, *b), "{query} top {limit}: {pruned:?} {every:?}");
                     assert!(close(*a, whole[key]), "{query} top {limit}: {key:?}");

@@ -203,14 +203,9 @@ impl Store {
                 .map(|i| format!("(${}, ${})", 2 + 2 * i, 3 + 2 * i))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let columns = CHUNK_COLUMNS
-                .split(", ")
-                .map(|c| format!("c.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
             let sql = format!(
-                "SELECT {columns} FROM (VALUES {keys}) AS k CROSS JOIN kb_chunks AS c \
-                 WHERE c.store_id = $1 AND c.file_no = k.column1 AND c.ordinal = k.column2"
+                "SELECT {CHUNK_COLUMNS} FROM (VALUES {keys}) AS k CROSS JOIN kb_chunks \
+                 WHERE store_id = $1 AND file_no = k.column1 AND ordinal = k.column2"
             );
             let mut q = sqlx::query(&sql).bind(store_id);
             for key in batch {
