@@ -5,12 +5,14 @@
     .venv/bin/python benches/kb/fusion_offline.py --corpus /tmp/kb-corpus --dump /tmp/kw.jsonl \\
         --base-url http://127.0.0.1:8080/v1 --api-key KEY [--model ID]
 
-The dump holds every question's keyword ranking of chunks (BM25) and of
-whole files; the chunks' embedding texts are embedded once through the
+The dump holds every question's keyword ranking of chunks (as the index
+ranks them: chunk BM25 with the file's whole-document evidence); the chunks'
+embedding texts are embedded once through the
 server's `/v1/embeddings` (e5's `query: ` / `passage: ` prefixes when the
 model id says e5; cached next to the dump as .npy), and exact cosine
 similarity ranks them. Each line is one way of combining the two, scored as
-`quality.py` scores the server: recall@5 and MRR@10 over distinct files.
+`quality.py` scores the server: recall@5 and MRR@10 over the distinct
+files of the best 10 chunks.
 Candidate lists are 40 long, as the server asks each index for 10 results.
 """
 
@@ -25,7 +27,7 @@ import numpy as np
 import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scoring import load_questions, outcome, summarise  # noqa: E402
+from scoring import MRR_AT, load_questions, outcome, summarise  # noqa: E402
 
 CANDIDATES = 40
 
@@ -58,6 +60,7 @@ def main() -> None:
 
     client = openai.OpenAI(base_url=args.base_url, api_key=args.api_key)
     model = args.model or next(m.id for m in client.models.list().data if "e5" in m.id or "minilm" in m.id.lower())
+    print(f"embedding model: {model}")
     query, passage = ("query: ", "passage: ") if "e5" in model else ("", "")
     cache = args.dump.with_suffix(f".{model.replace('/', '_')}.npz")
     if cache.exists():
@@ -70,15 +73,12 @@ def main() -> None:
 
     n = len(chunks)
 
-    def keyword(q: dict) -> tuple[np.ndarray, np.ndarray]:
-        """Chunk BM25 and the chunk's file's whole-document BM25, each over its best."""
-        row = rows[q["id"]]
+    def keyword(q: dict) -> np.ndarray:
+        """The keyword index's scores, over their best."""
         chunk = np.zeros(n)
-        for _, key, score in row["chunks"]:
+        for _, key, score in rows[q["id"]]["chunks"]:
             chunk[key] = score
-        whole = dict(row["files"])
-        document = np.array([whole.get(f, 0.0) for f in files])
-        return chunk / max(chunk.max(), 1e-9), document / max(document.max(), 1e-9)
+        return chunk / max(chunk.max(), 1e-9)
 
     def rrf(lists: list[np.ndarray], k: float = 60.0) -> np.ndarray:
         fused = np.zeros(n)
@@ -87,21 +87,28 @@ def main() -> None:
             fused[order] += 1.0 / (k + np.arange(1, len(order) + 1))
         return fused
 
+    def relative(scores: np.ndarray) -> np.ndarray:
+        """Scores of the best CANDIDATES scaled to 0..1 (the rest 0), as relative-score fusion does."""
+        order = np.argsort(-scores, kind="stable")[:CANDIDATES]
+        top = scores[order]
+        scaled = np.zeros(n)
+        scaled[order] = (top - top.min()) / max(top.max() - top.min(), 1e-9)
+        return scaled
+
     variants = {
         "vector (exact)": lambda i, q: C @ Q[i],
-        "keyword": lambda i, q: keyword(q)[0],
-        "keyword + 1.0 document": lambda i, q: sum(keyword(q)),
-        "rrf(keyword, vector), k=60 (the server's)": lambda i, q: rrf([keyword(q)[0], C @ Q[i]]),
-        "rrf(keyword, vector), k=20": lambda i, q: rrf([keyword(q)[0], C @ Q[i]], 20),
-        "rrf(keyword + 1.0 document, vector), k=60": lambda i, q: rrf([sum(keyword(q)), C @ Q[i]]),
-        "rrf(keyword + 1.0 document, vector), k=20": lambda i, q: rrf([sum(keyword(q)), C @ Q[i]], 20),
-        "0.1 keyword + 0.1 document + cosine": lambda i, q: 0.1 * sum(keyword(q)) + C @ Q[i],
+        "keyword": lambda i, q: keyword(q),
+        "rrf(keyword, vector), k=60 (the server's)": lambda i, q: rrf([keyword(q), C @ Q[i]]),
+        "rrf(keyword, vector), k=20": lambda i, q: rrf([keyword(q), C @ Q[i]], 20),
+        **{f"{a} keyword + cosine": (lambda a: lambda i, q: a * keyword(q) + C @ Q[i])(a) for a in (0.02, 0.03, 0.05, 0.07, 0.1)},
+        **{f"relative: {a} keyword + min-max cosine": (lambda a: lambda i, q: a * keyword(q) + relative(C @ Q[i]))(a) for a in (0.1, 0.3, 0.5)},
     }
     print("| combination | recall@5 | MRR@10 | en | zh |\n|---|---|---|---|---|")
     for name, score in variants.items():
         outcomes = []
         for i, q in enumerate(questions):
-            order = np.argsort(-score(i, q), kind="stable")[:60]
+            # The server's answer: the best MRR_AT chunks, as quality.py asks.
+            order = np.argsort(-score(i, q), kind="stable")[:MRR_AT]
             outcomes.append(outcome(q, list(files[order])))
         s = summarise(outcomes)
         en, zh = s.get("en", {}), s.get("zh", {})

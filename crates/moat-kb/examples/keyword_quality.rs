@@ -6,19 +6,17 @@
 //!
 //! ```text
 //! cargo run --release -p moat-kb --example keyword_quality -- /tmp/kb-corpus \
-//!     [--misses] [--document-weight W] [--dump FILE]
+//!     [--misses] [--dump FILE]
 //! ```
 //!
 //! - `--misses` prints each question whose file is not in the first five,
 //!   with the files ranked above it.
-//! - `--document-weight W` also indexes each file whole (one entry of all
-//!   its chunks) and ranks chunks by `chunk / best chunk + W * file / best
-//!   file`: how much evidence from the rest of the document would add.
 //! - `--dump FILE` writes, per question, every ranked chunk (file, chunk
-//!   number, BM25) and every file's whole-document BM25, one JSON line
-//!   each, and next to it `FILE.chunks.json`: each chunk's file and the
-//!   text ingest would embed (title › headings, then text), for fusion
-//!   experiments outside the server.
+//!   number, score as the index ranks it, with its file's whole-document
+//!   evidence), one JSON line each, and next to it `FILE.chunks.json`:
+//!   each chunk's file and the text ingest would embed (title › headings,
+//!   then text), for fusion experiments outside the server
+//!   (`benches/kb/fusion_offline.py`).
 
 #![allow(clippy::print_stdout)] // A report printed for a person.
 
@@ -36,7 +34,7 @@ const RECALL_AT: usize = 5;
 const MRR_AT: usize = 10;
 /// Chunks asked for per question: enough for ten distinct files.
 const CHUNKS: usize = 200;
-const USAGE: &str = "usage: keyword_quality CORPUS [--misses] [--document-weight W] [--dump FILE]";
+const USAGE: &str = "usage: keyword_quality CORPUS [--misses] [--dump FILE]";
 
 type Error = Box<dyn std::error::Error>;
 
@@ -72,7 +70,6 @@ impl Tally {
 struct Options {
     corpus: PathBuf,
     misses: bool,
-    document_weight: f32,
     dump: Option<PathBuf>,
 }
 
@@ -81,13 +78,11 @@ fn options() -> Result<Options, Error> {
     let mut options = Options {
         corpus: PathBuf::from(args.next().ok_or(USAGE)?),
         misses: false,
-        document_weight: 0.0,
         dump: None,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--misses" => options.misses = true,
-            "--document-weight" => options.document_weight = args.next().ok_or(USAGE)?.parse()?,
             "--dump" => options.dump = Some(args.next().ok_or(USAGE)?.into()),
             _ => return Err(USAGE.into()),
         }
@@ -95,10 +90,9 @@ fn options() -> Result<Options, Error> {
     Ok(options)
 }
 
-/// The corpus indexed: chunks, whole files, and what names what.
+/// The corpus indexed, and what names what.
 struct Indexed {
     chunks: KeywordIndex,
-    files: KeywordIndex,
     names: Vec<String>,
     /// Each chunk key's file number.
     chunk_files: Vec<u32>,
@@ -144,20 +138,13 @@ fn main() -> Result<(), Error> {
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let mut hits = indexed.chunks.search(text, CHUNKS, &AllowedFiles::all())?;
-        let whole = indexed
-            .files
-            .search(text, indexed.names.len(), &AllowedFiles::all())?;
+        let hits = indexed.chunks.search(text, CHUNKS, &AllowedFiles::all())?;
         if let Some(out) = dump.as_mut() {
             let row = json!({
                 "id": q["id"],
                 "chunks": hits.iter().map(|(k, s)| json!([indexed.name(*k), k.0, s])).collect::<Vec<_>>(),
-                "files": whole.iter().map(|(k, s)| json!([indexed.names.get(k.0 as usize), s])).collect::<Vec<_>>(),
             });
             writeln!(out, "{row}")?;
-        }
-        if options.document_weight > 0.0 {
-            rescore(&mut hits, &whole, &indexed, options.document_weight);
         }
         let mut ranked: Vec<&str> = Vec::new();
         for (key, _) in &hits {
@@ -191,32 +178,6 @@ fn main() -> Result<(), Error> {
     Ok(())
 }
 
-/// Ranks `hits` by `chunk / best chunk + weight * file / best file`.
-fn rescore(
-    hits: &mut [(ChunkKey, f32)],
-    whole: &[(ChunkKey, f32)],
-    indexed: &Indexed,
-    weight: f32,
-) {
-    let best_chunk = hits.first().map_or(1.0, |h| h.1);
-    let best_file = whole.first().map_or(1.0, |h| h.1);
-    let mut by_file = vec![0.0f32; indexed.names.len()];
-    for (key, score) in whole {
-        if let Some(slot) = by_file.get_mut(key.0 as usize) {
-            *slot = score / best_file;
-        }
-    }
-    for (key, score) in hits.iter_mut() {
-        let file = indexed
-            .chunk_files
-            .get(key.0 as usize)
-            .copied()
-            .unwrap_or(0);
-        *score = *score / best_chunk + weight * by_file.get(file as usize).copied().unwrap_or(0.0);
-    }
-    hits.sort_by(|a, b| b.1.total_cmp(&a.1));
-}
-
 /// What ingest embeds for a chunk: title › headings, then its text.
 fn embedding_text(chunk: &Chunk) -> String {
     let mut context: Vec<&str> = Vec::new();
@@ -237,7 +198,7 @@ fn embedding_text(chunk: &Chunk) -> String {
     }
 }
 
-/// Every document of `corpus/docs` indexed by chunk and whole.
+/// Every document of `corpus/docs` indexed.
 fn build(corpus: &Path) -> Result<Indexed, Error> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(corpus.join("docs"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -245,7 +206,6 @@ fn build(corpus: &Path) -> Result<Indexed, Error> {
     paths.sort();
     let mut indexed = Indexed {
         chunks: KeywordIndex::in_memory()?,
-        files: KeywordIndex::in_memory()?,
         names: Vec::new(),
         chunk_files: Vec::new(),
         embedding_texts: Vec::new(),
@@ -269,19 +229,8 @@ fn build(corpus: &Path) -> Result<Indexed, Error> {
             entries.push(KeywordEntry::from_chunk(key, file, c));
         }
         indexed.chunks.add(&entries)?;
-        let text: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
-        let text = text.join("\n");
-        let title = chunks.first().map(|c| c.title.as_str()).unwrap_or_default();
-        indexed.files.add(&[KeywordEntry {
-            key: ChunkKey(u64::from(file.0)),
-            file,
-            text: &text,
-            title,
-            headings: &[],
-        }])?;
         indexed.names.push(name);
     }
     indexed.chunks.commit()?;
-    indexed.files.commit()?;
     Ok(indexed)
 }

@@ -22,6 +22,12 @@ use tokio::sync::Mutex;
 /// How long writes must pause before a graph build starts.
 const GRAPH_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// A store's keyword index, under its folder.
+const KEYWORD_DIR: &str = "keywords";
+
+/// Where the keyword index of chunks alone was kept.
+const LEGACY_KEYWORD_DIR: &str = "keyword";
+
 /// Chunks read per page while rebuilding.
 const REBUILD_PAGE: u32 = 2000;
 
@@ -115,13 +121,27 @@ impl Indexes {
     }
 
     async fn load(&self, store_id: &str) -> Result<Arc<StoreIndex>, ApiError> {
-        let path = self.dir.join(folder_name(store_id)?).join("keyword");
+        let store_dir = self.dir.join(folder_name(store_id)?);
+        let path = store_dir.join(KEYWORD_DIR);
         let (keyword, fresh) = blocking("keyword index open", move || {
-            if path.join("meta.json").exists() {
+            // An index of the chunks alone, from before files were also
+            // indexed whole: rebuilt below like a lost one.
+            let legacy = store_dir.join(LEGACY_KEYWORD_DIR);
+            if legacy.exists() {
+                if let Err(e) = std::fs::remove_dir_all(&legacy) {
+                    tracing::warn!(error = %e, "an old keyword index folder was not removed");
+                }
+            }
+            if KeywordIndex::exists_in(&path) {
                 KeywordIndex::open(&path)
                     .map(|k| (k, false))
                     .map_err(|e| e.to_string())
             } else {
+                // Missing, or left half made by a crash while it was
+                // created: made anew, then filled from the store.
+                if path.exists() {
+                    std::fs::remove_dir_all(&path).map_err(|e| e.to_string())?;
+                }
                 std::fs::create_dir_all(&path).map_err(|e| e.to_string())?;
                 KeywordIndex::create_in_dir(&path)
                     .map(|k| (k, true))

@@ -33,7 +33,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::types::Document;
+use crate::types::{Block, Document};
 use sniff::Format;
 
 /// The most an extraction may consume. Every field has a default (see
@@ -220,17 +220,23 @@ pub(crate) struct Extracted {
 }
 
 impl Extracted {
-    /// The document, titled by its own title or else `stem`;
-    /// [`ExtractError::NoText`] when it holds no text.
+    /// The document, titled by its own title (metadata, `<title>`), else
+    /// by the level-1 heading it opens with (`# Travel policy of Acme`),
+    /// else by `stem`; [`ExtractError::NoText`] when it holds no text.
     fn into_document(self, stem: &str) -> Result<Document, ExtractError> {
         let blocks = self.blocks.finish();
         if !blocks.iter().any(blocks::has_text) {
             return Err(ExtractError::NoText);
         }
+        let opening = match blocks.iter().find(|b| blocks::has_text(b)) {
+            Some(Block::Heading { level: 1, text }) => Some(text.clone()),
+            _ => None,
+        };
         let title = self
             .title
             .map(|title| blocks::collapse_whitespace(&title))
             .filter(|title| !title.is_empty())
+            .or(opening)
             .unwrap_or_else(|| stem.to_owned());
         Ok(Document {
             title,

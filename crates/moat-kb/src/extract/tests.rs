@@ -68,6 +68,45 @@ fn text_splits_paragraphs_at_blank_lines() {
 }
 
 #[test]
+fn underlined_text_lines_are_headings_and_the_opening_one_titles_the_file() {
+    let text = "Harbourview Procedure: Reporting an Accident\n\
+        ============================================\n\n\
+        Purpose\n-------\n\nWhat to do when someone is hurt.\n\n\
+        启明医疗关于绩效考核的通知\n===\n\
+        正文第一行\n\n\
+        Totals\n  ~~~~  \nline under a tilde heading\n\n\
+        not underlined\n--\n\n\
+        -----\n=====\n\n\
+        Name    Amount\n----    ------\n";
+    let document = read("procedure.txt", text.as_bytes());
+    assert_eq!(
+        document.title,
+        "Harbourview Procedure: Reporting an Accident"
+    );
+    assert_eq!(
+        document.blocks,
+        vec![
+            h(1, "Harbourview Procedure: Reporting an Accident"),
+            h(2, "Purpose"),
+            p("What to do when someone is hurt."),
+            h(1, "启明医疗关于绩效考核的通知"),
+            p("正文第一行"),
+            h(3, "Totals"),
+            p("line under a tilde heading"),
+            // Two dashes are no underline; a rule under a rule is no heading;
+            // a column ruler with spaces is no underline.
+            p("not underlined\n--"),
+            p("-----\n====="),
+            p("Name    Amount\n----    ------"),
+        ]
+    );
+    // A file that opens with text keeps its file name as its title.
+    let later = read("notes.txt", b"Opening words.\n\nSection\n=======\n\nBody.");
+    assert_eq!(later.title, "notes");
+    assert_eq!(later.blocks[1], h(1, "Section"));
+}
+
+#[test]
 fn text_in_utf16_with_a_byte_order_mark_is_read() {
     let mut little = vec![0xFF, 0xFE];
     little.extend(
@@ -185,6 +224,25 @@ fn markdown_without_a_title_is_named_by_its_file() {
     let document = read("docs/Read.Me.markdown", b"Just text.");
     assert_eq!(document.title, "Read.Me");
     assert_eq!(document.blocks, vec![p("Just text.")]);
+}
+
+#[test]
+fn markdown_opening_with_a_top_heading_is_titled_by_it() {
+    let opening = read(
+        "en-contract-002.md",
+        b"# Office Lease between Brightwater Foods plc and Albion Estates Ltd\n\n## 1. Term\n\nTwelve months.",
+    );
+    assert_eq!(
+        opening.title,
+        "Office Lease between Brightwater Foods plc and Albion Estates Ltd"
+    );
+    // The heading stays a block: the chunks under it keep it as context.
+    assert_eq!(opening.blocks[0], h(1, &opening.title));
+    // Text first, or a second-level heading first: the file name.
+    let text_first = read("a.md", b"Intro.\n\n# Heading\n\nBody.");
+    assert_eq!(text_first.title, "a");
+    let lower_first = read("b.md", b"## Section\n\nBody.");
+    assert_eq!(lower_first.title, "b");
 }
 
 #[test]

@@ -3,6 +3,12 @@
 //! are kept: plain text uses them for verse, addresses and lists as often
 //! as for wrapping, and joining wrapped Chinese lines with spaces would add
 //! spaces that are not there.
+//!
+//! A line underlined by a line of one repeated `=`, `-` or `~` (three or
+//! more, as Markdown's setext headings and reStructuredText write them) is
+//! a heading of level 1, 2 or 3: plain-text policies and manuals mark
+//! their title and sections that way, and the chunks under a section then
+//! carry its name.
 
 use super::blocks::Blocks;
 use super::{corrupt, ExtractError, Extracted, Input};
@@ -11,13 +17,47 @@ pub(crate) fn extract(input: &Input<'_>) -> Result<Extracted, ExtractError> {
     let text = decode(input.bytes)?;
     let mut blocks = Blocks::new(input.limits.max_text_bytes);
     for paragraph in paragraphs(&text) {
-        blocks.preformatted(&paragraph)?;
+        let lines: Vec<&str> = paragraph.lines().collect();
+        let mut start = 0;
+        let mut i = 0;
+        while i + 1 < lines.len() {
+            match underline_level(lines[i + 1]) {
+                Some(level)
+                    if !lines[i].trim().is_empty() && underline_level(lines[i]).is_none() =>
+                {
+                    if start < i {
+                        blocks.preformatted(&lines[start..i].join("\n"))?;
+                    }
+                    blocks.heading(level, lines[i])?;
+                    i += 2;
+                    start = i;
+                }
+                _ => i += 1,
+            }
+        }
+        if start < lines.len() {
+            blocks.preformatted(&lines[start..].join("\n"))?;
+        }
     }
     Ok(Extracted {
         blocks,
         title: None,
         extractor: "text",
     })
+}
+
+/// The heading level a line of one repeated `=`, `-` or `~` (at least
+/// three, surrounding spaces allowed) gives the line above it.
+fn underline_level(line: &str) -> Option<u8> {
+    let line = line.trim();
+    let first = line.chars().next()?;
+    let level = match first {
+        '=' => 1,
+        '-' => 2,
+        '~' => 3,
+        _ => return None,
+    };
+    (line.chars().count() >= 3 && line.chars().all(|c| c == first)).then_some(level)
 }
 
 /// The text between blank lines (lines of whitespace only).

@@ -2,10 +2,19 @@
 //! chunk's title and headings, in tantivy, with [`super::tokenize`]'s
 //! Chinese-aware tokenizer for chunks and queries alike.
 //!
+//! Each file is also indexed whole (all its chunks' text, its title and
+//! first heading, one entry), and a chunk's rank takes in how well its
+//! file as a whole matches: `chunk / best chunk + DOCUMENT_WEIGHT * file /
+//! best file`. A document names its owner and edition once, in the title
+//! or the first paragraph, and a question about a clause further down
+//! names them too; chunk BM25 alone cannot tell that clause from the same
+//! clause of a near-duplicate.
+//!
 //! Queries are user text, never tantivy query syntax: they are tokenized
 //! and become a disjunction of term queries, so `AND (`, quotes and
 //! `field:value` are just words.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use tantivy::collector::{Collector, SegmentCollector};
@@ -40,6 +49,28 @@ pub const MAX_TEXT_BYTES: usize = 256 * 1024;
 /// How much more a match in the title or headings counts than one in the
 /// text.
 pub const TITLE_BOOST: Score = 1.25;
+
+/// How much a file's whole-document score counts next to its chunk's, both
+/// scaled to the best of their search. Measured on the labelled set of
+/// `benches/kb` (BENCHMARKS.md): 0 gives keyword recall@5 0.764, 1 gives
+/// 0.880.
+pub const DOCUMENT_WEIGHT: Score = 1.0;
+
+/// Chunks ranked by BM25 before the file scores rescore them: at least
+/// this many, or the number asked for when larger.
+pub const RESCORED_CHUNKS: usize = 200;
+
+/// Files ranked whole per search; a file further down adds nothing to its
+/// chunks' scores.
+pub const RANKED_FILES: usize = 1000;
+
+/// Most text of one file indexed whole, in bytes; the rest of a longer file
+/// still counts through its chunks.
+pub const MAX_FILE_TEXT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Subfolders of an index folder: the chunks, and the files whole.
+const CHUNKS_DIR: &str = "chunks";
+const FILES_DIR: &str = "files";
 
 const KEY: &str = "key";
 const FILE: &str = "file";
@@ -78,15 +109,38 @@ struct Fields {
     title_headings: Field,
 }
 
+/// One tantivy index of [`schema`]: the chunks, or the files whole.
+struct Part {
+    writer: IndexWriter<TantivyDocument>,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+/// A file's chunks gathered since the last commit, indexed whole then:
+/// their text, the title, and the file's first heading (a Markdown
+/// document's `# heading`, where it names the document). The other
+/// headings are left out: section names (`Payment`, `Term`) recur across
+/// documents of a kind, and in the title field they made the whole-file
+/// ranking worse on the labelled set (keyword recall@5 0.784 with every
+/// heading, 0.854 with the first).
+#[derive(Debug, Default)]
+struct WholeFile {
+    text: String,
+    title: String,
+    heading: Option<String>,
+}
+
 /// A knowledge base's keyword index, in a folder or in memory.
 ///
 /// Writes ([`add`](Self::add), [`delete_file`](Self::delete_file)) become
 /// visible to [`search`](Self::search) and [`len`](Self::len) only at
-/// [`commit`](Self::commit).
+/// [`commit`](Self::commit). A file's chunks are added in one go (before
+/// one commit) after its old ones are deleted, as ingest does: its whole
+/// entry is written from the chunks added before the commit.
 pub struct KeywordIndex {
-    writer: IndexWriter<TantivyDocument>,
-    reader: IndexReader,
-    fields: Fields,
+    chunks: Part,
+    files: Part,
+    pending: BTreeMap<FileNo, WholeFile>,
 }
 
 impl std::fmt::Debug for KeywordIndex {
@@ -115,44 +169,41 @@ fn schema() -> (Schema, Fields) {
 impl KeywordIndex {
     /// A new, empty index in `path`, an existing empty folder.
     pub fn create_in_dir(path: &Path) -> Result<Self, IndexError> {
-        let (schema, fields) = schema();
-        Self::start(Index::create_in_dir(path, schema)?, fields)
+        let create = |name: &str| -> Result<Part, IndexError> {
+            let dir = path.join(name);
+            std::fs::create_dir(&dir)?;
+            Part::start(Index::create_in_dir(&dir, schema().0)?)
+        };
+        Ok(Self::of(create(CHUNKS_DIR)?, create(FILES_DIR)?))
+    }
+
+    /// Whether `path` holds an index (of any schema) to [`open`](Self::open).
+    pub fn exists_in(path: &Path) -> bool {
+        [CHUNKS_DIR, FILES_DIR]
+            .iter()
+            .all(|name| path.join(name).join("meta.json").exists())
     }
 
     /// The index kept in `path`, as of its last commit.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
-        let index = Index::open_in_dir(path)?;
-        let (schema, fields) = schema();
-        let found = serde_json::to_value(index.schema()).ok();
-        if found != serde_json::to_value(&schema).ok() {
-            return Err(IndexError::Schema {
-                path: path.display().to_string(),
-                reason: format!("expected fields {KEY}, {FILE}, {TEXT}, {TITLE_HEADINGS}"),
-            });
-        }
-        Self::start(index, fields)
+        let chunks = Part::open(&path.join(CHUNKS_DIR))?;
+        let files = Part::open(&path.join(FILES_DIR))?;
+        Ok(Self::of(chunks, files))
     }
 
     /// A new, empty index in memory (lost when dropped).
     pub fn in_memory() -> Result<Self, IndexError> {
-        let (schema, fields) = schema();
-        Self::start(Index::create_in_ram(schema), fields)
+        let chunks = Part::start(Index::create_in_ram(schema().0))?;
+        let files = Part::start(Index::create_in_ram(schema().0))?;
+        Ok(Self::of(chunks, files))
     }
 
-    fn start(index: Index, fields: Fields) -> Result<Self, IndexError> {
-        index
-            .tokenizers()
-            .register(TOKENIZER_NAME, TextAnalyzer::from(KbTokenizer));
-        let writer = index.writer_with_num_threads(1, WRITER_HEAP_BYTES)?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
-        Ok(Self {
-            writer,
-            reader,
-            fields,
-        })
+    fn of(chunks: Part, files: Part) -> Self {
+        Self {
+            chunks,
+            files,
+            pending: BTreeMap::new(),
+        }
     }
 
     /// Adds chunks (visible after the next commit). Nothing is added when
@@ -171,17 +222,13 @@ impl KeywordIndex {
             }
         }
         for entry in entries {
-            let mut title_headings = String::from(entry.title);
-            for heading in entry.headings {
-                title_headings.push('\n');
-                title_headings.push_str(heading);
-            }
-            let mut doc = TantivyDocument::new();
-            doc.add_u64(self.fields.key, entry.key.0);
-            doc.add_u64(self.fields.file, u64::from(entry.file.0));
-            doc.add_text(self.fields.text, entry.text);
-            doc.add_text(self.fields.title_headings, &title_headings);
-            self.writer.add_document(doc)?;
+            self.chunks.add(
+                entry.key.0,
+                entry.file,
+                entry.text,
+                &title_headings(entry.title, entry.headings),
+            )?;
+            self.pending.entry(entry.file).or_default().take(entry);
         }
         Ok(())
     }
@@ -190,8 +237,9 @@ impl KeywordIndex {
     /// the next commit). Chunks added after it, before the commit, stay:
     /// delete, add the new chunks, commit.
     pub fn delete_file(&mut self, file: FileNo) {
-        self.writer
-            .delete_term(Term::from_field_u64(self.fields.file, u64::from(file.0)));
+        self.chunks.delete_file(file);
+        self.files.delete_file(file);
+        self.pending.remove(&file);
     }
 
     /// Makes every add and delete so far durable and visible to searches.
@@ -201,26 +249,44 @@ impl KeywordIndex {
     /// changes survive a crash; a crash before that leaves the index as of
     /// the previous commit (the uncommitted changes are lost, never half
     /// applied). On error the uncommitted changes are discarded and the
-    /// index stays as of its last commit.
+    /// index stays as of its last commit. The whole files are committed
+    /// first: a crash between the two commits leaves a whole entry with no
+    /// chunks, which ranks nothing, and a file [`files`](Self::files) does
+    /// not list, which ingest indexes again.
     pub fn commit(&mut self) -> Result<(), IndexError> {
-        if let Err(error) = self.writer.commit() {
-            // Leaves the writer usable, as of the last commit.
-            let _ = self.writer.rollback();
-            return Err(error.into());
+        let pending = std::mem::take(&mut self.pending);
+        let written = pending.into_iter().try_for_each(|(file, whole)| {
+            // An entry from an earlier commit (chunks added with no delete
+            // first) is replaced, not doubled.
+            self.files.delete_file(file);
+            self.files.add(
+                u64::from(file.0),
+                file,
+                &whole.text,
+                &title_headings(&whole.title, whole.heading.as_slice()),
+            )
+        });
+        if let Err(error) = written.and_then(|()| self.files.commit()) {
+            self.files.rollback();
+            self.chunks.rollback();
+            return Err(error);
         }
-        self.reader.reload()?;
+        if let Err(error) = self.chunks.commit() {
+            self.chunks.rollback();
+            return Err(error);
+        }
         Ok(())
     }
 
     /// Number of chunks in the index as of its last commit.
     pub fn len(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        self.chunks.reader.searcher().num_docs()
     }
 
     /// The files with chunks in the index as of its last commit, in order:
     /// what an index kept on disk holds, to compare with the store.
     pub fn files(&self) -> Result<Vec<FileNo>, IndexError> {
-        let searcher = self.reader.searcher();
+        let searcher = self.chunks.reader.searcher();
         let mut files = std::collections::BTreeSet::new();
         for segment in searcher.segment_readers() {
             let column = segment.fast_fields().u64(FILE)?;
@@ -242,20 +308,176 @@ impl KeywordIndex {
     }
 
     /// The `limit` chunks of `allowed` files that best match `query`, best
-    /// first (BM25; equal scores by smaller key). A query with no words
-    /// finds nothing. Chunks of other files never enter the ranking, and
-    /// unless every file is allowed BM25's statistics (chunk count,
-    /// lengths, how many chunks hold a word) are taken over the allowed
-    /// files only, so scores say nothing about the others.
+    /// first: the [`RESCORED_CHUNKS`] best by BM25, ranked by `chunk / best
+    /// chunk + DOCUMENT_WEIGHT * file / best file` (equal scores by smaller
+    /// key). A query with no words finds nothing. Chunks and files not
+    /// allowed never enter a ranking, and unless every file is allowed
+    /// BM25's statistics (entry count, lengths, how many entries hold a
+    /// word) are taken over the allowed files only, so scores say nothing
+    /// about the others.
     pub fn search(
         &self,
         query: &str,
         limit: usize,
         allowed: &AllowedFiles,
     ) -> Result<Vec<(ChunkKey, f32)>, IndexError> {
-        let Some(query) = self.query(query).filter(|_| limit > 0) else {
+        let terms = query_terms(query, MAX_QUERY_TERMS);
+        if limit == 0 || terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let chunks = self
+            .chunks
+            .search(&terms, limit.max(RESCORED_CHUNKS), allowed)?;
+        let Some(best_chunk) = chunks.first().map(|h| h.1).filter(|s| *s > 0.0) else {
             return Ok(Vec::new());
         };
+        let files = self.files.search(&terms, RANKED_FILES, allowed)?;
+        let best_file = files.first().map_or(0.0, |h| h.1);
+        let by_file: HashMap<FileNo, f32> = files
+            .into_iter()
+            .filter(|_| best_file > 0.0)
+            .map(|(_, score, file)| (file, score / best_file))
+            .collect();
+        let mut ranked: Vec<(ChunkKey, f32)> = chunks
+            .into_iter()
+            .map(|(key, score, file)| {
+                let whole = by_file.get(&file).copied().unwrap_or(0.0);
+                (key, score / best_chunk + DOCUMENT_WEIGHT * whole)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(limit);
+        Ok(ranked)
+    }
+
+    /// The `limit` best chunks by their own BM25 alone, best first.
+    #[cfg(test)]
+    fn search_chunks(
+        &self,
+        query: &str,
+        limit: usize,
+        allowed: &AllowedFiles,
+    ) -> Result<Vec<(ChunkKey, f32)>, IndexError> {
+        let hits = self
+            .chunks
+            .search(&query_terms(query, MAX_QUERY_TERMS), limit, allowed)?;
+        Ok(hits
+            .into_iter()
+            .map(|(key, score, _)| (key, score))
+            .collect())
+    }
+}
+
+/// A title and headings as one field's text, a line each; a heading that
+/// repeats the title (the document's opening heading, which titles it) is
+/// left out.
+fn title_headings(title: &str, headings: &[String]) -> String {
+    let mut joined = String::from(title);
+    for heading in headings.iter().filter(|h| *h != title) {
+        joined.push('\n');
+        joined.push_str(heading);
+    }
+    joined
+}
+
+impl WholeFile {
+    /// Gathers `entry`'s text up to [`MAX_FILE_TEXT_BYTES`], and its title
+    /// and first heading if none came before.
+    fn take(&mut self, entry: &KeywordEntry<'_>) {
+        if self.title.is_empty() {
+            entry.title.clone_into(&mut self.title);
+        }
+        if self.heading.is_none() {
+            self.heading = entry.headings.first().cloned();
+        }
+        let room = MAX_FILE_TEXT_BYTES.saturating_sub(self.text.len());
+        if room > 0 {
+            let mut end = entry.text.len().min(room - 1);
+            while !entry.text.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.text.push_str(&entry.text[..end]);
+            self.text.push('\n');
+        }
+    }
+}
+
+impl Part {
+    fn open(path: &Path) -> Result<Self, IndexError> {
+        let index = Index::open_in_dir(path)?;
+        let (schema, _) = schema();
+        let found = serde_json::to_value(index.schema()).ok();
+        if found != serde_json::to_value(&schema).ok() {
+            return Err(IndexError::Schema {
+                path: path.display().to_string(),
+                reason: format!("expected fields {KEY}, {FILE}, {TEXT}, {TITLE_HEADINGS}"),
+            });
+        }
+        Self::start(index)
+    }
+
+    fn start(index: Index) -> Result<Self, IndexError> {
+        let (_, fields) = schema();
+        index
+            .tokenizers()
+            .register(TOKENIZER_NAME, TextAnalyzer::from(KbTokenizer));
+        let writer = index.writer_with_num_threads(1, WRITER_HEAP_BYTES)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            writer,
+            reader,
+            fields,
+        })
+    }
+
+    fn add(
+        &mut self,
+        key: u64,
+        file: FileNo,
+        text: &str,
+        title_headings: &str,
+    ) -> Result<(), IndexError> {
+        let mut doc = TantivyDocument::new();
+        doc.add_u64(self.fields.key, key);
+        doc.add_u64(self.fields.file, u64::from(file.0));
+        doc.add_text(self.fields.text, text);
+        doc.add_text(self.fields.title_headings, title_headings);
+        self.writer.add_document(doc)?;
+        Ok(())
+    }
+
+    fn delete_file(&mut self, file: FileNo) {
+        self.writer
+            .delete_term(Term::from_field_u64(self.fields.file, u64::from(file.0)));
+    }
+
+    fn commit(&mut self) -> Result<(), IndexError> {
+        self.writer.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Drops the uncommitted changes; the writer stays usable, as of the
+    /// last commit.
+    fn rollback(&mut self) {
+        let _ = self.writer.rollback();
+    }
+
+    /// The `limit` best entries of `allowed` files for `terms` (BM25; ties
+    /// by smaller key).
+    fn search(
+        &self,
+        terms: &[String],
+        limit: usize,
+        allowed: &AllowedFiles,
+    ) -> Result<Vec<Hit>, IndexError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = self.query(terms);
         let collector = AllowedTop {
             limit,
             allowed: allowed.clone(),
@@ -271,15 +493,11 @@ impl KeywordIndex {
         Ok(searcher.search_with_statistics_provider(&query, &collector, &statistics)?)
     }
 
-    /// The query of `text`'s words, each in the text and (boosted) in the
-    /// title and headings; `None` when it has no words.
-    fn query(&self, text: &str) -> Option<BooleanQuery> {
-        let terms = query_terms(text, MAX_QUERY_TERMS);
-        if terms.is_empty() {
-            return None;
-        }
+    /// The query of `terms`, each in the text and (boosted) in the title
+    /// and headings.
+    fn query(&self, terms: &[String]) -> BooleanQuery {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(terms.len() * 2);
-        for term in &terms {
+        for term in terms {
             let text = Term::from_field_text(self.fields.text, term);
             clauses.push((
                 Occur::Should,
@@ -294,7 +512,7 @@ impl KeywordIndex {
                 )),
             ));
         }
-        Some(BooleanQuery::new(clauses))
+        BooleanQuery::new(clauses)
     }
 }
 
@@ -305,11 +523,14 @@ struct AllowedTop {
     allowed: AllowedFiles,
 }
 
+/// An entry found: its key, its BM25 score and its file.
+type Hit = (ChunkKey, f32, FileNo);
+
 struct SegmentTop {
     keys: Column<u64>,
     files: Column<u64>,
     allowed: AllowedFiles,
-    top: TopChunks,
+    top: TopChunks<FileNo>,
 }
 
 impl SegmentTop {
@@ -320,14 +541,15 @@ impl SegmentTop {
 
     #[inline]
     fn keep(&mut self, doc: DocId, score: Score) {
-        if let Some(key) = self.keys.first(doc) {
-            self.top.push(ChunkKey(key), score);
+        let file = self.files.first(doc).and_then(|f| u32::try_from(f).ok());
+        if let (Some(key), Some(file)) = (self.keys.first(doc), file) {
+            self.top.push_with(ChunkKey(key), score, FileNo(file));
         }
     }
 }
 
 impl SegmentCollector for SegmentTop {
-    type Fruit = Vec<(ChunkKey, f32)>;
+    type Fruit = Vec<Hit>;
 
     fn collect(&mut self, doc: DocId, score: Score) {
         if self.is_allowed(doc) {
@@ -336,12 +558,12 @@ impl SegmentCollector for SegmentTop {
     }
 
     fn harvest(self) -> Self::Fruit {
-        self.top.into_sorted()
+        self.top.into_sorted_with()
     }
 }
 
 impl Collector for AllowedTop {
-    type Fruit = Vec<(ChunkKey, f32)>;
+    type Fruit = Vec<Hit>;
     type Child = SegmentTop;
 
     fn for_segment(
@@ -364,10 +586,10 @@ impl Collector for AllowedTop {
 
     fn merge_fruits(&self, segments: Vec<Self::Fruit>) -> tantivy::Result<Self::Fruit> {
         let mut top = TopChunks::new(self.limit);
-        for (key, score) in segments.into_iter().flatten() {
-            top.push(key, score);
+        for (key, score, file) in segments.into_iter().flatten() {
+            top.push_with(key, score, file);
         }
-        Ok(top.into_sorted())
+        Ok(top.into_sorted_with())
     }
 
     /// Walks the matches with block-max pruning (a block of postings whose

@@ -231,14 +231,144 @@ fn committed_chunks_survive_reopening_uncommitted_ones_do_not() {
     let index = KeywordIndex::open(dir.path()).unwrap();
     assert_eq!(index.len(), 1);
     assert_eq!(search(&index, "words"), vec![1]);
+    // The file's whole entry came back too: the chunk gets its evidence.
+    let (_, score) = index.search("durable", 1, &AllowedFiles::all()).unwrap()[0];
+    assert!(close(score, 1.0 + DOCUMENT_WEIGHT), "{score}");
+    assert!(!KeywordIndex::exists_in(&dir.path().join("elsewhere")));
+}
+
+/// Two editions of one policy by two owners: the same clause, the owner
+/// named only in the first chunk.
+fn two_owners() -> Vec<(u64, u32, &'static str)> {
+    vec![
+        (
+            1,
+            1,
+            "Acme Bank travel policy, 2024 edition. Applies to all staff.",
+        ),
+        (
+            2,
+            1,
+            "Hotel costs are reimbursed within thirty days of the trip.",
+        ),
+        (
+            3,
+            2,
+            "Globex Insurance travel policy, 2024 edition. Applies to all staff.",
+        ),
+        (
+            4,
+            2,
+            "Hotel costs are reimbursed within thirty days of the trip.",
+        ),
+    ]
+}
+
+fn entries(rows: &[(u64, u32, &'static str)]) -> Vec<KeywordEntry<'static>> {
+    rows.iter()
+        .map(|(key, file, text)| entry(*key, *file, text))
+        .collect()
+}
+
+#[test]
+fn the_whole_file_tells_near_duplicate_clauses_apart() {
+    let index = index_of(&entries(&two_owners()));
+    let question = "How soon does Acme reimburse hotel costs?";
+    // By their own words the two clauses tie (smaller key first).
+    let alone = index
+        .search_chunks(question, 10, &AllowedFiles::all())
+        .unwrap();
+    let clause =
+        |hits: &[(ChunkKey, f32)], key: u64| hits.iter().find(|(k, _)| k.0 == key).map(|(_, s)| *s);
+    assert_eq!(clause(&alone, 2), clause(&alone, 4));
+    // With their files' evidence Acme's clause comes first, Globex's last.
+    let hits = index.search(question, 10, &AllowedFiles::all()).unwrap();
+    assert_eq!(keys(&hits)[0], 2, "{hits:?}");
+    assert!(clause(&hits, 2) > clause(&hits, 4), "{hits:?}");
+    assert_eq!(keys(&hits).last(), Some(&4), "{hits:?}");
+    assert!(close(hits[0].1, 1.0 + DOCUMENT_WEIGHT), "{hits:?}");
+    let globex = keys(
+        &index
+            .search("Globex hotel costs", 10, &AllowedFiles::all())
+            .unwrap(),
+    );
+    assert_eq!(globex[0], 4);
+}
+
+#[test]
+fn a_replaced_file_is_judged_whole_by_its_new_text_only() {
+    let mut index = index_of(&entries(&two_owners()));
+    // Acme's policy replaced by one that no longer names Acme.
+    index.delete_file(FileNo(1));
+    index
+        .add(&entries(&[
+            (5, 1, "Travel policy, 2025 edition."),
+            (
+                6,
+                1,
+                "Hotel costs are reimbursed within thirty days of the trip.",
+            ),
+        ]))
+        .unwrap();
+    index.commit().unwrap();
+    let hits = index
+        .search(
+            "How soon does Acme reimburse hotel costs?",
+            10,
+            &AllowedFiles::all(),
+        )
+        .unwrap();
+    assert!(!keys(&hits).iter().any(|k| [1, 2].contains(k)), "{hits:?}");
+    assert!(
+        keys(&hits).contains(&6) && keys(&hits).contains(&4),
+        "{hits:?}"
+    );
+    // The old whole entry went with the old chunks: no file names Acme.
+    let acme = index
+        .files
+        .search(&query_terms("Acme", 8), 10, &AllowedFiles::all())
+        .unwrap();
+    assert!(acme.is_empty(), "{acme:?}");
+    // Chunks added again with no delete first replace the whole entry.
+    index
+        .add(&entries(&[(7, 2, "Globex Insurance annex on travel.")]))
+        .unwrap();
+    index.commit().unwrap();
+    let files = index
+        .files
+        .search(&query_terms("travel", 8), 10, &AllowedFiles::all())
+        .unwrap();
+    assert_eq!(
+        files.iter().filter(|h| h.2 == FileNo(2)).count(),
+        1,
+        "{files:?}"
+    );
+}
+
+#[test]
+fn a_forbidden_file_lends_no_evidence_to_another() {
+    // Only file 2 is allowed: file 1's whole entry, which names Acme, is
+    // not ranked, so it cannot change the allowed chunks' order or scores.
+    let index = index_of(&entries(&two_owners()));
+    let only_globex = AllowedFiles::only([FileNo(2)]);
+    let alone = index_of(&entries(&two_owners()[2..]));
+    let question = "Acme hotel costs Globex";
+    assert_eq!(
+        index.search(question, 10, &only_globex).unwrap(),
+        alone.search(question, 10, &AllowedFiles::all()).unwrap()
+    );
 }
 
 #[test]
 fn a_folder_with_another_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut builder = Schema::builder();
-    builder.add_text_field("body", TextOptions::default());
-    Index::create_in_dir(dir.path(), builder.build()).unwrap();
+    for part in [CHUNKS_DIR, FILES_DIR] {
+        let mut builder = Schema::builder();
+        builder.add_text_field("body", TextOptions::default());
+        std::fs::create_dir(dir.path().join(part)).unwrap();
+        Index::create_in_dir(dir.path().join(part), builder.build()).unwrap();
+    }
+    assert!(KeywordIndex::exists_in(dir.path()));
     let result = KeywordIndex::open(dir.path());
     assert!(
         matches!(result, Err(IndexError::Schema { .. })),
@@ -283,8 +413,8 @@ fn exhaustive(
     allowed: &AllowedFiles,
 ) -> Vec<(ChunkKey, f32)> {
     use tantivy::query::EnableScoring;
-    let query = index.query(text).unwrap();
-    let searcher = index.reader.searcher();
+    let query = index.chunks.query(&query_terms(text, MAX_QUERY_TERMS));
+    let searcher = index.chunks.reader.searcher();
     let statistics = AllowedStatistics::new(&searcher, FILE, allowed).unwrap();
     let scoring = if allowed.is_all() {
         EnableScoring::enabled_from_searcher(&searcher)
@@ -336,7 +466,7 @@ fn pruned_search_ranks_exactly_as_scoring_every_chunk() {
                 .into_iter()
                 .collect();
             for limit in [1, 10, 40] {
-                let pruned = index.search(query, limit, &allowed).unwrap();
+                let pruned = index.search_chunks(query, limit, &allowed).unwrap();
                 let every = exhaustive(&index, query, limit, &allowed);
                 // Block scoring sums in another order, so a score may differ
                 // in its last bits and two chunks of equal score may swap:

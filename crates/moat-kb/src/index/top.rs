@@ -1,27 +1,30 @@
 //! The best `k` scored chunks of a scan ([`TopChunks`]): a bounded heap,
-//! ties broken by the smaller key so that results are deterministic.
+//! ties broken by the smaller key so that results are deterministic, each
+//! chunk with what else the scan wants to keep of it (its file, say).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::ids::ChunkKey;
 
-/// Keeps the `k` best `(key, score)` pairs pushed into it.
+/// Keeps the `k` best `(key, score)` pairs pushed into it, each with its
+/// `T`.
 #[derive(Debug)]
-pub struct TopChunks {
+pub struct TopChunks<T = ()> {
     k: usize,
-    heap: BinaryHeap<Ranked>,
+    heap: BinaryHeap<Ranked<T>>,
 }
 
 /// Ordered so that the heap's top is the worst kept: lower score first,
 /// then larger key.
 #[derive(Debug, Clone, Copy)]
-struct Ranked {
+struct Ranked<T> {
     score: f32,
     key: ChunkKey,
+    extra: T,
 }
 
-impl Ord for Ranked {
+impl<T> Ord for Ranked<T> {
     fn cmp(&self, other: &Self) -> Ordering {
         other
             .score
@@ -30,24 +33,41 @@ impl Ord for Ranked {
     }
 }
 
-impl PartialOrd for Ranked {
+impl<T> PartialOrd for Ranked<T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl PartialEq for Ranked {
+impl<T> PartialEq for Ranked<T> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
 
-impl Eq for Ranked {}
+impl<T> Eq for Ranked<T> {}
 
 /// Capacity reserved up front, whatever `k` asks for.
 const RESERVE_MAX: usize = 1024;
 
 impl TopChunks {
+    /// Offers one scored chunk.
+    #[inline]
+    pub fn push(&mut self, key: ChunkKey, score: f32) {
+        self.push_with(key, score, ());
+    }
+
+    /// The best kept, best first.
+    pub fn into_sorted(self) -> Vec<(ChunkKey, f32)> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|r| (r.key, r.score))
+            .collect()
+    }
+}
+
+impl<T> TopChunks<T> {
     /// Room for the `k` best.
     pub fn new(k: usize) -> Self {
         Self {
@@ -56,10 +76,10 @@ impl TopChunks {
         }
     }
 
-    /// Offers one scored chunk.
+    /// Offers one scored chunk and what goes with it.
     #[inline]
-    pub fn push(&mut self, key: ChunkKey, score: f32) {
-        let ranked = Ranked { score, key };
+    pub fn push_with(&mut self, key: ChunkKey, score: f32, extra: T) {
+        let ranked = Ranked { score, key, extra };
         if self.heap.len() < self.k {
             self.heap.push(ranked);
         } else if let Some(mut worst) = self.heap.peek_mut() {
@@ -80,12 +100,12 @@ impl TopChunks {
         }
     }
 
-    /// The best kept, best first.
-    pub fn into_sorted(self) -> Vec<(ChunkKey, f32)> {
+    /// The best kept, best first, each with what went with it.
+    pub fn into_sorted_with(self) -> Vec<(ChunkKey, f32, T)> {
         self.heap
             .into_sorted_vec()
             .into_iter()
-            .map(|r| (r.key, r.score))
+            .map(|r| (r.key, r.score, r.extra))
             .collect()
     }
 }
