@@ -37,8 +37,12 @@ use super::tokenize::{query_terms, KbTokenizer, TOKENIZER_NAME};
 use super::top::TopChunks;
 use crate::Chunk;
 
-/// Memory the writer may buffer before it writes a segment.
+/// Memory the chunks' writer may buffer before it writes a segment.
 pub const WRITER_HEAP_BYTES: usize = 50_000_000;
+
+/// Memory the whole files' writer may buffer: tantivy's least, as a file's
+/// entry is written once per ingest and few are buffered at a time.
+pub const FILES_WRITER_HEAP_BYTES: usize = 15_000_000;
 
 /// Most distinct query terms used; the rest of a long query is ignored.
 pub const MAX_QUERY_TERMS: usize = 64;
@@ -169,12 +173,15 @@ fn schema() -> (Schema, Fields) {
 impl KeywordIndex {
     /// A new, empty index in `path`, an existing empty folder.
     pub fn create_in_dir(path: &Path) -> Result<Self, IndexError> {
-        let create = |name: &str| -> Result<Part, IndexError> {
+        let create = |name: &str, heap: usize| -> Result<Part, IndexError> {
             let dir = path.join(name);
             std::fs::create_dir(&dir)?;
-            Part::start(Index::create_in_dir(&dir, schema().0)?)
+            Part::start(Index::create_in_dir(&dir, schema().0)?, heap)
         };
-        Ok(Self::of(create(CHUNKS_DIR)?, create(FILES_DIR)?))
+        Ok(Self::of(
+            create(CHUNKS_DIR, WRITER_HEAP_BYTES)?,
+            create(FILES_DIR, FILES_WRITER_HEAP_BYTES)?,
+        ))
     }
 
     /// Whether `path` holds an index (of any schema) to [`open`](Self::open).
@@ -186,15 +193,15 @@ impl KeywordIndex {
 
     /// The index kept in `path`, as of its last commit.
     pub fn open(path: &Path) -> Result<Self, IndexError> {
-        let chunks = Part::open(&path.join(CHUNKS_DIR))?;
-        let files = Part::open(&path.join(FILES_DIR))?;
+        let chunks = Part::open(&path.join(CHUNKS_DIR), WRITER_HEAP_BYTES)?;
+        let files = Part::open(&path.join(FILES_DIR), FILES_WRITER_HEAP_BYTES)?;
         Ok(Self::of(chunks, files))
     }
 
     /// A new, empty index in memory (lost when dropped).
     pub fn in_memory() -> Result<Self, IndexError> {
-        let chunks = Part::start(Index::create_in_ram(schema().0))?;
-        let files = Part::start(Index::create_in_ram(schema().0))?;
+        let chunks = Part::start(Index::create_in_ram(schema().0), WRITER_HEAP_BYTES)?;
+        let files = Part::start(Index::create_in_ram(schema().0), FILES_WRITER_HEAP_BYTES)?;
         Ok(Self::of(chunks, files))
     }
 
@@ -403,7 +410,7 @@ impl WholeFile {
 }
 
 impl Part {
-    fn open(path: &Path) -> Result<Self, IndexError> {
+    fn open(path: &Path, heap: usize) -> Result<Self, IndexError> {
         let index = Index::open_in_dir(path)?;
         let (schema, _) = schema();
         let found = serde_json::to_value(index.schema()).ok();
@@ -413,15 +420,16 @@ impl Part {
                 reason: format!("expected fields {KEY}, {FILE}, {TEXT}, {TITLE_HEADINGS}"),
             });
         }
-        Self::start(index)
+        Self::start(index, heap)
     }
 
-    fn start(index: Index) -> Result<Self, IndexError> {
+    /// `heap`: what the writer may buffer, at least tantivy's 15 MB.
+    fn start(index: Index, heap: usize) -> Result<Self, IndexError> {
         let (_, fields) = schema();
         index
             .tokenizers()
             .register(TOKENIZER_NAME, TextAnalyzer::from(KbTokenizer));
-        let writer = index.writer_with_num_threads(1, WRITER_HEAP_BYTES)?;
+        let writer = index.writer_with_num_threads(1, heap)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
