@@ -25,8 +25,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use moat_kb::{
-    chunk, estimate_tokens, extract, AllowedFiles, Chunk, ChunkKey, ChunkSettings, ExtractLimits,
-    FileNo, KeywordEntry, KeywordIndex,
+    chunk, embedding_text, estimate_tokens, extract, AllowedFiles, ChunkKey, ChunkSettings,
+    ExtractLimits, FileNo, KeywordEntry, KeywordIndex,
 };
 use serde_json::{json, Value};
 
@@ -178,26 +178,6 @@ fn main() -> Result<(), Error> {
     Ok(())
 }
 
-/// What ingest embeds for a chunk: title › headings, then its text.
-fn embedding_text(chunk: &Chunk) -> String {
-    let mut context: Vec<&str> = Vec::new();
-    if !chunk.title.is_empty() {
-        context.push(&chunk.title);
-    }
-    context.extend(
-        chunk
-            .headings
-            .iter()
-            .map(String::as_str)
-            .filter(|h| *h != chunk.title),
-    );
-    if context.is_empty() {
-        chunk.text.clone()
-    } else {
-        format!("{}\n{}", context.join(" › "), chunk.text)
-    }
-}
-
 /// Every document of `corpus/docs` indexed.
 fn build(corpus: &Path) -> Result<Indexed, Error> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(corpus.join("docs"))?
@@ -225,7 +205,9 @@ fn build(corpus: &Path) -> Result<Indexed, Error> {
         for c in &chunks {
             let key = ChunkKey(indexed.chunk_files.len() as u64);
             indexed.chunk_files.push(file.0);
-            indexed.embedding_texts.push(embedding_text(c));
+            indexed
+                .embedding_texts
+                .push(embedding_text(&c.title, &c.headings, &c.text));
             entries.push(KeywordEntry::from_chunk(key, file, c));
         }
         indexed.chunks.add(&entries)?;

@@ -610,3 +610,19 @@ fn render_row(cells: &[String]) -> String {
 #[cfg(test)]
 #[path = "chunk_tests.rs"]
 mod tests;
+
+/// What is embedded for a chunk: its title and headings (a heading that
+/// repeats the title once), then its text; the context is joined by ` › `
+/// on a line of its own.
+pub fn embedding_text(title: &str, headings: &[String], text: &str) -> String {
+    let mut context: Vec<&str> = Vec::with_capacity(headings.len() + 1);
+    if !title.is_empty() {
+        context.push(title);
+    }
+    context.extend(headings.iter().map(String::as_str).filter(|h| *h != title));
+    if context.is_empty() {
+        text.to_owned()
+    } else {
+        format!("{}\n{}", context.join(" › "), text)
+    }
+}

@@ -562,3 +562,14 @@ fn random_documents_of_every_kind_fit_under_any_counter() {
         }
     }
 }
+
+#[test]
+fn embedding_text_puts_title_and_headings_above_the_text_once() {
+    let headings = vec!["Travel policy".to_owned(), "Hotels".to_owned()];
+    assert_eq!(
+        embedding_text("Travel policy", &headings, "Up to 180 euros."),
+        "Travel policy › Hotels\nUp to 180 euros."
+    );
+    assert_eq!(embedding_text("", &[], "Just text."), "Just text.");
+    assert_eq!(embedding_text("", &headings[1..], "x"), "Hotels\nx");
+}

@@ -13,7 +13,7 @@ pub mod index;
 mod script;
 mod types;
 
-pub use chunk::{chunk, estimate_tokens, ChunkSettings};
+pub use chunk::{chunk, embedding_text, estimate_tokens, ChunkSettings};
 pub use extract::{extract, has_reader, ExtractError, ExtractLimits};
 pub use filter::{validate_attributes, Filter};
 pub use fuse::{fuse, Fused, Fusion};

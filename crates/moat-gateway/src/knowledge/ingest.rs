@@ -243,7 +243,10 @@ pub(super) async fn embed(
     let (_, passage) = super::embedding_prefixes(model);
     let texts: Vec<String> = chunks
         .iter()
-        .map(|c| format!("{passage}{}", embedding_text(c)))
+        .map(|c| {
+            let text = moat_kb::embedding_text(&c.title, &c.headings, &c.text);
+            format!("{passage}{text}")
+        })
         .collect();
     if let Ok(embeddings) = backend.embed(request(model, texts.clone())).await {
         return Ok(embeddings.vectors);
@@ -266,26 +269,6 @@ pub(super) async fn embed(
         }
     }
     Ok(vectors)
-}
-
-/// What is embedded for a chunk: its title and headings, then its text.
-fn embedding_text(chunk: &KbChunk) -> String {
-    let mut context: Vec<&str> = Vec::with_capacity(chunk.headings.len() + 1);
-    if !chunk.title.is_empty() {
-        context.push(&chunk.title);
-    }
-    context.extend(
-        chunk
-            .headings
-            .iter()
-            .map(String::as_str)
-            .filter(|h| *h != chunk.title),
-    );
-    if context.is_empty() {
-        chunk.text.clone()
-    } else {
-        format!("{}\n{}", context.join(" › "), chunk.text)
-    }
 }
 
 fn request(model: &str, texts: Vec<String>) -> EmbeddingRequest {
