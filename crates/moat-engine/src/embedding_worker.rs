@@ -1,8 +1,9 @@
 //! The thread of one embedding context: it takes every job waiting, sorts
 //! their inputs by length, packs them into decodes of at most
 //! `batch_tokens` tokens (one sequence per input), reads each sequence's
-//! pooled vector, L2-normalises it and answers each job in input order.
-//! Jobs whose caller went away are skipped.
+//! pooled vector, L2-normalises it (a reranker's scores are left as they
+//! are) and answers each job in input order. Jobs whose caller went away
+//! are skipped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -41,6 +42,9 @@ pub(crate) struct WorkerSettings {
     /// Bidirectional attention: run the encoder; otherwise decode and
     /// clear the KV cache after each pack.
     pub encoder: bool,
+    /// L2-normalise each output (embeddings); a reranker's scores are
+    /// returned raw.
+    pub normalize: bool,
 }
 
 /// Serve jobs until every sender is gone.
@@ -152,8 +156,8 @@ fn packs<'a, T>(
     out
 }
 
-/// One decode of the inputs `pack` (one sequence each): their vectors, L2
-/// normalised, in pack order.
+/// One decode of the inputs `pack` (one sequence each): their vectors (L2
+/// normalised where the settings say so), in pack order.
 fn embed_pack(
     ctx: &mut LlamaContext<'_>,
     batch: &mut LlamaBatch,
@@ -181,7 +185,11 @@ fn embed_pack(
     for seq in 0..pack.len() {
         let seq = i32::try_from(seq).map_err(|e| internal(&e))?;
         let v = ctx.embeddings_seq_ith(seq).map_err(|e| internal(&e))?;
-        vectors.push(normalized(v));
+        vectors.push(if settings.normalize {
+            normalized(v)
+        } else {
+            v.to_vec()
+        });
     }
     if !settings.encoder {
         ctx.clear_kv_cache();
@@ -211,6 +219,7 @@ mod tests {
             batch_tokens,
             max_seqs,
             encoder: true,
+            normalize: true,
         }
     }
 

@@ -29,10 +29,14 @@ impl Gateway {
     ) -> Result<Embedded, Rejection> {
         request.validate()?;
         let backend = self.route(call, &request.model)?;
-        if !backend.info().purpose.embeds() {
-            return Err(RouteError::NotEmbeddingModel(request.model)
-                .into_api()
-                .into());
+        let purpose = backend.info().purpose;
+        if !purpose.embeds() {
+            let refusal = if purpose.ranks() {
+                RouteError::RerankModel(request.model)
+            } else {
+                RouteError::NotEmbeddingModel(request.model)
+            };
+            return Err(refusal.into_api().into());
         }
         let admission = self.admit(call, estimate(&request)).await?;
         let rate = admission.status;

@@ -167,6 +167,8 @@ struct Inner {
     knowledge_ingest_chunks: Counter,
     knowledge_ingest_bytes: Counter,
     knowledge_reembedded_chunks: Counter,
+    knowledge_rerank: Histogram,
+    knowledge_reranked_chunks: Counter,
 }
 
 impl Default for Metrics {
@@ -208,6 +210,8 @@ impl Metrics {
         let knowledge_ingest_chunks = Counter::default();
         let knowledge_ingest_bytes = Counter::default();
         let knowledge_reembedded_chunks = Counter::default();
+        let knowledge_rerank = http_duration_histogram();
+        let knowledge_reranked_chunks = Counter::default();
 
         // Counters get their `_total` suffix from the encoder.
         let mut registry = Registry::default();
@@ -327,6 +331,16 @@ impl Metrics {
             "Chunks embedded again after a store's embedding model changed",
             knowledge_reembedded_chunks.clone(),
         );
+        registry.register(
+            "moat_knowledge_rerank_seconds",
+            "Time the reranker took to rescore one search's candidates",
+            knowledge_rerank.clone(),
+        );
+        registry.register(
+            "moat_knowledge_reranked_chunks",
+            "Candidate chunks the reranker rescored",
+            knowledge_reranked_chunks.clone(),
+        );
 
         Self {
             inner: Arc::new(Inner {
@@ -354,6 +368,8 @@ impl Metrics {
                 knowledge_ingest_chunks,
                 knowledge_ingest_bytes,
                 knowledge_reembedded_chunks,
+                knowledge_rerank,
+                knowledge_reranked_chunks,
             }),
         }
     }
@@ -418,6 +434,12 @@ impl Metrics {
             .knowledge_search_results
             .get_or_create(&labels)
             .inc_by(results as u64);
+    }
+
+    /// One reranking of a search's candidates: its time and how many.
+    pub(crate) fn observe_rerank(&self, elapsed: Duration, chunks: usize) {
+        self.inner.knowledge_rerank.observe(elapsed.as_secs_f64());
+        self.inner.knowledge_reranked_chunks.inc_by(chunks as u64);
     }
 
     /// One file's ingest: its time, and `(chunks, bytes)` when it completed.

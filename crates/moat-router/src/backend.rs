@@ -30,13 +30,15 @@ pub struct BackendInfo {
 }
 
 /// What a model does: chat and text completions, embeddings, or both (a
-/// chat model the operator configured for embeddings too).
+/// chat model the operator configured for embeddings too), or reranking
+/// (scoring query-document pairs for knowledge-base search).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ModelPurpose {
     #[default]
     Generation,
     Embedding,
     GenerationAndEmbedding,
+    Rerank,
 }
 
 impl ModelPurpose {
@@ -48,6 +50,11 @@ impl ModelPurpose {
     /// Whether chat and text completions may use it.
     pub fn generates(self) -> bool {
         matches!(self, Self::Generation | Self::GenerationAndEmbedding)
+    }
+
+    /// Whether knowledge-base search may rerank with it.
+    pub fn ranks(self) -> bool {
+        self == Self::Rerank
     }
 }
 
@@ -80,6 +87,18 @@ pub trait Backend: Send + Sync + 'static {
     /// in order. Refused unless the model embeds.
     async fn embed(&self, request: EmbeddingRequest) -> Result<Embeddings, ApiError> {
         Err(RouteError::NotEmbeddingModel(request.model).into_api())
+    }
+
+    /// Score each document's relevance to `query` (a reranker's raw
+    /// logit: higher is more relevant), in order. Refused unless the
+    /// model is a reranker.
+    async fn rerank(
+        &self,
+        model: &str,
+        _query: &str,
+        _documents: &[String],
+    ) -> Result<Vec<f32>, ApiError> {
+        Err(RouteError::NotRerankModel(model.to_owned()).into_api())
     }
 
     /// The text each list of token ids stands for, so the personal-data

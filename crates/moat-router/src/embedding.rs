@@ -1,7 +1,8 @@
-//! Embedding models served in-process behind the [`Backend`] trait: an
-//! [`Embedder`] answers `/v1/embeddings`; chat and completions are refused
-//! with a 400 saying it is an embedding model. [`embed`] is shared with a
-//! chat model configured for embeddings.
+//! Embedding models and rerankers served in-process behind the [`Backend`]
+//! trait: an [`Embedder`] answers `/v1/embeddings`, or, when its file has
+//! rank pooling, scores documents for knowledge-base search; what it does
+//! not do is refused with a 400 saying what it is. [`embed`] is shared
+//! with a chat model configured for embeddings.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -30,6 +31,19 @@ impl EmbeddingBackend {
     pub fn embedder(&self) -> &Arc<Embedder> {
         &self.embedder
     }
+
+    fn ranks(&self) -> bool {
+        self.embedder.pooling().ranks()
+    }
+
+    /// What this model refuses to do, said as what it is.
+    fn refusal(&self, model: String) -> ApiError {
+        if self.ranks() {
+            RouteError::RerankModel(model).into_api()
+        } else {
+            RouteError::EmbeddingModel(model).into_api()
+        }
+    }
 }
 
 #[async_trait]
@@ -40,20 +54,52 @@ impl Backend for EmbeddingBackend {
             kind: "embedded",
             context_length: Some(self.embedder.max_tokens()),
             created: self.embedder.created(),
-            purpose: ModelPurpose::Embedding,
+            purpose: if self.ranks() {
+                ModelPurpose::Rerank
+            } else {
+                ModelPurpose::Embedding
+            },
         }
     }
 
     async fn chat(&self, request: ChatCompletionRequest) -> Result<EventStream, ApiError> {
-        Err(RouteError::EmbeddingModel(request.model).into_api())
+        Err(self.refusal(request.model))
     }
 
     async fn complete(&self, request: CompletionRequest) -> Result<EventStream, ApiError> {
-        Err(RouteError::EmbeddingModel(request.model).into_api())
+        Err(self.refusal(request.model))
     }
 
     async fn embed(&self, request: EmbeddingRequest) -> Result<Embeddings, ApiError> {
+        if self.ranks() {
+            return Err(self.refusal(request.model));
+        }
         embed(&self.embedder, request).await
+    }
+
+    async fn rerank(
+        &self,
+        model: &str,
+        query: &str,
+        documents: &[String],
+    ) -> Result<Vec<f32>, ApiError> {
+        if !self.ranks() {
+            return Err(RouteError::NotRerankModel(model.to_owned()).into_api());
+        }
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let _cancel_on_drop = CancelOnDrop(Arc::clone(&cancelled));
+        let engine = Arc::clone(&self.embedder);
+        let (query, documents) = (query.to_owned(), documents.to_vec());
+        let ticket = blocking("rerank preparation", move || {
+            engine.submit_pairs(&query, &documents, cancelled)
+        })
+        .await?
+        .map_err(api_error)?;
+        let scores = ticket.vectors().await.map_err(api_error)?;
+        Ok(scores
+            .into_iter()
+            .map(|s| s.first().copied().unwrap_or(f32::NEG_INFINITY))
+            .collect())
     }
 
     async fn token_text(&self, ids: Vec<Vec<u32>>) -> Option<Result<Vec<String>, ApiError>> {

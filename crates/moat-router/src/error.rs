@@ -13,6 +13,12 @@ pub enum RouteError {
     /// A model that does not embed was asked for embeddings.
     #[error("The model `{0}` is not an embedding model, and it is not configured for embeddings (`embeddings = true` in its [[models]] entry).")]
     NotEmbeddingModel(String),
+    /// A reranker was asked for chat, a completion or embeddings.
+    #[error("The model `{0}` is a reranker: it scores documents for knowledge-base search (`[knowledge] reranker`), and answers neither chat, completions nor /v1/embeddings.")]
+    RerankModel(String),
+    /// A model that is not a reranker was asked to rerank.
+    #[error("The model `{0}` is not a reranker (a GGUF file with rank pooling).")]
+    NotRerankModel(String),
     /// A blocking task (prompt preparation, tokenizing) panicked or was
     /// cancelled by the runtime shutting down.
     #[error("the {task} task failed: {reason}")]
@@ -22,14 +28,20 @@ pub enum RouteError {
 impl ErrorCode for RouteError {
     fn error_kind(&self) -> ErrorKind {
         match self {
-            Self::EmbeddingModel(_) | Self::NotEmbeddingModel(_) => ErrorKind::InvalidRequest,
+            Self::EmbeddingModel(_)
+            | Self::NotEmbeddingModel(_)
+            | Self::RerankModel(_)
+            | Self::NotRerankModel(_) => ErrorKind::InvalidRequest,
             Self::TaskFailed { .. } => ErrorKind::Internal,
         }
     }
 
     fn param(&self) -> Option<String> {
         match self {
-            Self::EmbeddingModel(_) | Self::NotEmbeddingModel(_) => Some("model".into()),
+            Self::EmbeddingModel(_)
+            | Self::NotEmbeddingModel(_)
+            | Self::RerankModel(_)
+            | Self::NotRerankModel(_) => Some("model".into()),
             Self::TaskFailed { .. } => None,
         }
     }

@@ -1,7 +1,8 @@
 //! The `[knowledge]` table: where knowledge-base indexes live, which model
 //! embeds their chunks, how large an upload may be, how many files are
-//! ingested at once and how the two rankings of a hybrid search are
-//! weighed. Its defaults are [`KnowledgeSettings`]'.
+//! ingested at once, how the two rankings of a hybrid search are weighed
+//! and which reranker rescores them. Its defaults are
+//! [`KnowledgeSettings`]'.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,6 +35,12 @@ pub struct KnowledgeOptions {
     /// Vectors from which a store's vector searches go through an HNSW
     /// graph instead of an exact scan.
     pub vector_graph_from: usize,
+    /// A served reranker (a GGUF model with rank pooling) that rescores
+    /// each search's best fused candidates, grounded chat's included.
+    /// Default: none (results keep the fusion's order).
+    pub reranker: Option<String>,
+    /// Fused candidates the reranker rescores per search.
+    pub rerank_candidates: usize,
 }
 
 impl Default for KnowledgeOptions {
@@ -48,6 +55,8 @@ impl Default for KnowledgeOptions {
             keyword_weight: settings.fusion_weights.keyword,
             vector_weight: settings.fusion_weights.vector,
             vector_graph_from: settings.vector_graph_from,
+            reranker: None,
+            rerank_candidates: settings.rerank_candidates,
         }
     }
 }
@@ -58,6 +67,8 @@ const MAX_FILE_MB: u64 = 4096;
 const MAX_INGEST_WORKERS: usize = 64;
 /// Fewest vectors a graph may be built from: below, a scan is as fast.
 const MIN_GRAPH_FROM: usize = 1000;
+/// Most candidates one search may rerank (each is a full model pass).
+const MAX_RERANK_CANDIDATES: usize = 200;
 
 impl KnowledgeOptions {
     /// The settings, checked; `data_dir` is where the index folder goes
@@ -95,6 +106,17 @@ impl KnowledgeOptions {
                 "[knowledge] embedding_model must name a model (leave it out for the default)"
             );
         }
+        if let Some(model) = &self.reranker {
+            anyhow::ensure!(
+                !model.trim().is_empty(),
+                "[knowledge] reranker must name a model (leave it out for none)"
+            );
+        }
+        anyhow::ensure!(
+            (1..=MAX_RERANK_CANDIDATES).contains(&self.rerank_candidates),
+            "[knowledge] rerank_candidates must be between 1 and {MAX_RERANK_CANDIDATES}, not {}",
+            self.rerank_candidates
+        );
         let index_dir = self
             .index_dir
             .clone()
@@ -111,6 +133,8 @@ impl KnowledgeOptions {
             vector: self.vector_weight,
         };
         settings.vector_graph_from = self.vector_graph_from;
+        settings.reranker = self.reranker.clone();
+        settings.rerank_candidates = self.rerank_candidates;
         Ok(settings)
     }
 }
@@ -142,6 +166,8 @@ mod tests {
         assert_eq!(settings.fusion_weights, gateway.fusion_weights);
         assert_eq!(settings.vector_graph_from, gateway.vector_graph_from);
         assert_eq!(settings.embedding_model, None);
+        assert_eq!(settings.reranker, None);
+        assert_eq!(settings.rerank_candidates, gateway.rerank_candidates);
     }
 
     #[test]
@@ -150,7 +176,7 @@ mod tests {
             "[knowledge]\nembedding_model = \"multilingual-e5-small.q4_0\"\n",
             "index_dir = \"/srv/kb\"\nmax_file_mb = 200\ningest_workers = 2\n",
             "extract_timeout_secs = 30\nkeyword_weight = 0.5\nvector_weight = 2\n",
-            "vector_graph_from = 5000\n",
+            "vector_graph_from = 5000\nreranker = \"bge-reranker\"\nrerank_candidates = 30\n",
         ))
         .unwrap();
         assert_eq!(
@@ -170,6 +196,8 @@ mod tests {
             }
         );
         assert_eq!(s.vector_graph_from, 5000);
+        assert_eq!(s.reranker.as_deref(), Some("bge-reranker"));
+        assert_eq!(s.rerank_candidates, 30);
     }
 
     #[test]
@@ -189,6 +217,9 @@ mod tests {
                 "at least one weight",
             ),
             ("embedding_model = \" \"", "embedding_model"),
+            ("reranker = \"\"", "reranker"),
+            ("rerank_candidates = 0", "rerank_candidates"),
+            ("rerank_candidates = 100000", "rerank_candidates"),
         ] {
             let err = parse(&format!("[knowledge]\n{text}\n"))
                 .unwrap_err()

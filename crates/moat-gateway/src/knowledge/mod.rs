@@ -71,11 +71,21 @@ pub struct KnowledgeSettings {
     /// Vectors from which a store's vector searches go through an HNSW
     /// graph (approximate) instead of a scan (exact).
     pub vector_graph_from: usize,
+    /// The reranker (a served model with rank pooling) that rescores a
+    /// search's best fused candidates; `None`: results keep the fusion's
+    /// order.
+    pub reranker: Option<String>,
+    /// Fused candidates the reranker rescores (at least the results
+    /// asked for).
+    pub rerank_candidates: usize,
 }
 
 impl KnowledgeSettings {
     /// 64 MiB.
     pub const DEFAULT_MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
+    /// A cross-encoder reads every candidate whole: 20 chunks of ~300
+    /// tokens is one to two seconds on two CPU cores (BENCHMARKS.md).
+    pub const DEFAULT_RERANK_CANDIDATES: usize = 20;
 
     /// The defaults, with indexes under `index_dir`.
     pub fn new(index_dir: PathBuf) -> Self {
@@ -87,6 +97,8 @@ impl KnowledgeSettings {
             ingest_workers: 1,
             vector_graph_from: moat_kb::APPROXIMATE_FROM,
             fusion_weights: FusionWeights::default(),
+            reranker: None,
+            rerank_candidates: Self::DEFAULT_RERANK_CANDIDATES,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Search in one store: the caller's allowed files (per-document access
 //! and the request's attribute filter) are fixed first, then each index is
-//! asked for those files only, and the two rankings are fused.
+//! asked for those files only, the two rankings are fused, and, where a
+//! reranker is configured, the best fused candidates are rescored by it.
+//! The reranker reads only chunks the caller may see.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use moat_kb::{fuse, AllowedFiles, ChunkKey, FileNo, Filter, Fused, Fusion};
 use moat_protocol::embeddings::{EmbeddingInput, EmbeddingRequest};
 use moat_protocol::vector_stores::{SearchContent, SearchRequest, SearchResult, SearchResultsPage};
 use moat_protocol::ApiError;
-use moat_store::{split_chunk_key, AttachedFile, IngestStatus};
+use moat_store::{split_chunk_key, AttachedFile, IngestStatus, KbChunk};
 use serde::Deserialize;
 
 use super::{page_query, store_error, Knowledge};
@@ -27,8 +29,10 @@ pub enum SearchMode {
 }
 
 /// moat's extension to a search, `"moat": {"mode": ..., "weights":
-/// {"keyword": 1.0, "vector": 1.0}}`: which index to ask, and how much each
-/// ranking counts in the fusion (default: the server's).
+/// {"keyword": 1.0, "vector": 1.0}, "rerank": false}`: which index to ask,
+/// how much each ranking counts in the fusion (default: the server's), and
+/// whether the configured reranker rescores the candidates (default: when
+/// one is configured).
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchOptions {
@@ -36,6 +40,8 @@ pub struct SearchOptions {
     pub mode: SearchMode,
     #[serde(default)]
     pub weights: Option<FusionWeights>,
+    #[serde(default)]
+    pub rerank: Option<bool>,
 }
 
 /// The weight of each ranking in a hybrid search's fusion.
@@ -109,6 +115,17 @@ impl Knowledge {
         let weights = options.weights.unwrap_or(self.settings().fusion_weights);
         let fusion = Fusion::new(moat_kb::fuse::DEFAULT_K, weights.keyword, weights.vector)
             .map_err(|e| ApiError::invalid_param("moat.weights", e.0))?;
+        let reranker = match (options.rerank, &self.settings().reranker) {
+            (Some(false), _) => None,
+            (_, Some(model)) => Some(model.clone()),
+            (Some(true), None) => {
+                return Err(ApiError::invalid_param(
+                    "moat.rerank",
+                    "No reranker is configured on this server (`[knowledge] reranker`).",
+                ))
+            }
+            (None, None) => None,
+        };
         let started = std::time::Instant::now();
         let record = self.readable(&call.principal, store_id).await?;
         let filter = request
@@ -181,41 +198,107 @@ impl Knowledge {
             .ranking_options
             .and_then(|r| r.score_threshold)
             .unwrap_or(0.0);
-        let top: Vec<&Fused> = fused
-            .iter()
-            .filter(|f| f.score >= threshold)
-            .take(wanted)
-            .collect();
-        let keys: Vec<u64> = top.iter().map(|f| f.key.0).collect();
-        let chunks: HashMap<u64, String> = self
+        // Without a reranker the fused scores are final and the threshold
+        // applies before the chunks are read; with one, its candidates are
+        // read, rescored, and the threshold applies to the new scores.
+        let pool: Vec<(u64, f64)> = match reranker {
+            None => fused
+                .iter()
+                .filter(|f| f.score >= threshold)
+                .take(wanted)
+                .map(|f| (f.key.0, f.score))
+                .collect(),
+            Some(_) => fused
+                .iter()
+                .take(wanted.max(self.settings().rerank_candidates))
+                .map(|f| (f.key.0, f.score))
+                .collect(),
+        };
+        let keys: Vec<u64> = pool.iter().map(|(key, _)| *key).collect();
+        let chunks: HashMap<u64, KbChunk> = self
             .store()
             .chunks_by_keys(store_id, &keys)
             .await
             .map_err(store_error)?
             .into_iter()
-            .map(|c| (c.key(), c.chunk.text))
+            .map(|c| (c.key(), c.chunk))
             .collect();
+        let top: Vec<(u64, f64)> = match &reranker {
+            None => pool,
+            Some(model) => {
+                let pool: Vec<(u64, f64)> = pool
+                    .into_iter()
+                    .filter(|(key, _)| chunks.contains_key(key))
+                    .collect();
+                let rescored = self.rerank(model, &texts, &pool, &chunks).await?;
+                rescored
+                    .into_iter()
+                    .filter(|(_, score)| *score >= threshold)
+                    .take(wanted)
+                    .collect()
+            }
+        };
         let mut data = Vec::with_capacity(top.len());
-        for f in top {
-            let (file_no, _) = split_chunk_key(f.key.0);
+        for (key, score) in top {
+            let (file_no, _) = split_chunk_key(key);
             let file = completed
                 .get(file_no)
                 .filter(|_| allowed.contains(FileNo(file_no)));
-            let (Some(file), Some(text)) = (file, chunks.get(&f.key.0)) else {
+            let (Some(file), Some(chunk)) = (file, chunks.get(&key)) else {
                 continue;
             };
             data.push(SearchResult {
                 file_id: file.file_id.clone(),
                 filename: self.filename(&completed, &file.file_id).await?,
-                score: f.score,
+                score,
                 attributes: file.attributes.as_object().cloned().unwrap_or_default(),
-                content: vec![SearchContent::text(text.clone())],
+                content: vec![SearchContent::text(chunk.text.clone())],
             });
         }
+        self.inner.metrics.observe_search(
+            mode_label(mode, reranker.is_some()),
+            started.elapsed(),
+            data.len(),
+        );
+        Ok(SearchResultsPage::new(texts, data))
+    }
+
+    /// Rescore `pool` (fused candidates, best first) with the reranker
+    /// `model`: each chunk read as it was embedded (title and headings
+    /// above its text), scored against every query text, kept at its
+    /// best, as a probability (the sigmoid of the reranker's logit). Best
+    /// first; a tie keeps the fusion's order.
+    async fn rerank(
+        &self,
+        model: &str,
+        queries: &[String],
+        pool: &[(u64, f64)],
+        chunks: &HashMap<u64, KbChunk>,
+    ) -> Result<Vec<(u64, f64)>, ApiError> {
+        if pool.is_empty() {
+            return Ok(Vec::new());
+        }
+        let started = std::time::Instant::now();
+        let documents: Vec<String> = pool
+            .iter()
+            .filter_map(|(key, _)| chunks.get(key))
+            .map(|c| moat_kb::embedding_text(&c.title, &c.headings, &c.text))
+            .collect();
+        let backend = self.inner.models.get(model)?;
+        let mut best = vec![f64::NEG_INFINITY; pool.len()];
+        for query in queries {
+            let scores = backend.rerank(model, query, &documents).await?;
+            for (b, s) in best.iter_mut().zip(scores) {
+                *b = b.max(sigmoid(f64::from(s)));
+            }
+        }
+        let mut rescored: Vec<(u64, f64)> = pool.iter().map(|(key, _)| *key).zip(best).collect();
+        // A stable sort: equal scores keep the fusion's order.
+        rescored.sort_by(|a, b| b.1.total_cmp(&a.1));
         self.inner
             .metrics
-            .observe_search(mode_label(mode), started.elapsed(), data.len());
-        Ok(SearchResultsPage::new(texts, data))
+            .observe_rerank(started.elapsed(), documents.len());
+        Ok(rescored)
     }
 
     /// The store's files whose ingest completed: read from the database
@@ -303,12 +386,20 @@ impl Knowledge {
     }
 }
 
-fn mode_label(mode: SearchMode) -> &'static str {
-    match mode {
-        SearchMode::Hybrid => "hybrid",
-        SearchMode::Keyword => "keyword",
-        SearchMode::Vector => "vector",
+fn mode_label(mode: SearchMode, reranked: bool) -> &'static str {
+    match (mode, reranked) {
+        (SearchMode::Hybrid, false) => "hybrid",
+        (SearchMode::Keyword, false) => "keyword",
+        (SearchMode::Vector, false) => "vector",
+        (SearchMode::Hybrid, true) => "hybrid_reranked",
+        (SearchMode::Keyword, true) => "keyword_reranked",
+        (SearchMode::Vector, true) => "vector_reranked",
     }
+}
+
+/// A logit as a probability, 0..=1 (what `score_threshold` compares).
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
 }
 
 /// Several queries' hits as one ranking: best score first, a chunk kept at
