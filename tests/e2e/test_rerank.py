@@ -8,7 +8,8 @@ result's score must be the sigmoid of the logit an independent NumPy
 forward pass computes for its (query, chunk) pair, the results must come
 in that order, drawn from the fusion's candidates, and that order must
 differ from the fusion's. Also: a reranker answers neither chat nor
-embeddings, `moat.rerank: false` turns it off for one search, an unserved
+embeddings, grounded chat retrieves through it, `moat.rerank: false`
+turns it off for one search, an unserved
 reranker stops the start, and a document the caller may not see never
 reaches the reranker's output."""
 
@@ -26,7 +27,7 @@ import numpy as np
 import pytest
 
 from bert_reference import MiniLM, minilm_wheel
-from support import REPO, MoatServer, error_of
+from support import REPO, SMOL_ID, MoatServer, error_of, smol_gguf
 from test_embeddings import MINILM_ID, minilm_gguf, reference  # noqa: F401 (fixture)
 
 RERANKER_ID = "minilm-test-reranker.f32"
@@ -87,7 +88,9 @@ def head(reranker_gguf: Path) -> tuple[np.ndarray, np.ndarray]:
 def srv(tmp_path_factory, reranker_gguf: Path) -> Iterator[MoatServer]:
     workdir = tmp_path_factory.mktemp("moat-rerank")
     (workdir / "moat.toml").write_text(CONFIG)
-    server = MoatServer(workdir, [minilm_gguf(), reranker_gguf], ["--config", "moat.toml", "--parallel", "2"])
+    server = MoatServer(
+        workdir, [smol_gguf(), minilm_gguf(), reranker_gguf], ["--config", "moat.toml", "--parallel", "2"]
+    )
     yield server
     server.stop()
 
@@ -209,6 +212,8 @@ def test_a_forbidden_document_never_reaches_the_reranked_results(srv, store):
 
 
 def test_a_reranker_is_refused_for_chat_and_embeddings(srv):
+    line = f"moat serving reranker {RERANKER_ID} (bert F32"
+    assert any(out.startswith(line) for out in srv.stdout_lines), srv.stdout_lines
     with srv.http() as http:
         chat = http.post("/v1/chat/completions", json={"model": RERANKER_ID, "messages": [{"role": "user", "content": "hi"}]})
         emb = http.post("/v1/embeddings", json={"model": RERANKER_ID, "input": "hi"})
@@ -226,12 +231,33 @@ def test_search_options_are_checked(srv, store):
 
 
 def test_rerank_metrics_count_the_candidates(srv, store):
+    before = reranked_searches(srv)
     search(srv, store, QUERY, 2)
+    assert reranked_searches(srv) == before + 1
     with srv.http() as http:
         text = http.get("/metrics").text
-    assert 'moat_knowledge_search_seconds_count{mode="hybrid_reranked"}' in text
     reranked = [line for line in text.splitlines() if line.startswith("moat_knowledge_reranked_chunks_total ")]
     assert reranked and int(float(reranked[0].split()[1])) >= CANDIDATES, reranked
+
+
+def reranked_searches(srv: MoatServer) -> int:
+    with srv.http() as http:
+        text = http.get("/metrics").text
+    prefix = 'moat_knowledge_search_seconds_count{mode="hybrid_reranked"} '
+    lines = [line for line in text.splitlines() if line.startswith(prefix)]
+    return int(float(lines[0][len(prefix) :])) if lines else 0
+
+
+def test_grounded_chat_retrieves_through_the_reranker(srv, store):
+    before = reranked_searches(srv)
+    answer = srv.client().chat.completions.create(
+        model=SMOL_ID,
+        messages=[{"role": "user", "content": QUERY}],
+        max_tokens=8,
+        extra_body={"moat": {"knowledge_bases": [store]}},
+    )
+    assert answer.choices[0].message.content is not None
+    assert reranked_searches(srv) == before + 1
 
 
 def test_an_unserved_reranker_stops_the_start_naming_the_served(tmp_path: Path, reranker_gguf: Path):

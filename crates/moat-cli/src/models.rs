@@ -65,6 +65,7 @@ pub fn describe(p: &Planned) -> String {
             f.id,
             f.metadata.architecture(),
             match moat_engine::embedding::embedding_pooling(&f.metadata) {
+                Some(pooling) if pooling.ranks() => " (reranker)".to_owned(),
                 Some(pooling) => format!(" (embedding, {} pooling)", pooling.name()),
                 None => String::new(),
             },

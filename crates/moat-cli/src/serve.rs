@@ -251,17 +251,30 @@ async fn load_embedding_model(
         file.path.clone(),
     );
     let embedder = tokio::task::spawn_blocking(move || Embedder::load(&file, &config)).await??;
-    say(&format!(
-        "moat serving embedding model {} ({} {}, {}) from {}: {} dimensions, {} pooling, up to {} tokens an input",
-        embedder.id(),
-        arch,
-        quant,
-        human_size(size),
-        path.display(),
-        embedder.dimensions(),
-        embedder.pooling().name(),
-        embedder.max_tokens()
-    ));
+    let what = if embedder.pooling().ranks() {
+        format!(
+            "reranker {} ({} {}, {}) from {}: up to {} tokens a query and document",
+            embedder.id(),
+            arch,
+            quant,
+            human_size(size),
+            path.display(),
+            embedder.max_tokens()
+        )
+    } else {
+        format!(
+            "embedding model {} ({} {}, {}) from {}: {} dimensions, {} pooling, up to {} tokens an input",
+            embedder.id(),
+            arch,
+            quant,
+            human_size(size),
+            path.display(),
+            embedder.dimensions(),
+            embedder.pooling().name(),
+            embedder.max_tokens()
+        )
+    };
+    say(&format!("moat serving {what}"));
     Ok(Arc::new(EmbeddingBackend::new(Arc::new(embedder))))
 }
 
