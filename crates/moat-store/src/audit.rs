@@ -334,8 +334,8 @@ impl Store {
         Ok(keys)
     }
 
-    /// Erases a subject: deletes its content key and its sealed clear id.
-    /// Returns whether either existed.
+    /// Erases a subject: deletes its content key, its sealed clear id and
+    /// its conversations, in one transaction. Returns whether any existed.
     pub async fn delete_audit_subject(&self, subject: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let keys = sqlx::query("DELETE FROM audit_subject_keys WHERE subject = $1")
@@ -348,8 +348,9 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        let conversations = crate::conversations::delete_owned(&mut tx, subject).await?;
         tx.commit().await?;
-        Ok(keys + principals > 0)
+        Ok(keys + principals + conversations > 0)
     }
 
     /// The sealed clear id behind a pseudonym.

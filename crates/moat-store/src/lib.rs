@@ -4,6 +4,7 @@
 
 mod audit;
 mod confirmations;
+mod conversations;
 mod error;
 mod keys;
 mod knowledge;
@@ -25,6 +26,7 @@ pub use audit::{
     AuditSubjectKey,
 };
 pub use confirmations::{ParkError, ParkedCall};
+pub use conversations::{ConversationItemRecord, ConversationRecord, NewConversationItem};
 pub use error::StoreError;
 pub use keys::ApiKeyRecord;
 pub use knowledge::{

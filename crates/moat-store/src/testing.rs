@@ -17,6 +17,31 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{Connection as _, Executor as _};
 
+/// `on_both!(a, b, …)` at a test crate's root: a `#[tokio::test]` for each
+/// named `async fn a(location: String)` there, once on SQLite (`sqlite::a`)
+/// and once on PostgreSQL (`postgres::a`).
+#[macro_export]
+macro_rules! on_both {
+    ($($body:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $body() {
+                    $crate::testing::on_sqlite(crate::$body).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $body() {
+                    $crate::testing::on_postgres(crate::$body).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Runs `body` with the location of a new SQLite file in a temporary directory.
 pub async fn on_sqlite<F, Fut>(body: F)
 where

@@ -4,34 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use moat_store::testing::{on_postgres, on_sqlite};
+use moat_store::on_both;
 use moat_store::{
     chunk_key, split_chunk_key, AttachedFile, FileBatchRecord, FileCounts, FileRecord, IngestError,
     IngestResult, IngestStatus, KbChunk, NewAttachment, PageQuery, SortOrder, Store, StoreError,
     VectorStoreRecord, VectorStoreUpdate,
 };
 use serde_json::json;
-
-macro_rules! on_both {
-    ($($body:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $body() {
-                    crate::on_sqlite(crate::$body).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $body() {
-                    crate::on_postgres(crate::$body).await;
-                }
-            )*
-        }
-    };
-}
 
 on_both!(
     files_round_trip_and_are_found_by_hash_per_owner,

@@ -214,6 +214,7 @@ impl Store {
             table: "vector_store_files",
             columns: ATTACHED_COLUMNS,
             id: "file_id",
+            order: "created_ms",
             scope: vec![("store_id", store_id)],
             filters: status.map(|s| ("status", s.as_str())).into_iter().collect(),
         }

@@ -76,6 +76,7 @@ impl Store {
             table: "files",
             columns: FILE_COLUMNS,
             id: "id",
+            order: "created_ms",
             scope: owner.map(|o| ("owner", o)).into_iter().collect(),
             filters: purpose.map(|p| ("purpose", p)).into_iter().collect(),
         }

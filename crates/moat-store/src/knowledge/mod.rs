@@ -7,7 +7,7 @@ mod attached;
 mod batches;
 mod chunks;
 mod files;
-mod page;
+pub(crate) mod page;
 mod stores;
 
 pub use attached::{

@@ -1,5 +1,6 @@
 //! Cursor pagination shared by every listing: ordered by (creation time,
-//! id), `after` and `before` naming an id of the same listing.
+//! id), or by another ordering column (a conversation item's position),
+//! `after` and `before` naming an id of the same listing.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Pool, Row as _};
@@ -57,6 +58,9 @@ pub(crate) struct Listing<'a> {
     pub columns: &'static str,
     /// The id column cursors name.
     pub id: &'static str,
+    /// The integer column the listing runs by (then the id): `created_ms`
+    /// for most.
+    pub order: &'static str,
     /// `column = value` conditions cursors must satisfy too.
     pub scope: Vec<(&'static str, &'a str)>,
     /// `column = value` conditions of the listing alone.
@@ -104,7 +108,8 @@ impl Listing<'_> {
             let (t, c) = (next, next + 1);
             next += 2;
             conditions.push(format!(
-                "(created_ms {cmp} ${t} OR (created_ms = ${t} AND {id} {cmp} ${c}))",
+                "({order} {cmp} ${t} OR ({order} = ${t} AND {id} {cmp} ${c}))",
+                order = self.order,
                 id = self.id
             ));
         }
@@ -115,9 +120,10 @@ impl Listing<'_> {
         };
         let sql = format!(
             "SELECT {columns} FROM {table} {where_clause} \
-             ORDER BY created_ms {dir}, {id} {dir} LIMIT ${next}",
+             ORDER BY {order} {dir}, {id} {dir} LIMIT ${next}",
             columns = self.columns,
             table = self.table,
+            order = self.order,
             id = self.id,
         );
         let mut q = sqlx::query(&sql);
@@ -142,7 +148,7 @@ impl Listing<'_> {
         Ok(Page { items, has_more })
     }
 
-    /// The creation time of the item a cursor names, within the scope.
+    /// The ordering value of the item a cursor names, within the scope.
     async fn cursor_time(
         &self,
         pool: &Pool<Any>,
@@ -153,7 +159,8 @@ impl Listing<'_> {
         let mut conditions = scope.to_vec();
         conditions.push(format!("{} = ${}", self.id, binds.len() + 1));
         let sql = format!(
-            "SELECT created_ms FROM {} WHERE {}",
+            "SELECT {} AS cursor_value FROM {} WHERE {}",
+            self.order,
             self.table,
             conditions.join(" AND ")
         );
@@ -162,7 +169,7 @@ impl Listing<'_> {
             q = q.bind(*value);
         }
         match q.bind(id).fetch_optional(pool).await? {
-            Some(row) => Ok(row.try_get("created_ms")?),
+            Some(row) => Ok(row.try_get("cursor_value")?),
             None => Err(StoreError::UnknownCursor { id: id.to_owned() }),
         }
     }

@@ -84,6 +84,7 @@ impl Store {
             table: "vector_stores",
             columns: STORE_COLUMNS,
             id: "id",
+            order: "created_ms",
             scope: owner.map(|o| ("owner", o)).into_iter().collect(),
             filters: Vec::new(),
         }
