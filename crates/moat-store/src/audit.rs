@@ -334,6 +334,27 @@ impl Store {
         Ok(keys)
     }
 
+    /// Stores `subject`'s content key (wrapped) unless it has one; true
+    /// when this one was stored. Read the key back after a false: another
+    /// writer's key won, and content must be sealed under that one.
+    pub async fn insert_audit_subject_key(
+        &self,
+        subject: &str,
+        wrapped: &[u8],
+        created_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO audit_subject_keys (subject, wrapped, created_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (subject) DO NOTHING",
+        )
+        .bind(subject)
+        .bind(wrapped)
+        .bind(created_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Erases a subject: deletes its content key, its sealed clear id and
     /// its conversations, in one transaction. Returns whether any existed.
     pub async fn delete_audit_subject(&self, subject: &str) -> Result<bool, StoreError> {

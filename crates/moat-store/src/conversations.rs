@@ -1,8 +1,12 @@
 //! Conversations kept for their owner, and their items in order. The
 //! store sees owners (subject pseudonyms), ids and times; what was said is
-//! sealed by the caller under the owner's content key before it gets here,
-//! and `key_id` says which key. Erasing a subject deletes its
-//! conversations (see [`Store::delete_audit_subject`]).
+//! sealed by the caller under the owner's content key (`audit_subject_keys`)
+//! before it gets here, and `key_id` says which key. Erasing a subject
+//! deletes its conversations (see [`Store::delete_audit_subject`]); every
+//! write names the wrapped key it sealed with and is refused
+//! ([`StoreError::KeyErased`]) unless that key is still the owner's, checked
+//! in the write's own transaction with the key's row locked, so a write
+//! racing an erasure cannot leave content behind.
 
 use sqlx::any::AnyRow;
 use sqlx::Row as _;
@@ -51,17 +55,33 @@ pub struct ConversationItemRecord {
     pub sealed: Vec<u8>,
 }
 
+/// What every change of a conversation's content names: whose it is, the
+/// owner's content key as stored (wrapped) that sealed what is written,
+/// and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConversationWrite<'a> {
+    pub owner: &'a str,
+    pub wrapped_key: &'a [u8],
+    /// The conversation's new update time.
+    pub at_ms: i64,
+    /// Its new retention expiry; `None`: kept.
+    pub expires_ms: Option<i64>,
+}
+
 const CONVERSATION_COLUMNS: &str = "id, owner, created_ms, updated_ms, expires_ms, key_id, sealed";
 const ITEM_COLUMNS: &str = "id, position, created_ms, key_id, sealed";
 
 impl Store {
-    /// Stores a new conversation with its first items (positions 0, 1, …).
+    /// Stores a new conversation with its first items (positions 0, 1, …),
+    /// all sealed under the owner's key `wrapped_key`.
     pub async fn insert_conversation(
         &self,
         record: &ConversationRecord,
         items: &[NewConversationItem],
+        wrapped_key: &[u8],
     ) -> Result<Vec<ConversationItemRecord>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        self.hold_key(&mut tx, &record.owner, wrapped_key).await?;
         sqlx::query(&format!(
             "INSERT INTO conversations ({CONVERSATION_COLUMNS}, next_position) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -111,27 +131,31 @@ impl Store {
         .await
     }
 
-    /// Replaces a conversation's own content; false when there is no such
-    /// conversation.
+    /// Replaces a conversation's own content (`sealed` under the key
+    /// `key_id`); false when the writer's owner has no such conversation.
     pub async fn update_conversation(
         &self,
         id: &str,
+        write: ConversationWrite<'_>,
         key_id: &str,
         sealed: &[u8],
-        updated_ms: i64,
-        expires_ms: Option<i64>,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        self.hold_key(&mut tx, write.owner, write.wrapped_key)
+            .await?;
         let done = sqlx::query(
             "UPDATE conversations SET key_id = $2, sealed = $3, updated_ms = $4, expires_ms = $5 \
-             WHERE id = $1",
+             WHERE id = $1 AND owner = $6",
         )
         .bind(id)
         .bind(key_id)
         .bind(sealed)
-        .bind(updated_ms)
-        .bind(expires_ms)
-        .execute(&self.pool)
+        .bind(write.at_ms)
+        .bind(write.expires_ms)
+        .bind(write.owner)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -151,25 +175,28 @@ impl Store {
     }
 
     /// Adds items after the last one, moving the conversation's update
-    /// time and expiry; `None` when there is no such conversation. Appends
-    /// to one conversation run one after the other (the first statement
-    /// takes its row), so positions never collide, across replicas too.
+    /// time and expiry; `None` when the writer's owner has no such
+    /// conversation. Appends to one conversation run one after the other
+    /// (the update takes its row), so positions never collide, across
+    /// replicas too.
     pub async fn append_conversation_items(
         &self,
         id: &str,
+        write: ConversationWrite<'_>,
         items: &[NewConversationItem],
-        updated_ms: i64,
-        expires_ms: Option<i64>,
     ) -> Result<Option<Vec<ConversationItemRecord>>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        self.hold_key(&mut tx, write.owner, write.wrapped_key)
+            .await?;
         let row = sqlx::query(
             "UPDATE conversations SET next_position = next_position + $2, updated_ms = $3, \
-             expires_ms = $4 WHERE id = $1 RETURNING next_position",
+             expires_ms = $4 WHERE id = $1 AND owner = $5 RETURNING next_position",
         )
         .bind(id)
         .bind(count(items))
-        .bind(updated_ms)
-        .bind(expires_ms)
+        .bind(write.at_ms)
+        .bind(write.expires_ms)
+        .bind(write.owner)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
@@ -261,6 +288,46 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
+    }
+}
+
+impl Store {
+    /// Refuses the write in `tx` unless `wrapped` is `subject`'s content
+    /// key, and holds that key's row until `tx` ends: an erasure (which
+    /// deletes the key, then the conversations) waits for this write and
+    /// then deletes what it wrote, or this write waits for the erasure and
+    /// finds the key gone. SQLite's transactions run one at a time once
+    /// they write; this one writes at once, to take that turn before it
+    /// reads the key.
+    async fn hold_key(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        subject: &str,
+        wrapped: &[u8],
+    ) -> Result<(), StoreError> {
+        let sql = match self.kind {
+            crate::StoreKind::Postgres => {
+                "SELECT subject FROM audit_subject_keys WHERE subject = $1 AND wrapped = $2 \
+                 FOR UPDATE"
+            }
+            crate::StoreKind::Sqlite => {
+                // A write that changes nothing takes SQLite's write lock.
+                sqlx::query("UPDATE audit_subject_keys SET subject = subject WHERE subject = $1")
+                    .bind(subject)
+                    .execute(&mut **tx)
+                    .await?;
+                "SELECT subject FROM audit_subject_keys WHERE subject = $1 AND wrapped = $2"
+            }
+        };
+        let held = sqlx::query(sql)
+            .bind(subject)
+            .bind(wrapped)
+            .fetch_optional(&mut **tx)
+            .await?;
+        match held {
+            Some(_) => Ok(()),
+            None => Err(StoreError::KeyErased),
+        }
     }
 }
 

@@ -78,6 +78,12 @@ pub enum StoreError {
         id: String,
     },
 
+    /// Content sealed under a subject's content key was to be stored, but
+    /// the key is no longer the subject's (the subject was erased
+    /// meanwhile): nothing was stored.
+    #[error("the content key it was sealed with was erased; nothing was stored")]
+    KeyErased,
+
     /// A stored value could not be read back.
     #[error("stored {what} is unreadable: {detail}; the database was changed outside moat")]
     Corrupt {

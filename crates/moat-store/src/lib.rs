@@ -26,7 +26,9 @@ pub use audit::{
     AuditSubjectKey,
 };
 pub use confirmations::{ParkError, ParkedCall};
-pub use conversations::{ConversationItemRecord, ConversationRecord, NewConversationItem};
+pub use conversations::{
+    ConversationItemRecord, ConversationRecord, ConversationWrite, NewConversationItem,
+};
 pub use error::StoreError;
 pub use keys::ApiKeyRecord;
 pub use knowledge::{

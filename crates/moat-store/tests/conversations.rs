@@ -6,7 +6,8 @@
 
 use moat_store::on_both;
 use moat_store::{
-    ConversationRecord, NewConversationItem, PageQuery, SortOrder, Store, StoreError,
+    ConversationRecord, ConversationWrite, NewConversationItem, PageQuery, SortOrder, Store,
+    StoreError,
 };
 
 on_both!(
@@ -17,11 +18,28 @@ on_both!(
     owners_listings_run_by_last_update_and_keep_owners_apart,
     retention_deletes_only_what_ran_out,
     erasing_a_subject_deletes_its_conversations_only,
+    writes_need_the_owners_current_key_and_stay_with_the_owner,
+    no_write_racing_an_erasure_outlives_it,
 );
 
+const KEY: &[u8] = b"wrapped key 1";
+
+/// A store whose subjects subj1 and subj2 have content keys (KEY and
+/// KEY2).
 async fn open(location: &str) -> Store {
-    Store::open(location).await.unwrap()
+    let store = Store::open(location).await.unwrap();
+    assert!(store
+        .insert_audit_subject_key("subj1", KEY, 1)
+        .await
+        .unwrap());
+    assert!(store
+        .insert_audit_subject_key("subj2", KEY2, 1)
+        .await
+        .unwrap());
+    store
 }
+
+const KEY2: &[u8] = b"wrapped key 2";
 
 fn conversation(id: &str, owner: &str, created_ms: i64) -> ConversationRecord {
     ConversationRecord {
@@ -32,6 +50,20 @@ fn conversation(id: &str, owner: &str, created_ms: i64) -> ConversationRecord {
         expires_ms: None,
         key_id: "k1".into(),
         sealed: format!("sealed {id}").into_bytes(),
+    }
+}
+
+fn write<'a>(
+    owner: &'a str,
+    wrapped_key: &'a [u8],
+    at_ms: i64,
+    expires_ms: Option<i64>,
+) -> ConversationWrite<'a> {
+    ConversationWrite {
+        owner,
+        wrapped_key,
+        at_ms,
+        expires_ms,
     }
 }
 
@@ -52,7 +84,7 @@ async fn conversations_round_trip_update_and_delete_with_their_items(location: S
     let store = open(&location).await;
     let record = conversation("conv_a", "subj1", 1_000);
     let stored = store
-        .insert_conversation(&record, &[item("msg_1", 1_000), item("msg_2", 1_000)])
+        .insert_conversation(&record, &[item("msg_1", 1_000), item("msg_2", 1_000)], KEY)
         .await
         .unwrap();
     assert_eq!(
@@ -63,7 +95,12 @@ async fn conversations_round_trip_update_and_delete_with_their_items(location: S
     assert_eq!(store.conversation("conv_b").await.unwrap(), None);
 
     assert!(store
-        .update_conversation("conv_a", "k2", b"new", 2_000, Some(9_000))
+        .update_conversation(
+            "conv_a",
+            write("subj1", KEY, 2_000, Some(9_000)),
+            "k2",
+            b"new"
+        )
         .await
         .unwrap());
     let updated = store.conversation("conv_a").await.unwrap().unwrap();
@@ -78,7 +115,7 @@ async fn conversations_round_trip_update_and_delete_with_their_items(location: S
         ("k2", &b"new"[..], 2_000, Some(9_000), 1_000)
     );
     assert!(!store
-        .update_conversation("conv_b", "k2", b"x", 2_000, None)
+        .update_conversation("conv_b", write("subj1", KEY, 2_000, None), "k2", b"x")
         .await
         .unwrap());
 
@@ -99,6 +136,7 @@ async fn conversations_round_trip_update_and_delete_with_their_items(location: S
         .insert_conversation(
             &conversation("conv_a", "subj1", 3_000),
             &[item("msg_1", 3_000)],
+            KEY,
         )
         .await
         .unwrap();
@@ -118,12 +156,12 @@ async fn items_keep_their_order_and_page_both_ways(location: String) {
         .map(|id| item(id, 5))
         .collect();
     store
-        .insert_conversation(&conversation("conv_o", "subj1", 5), &first)
+        .insert_conversation(&conversation("conv_o", "subj1", 5), &first, KEY)
         .await
         .unwrap();
     let more: Vec<_> = ["msg_w", "msg_v"].iter().map(|id| item(id, 5)).collect();
     let appended = store
-        .append_conversation_items("conv_o", &more, 6, None)
+        .append_conversation_items("conv_o", write("subj1", KEY, 6, None), &more)
         .await
         .unwrap()
         .unwrap();
@@ -169,7 +207,11 @@ async fn items_keep_their_order_and_page_both_ways(location: String) {
     assert_eq!(ids(&before.items, |i| &i.id), ["msg_z", "msg_y"]);
     // A cursor naming another conversation's item is refused.
     store
-        .insert_conversation(&conversation("conv_p", "subj1", 5), &[item("msg_q", 5)])
+        .insert_conversation(
+            &conversation("conv_p", "subj1", 5),
+            &[item("msg_q", 5)],
+            KEY,
+        )
         .await
         .unwrap();
     let err = store
@@ -186,18 +228,22 @@ async fn items_keep_their_order_and_page_both_ways(location: String) {
     // Appending to no conversation adds nothing.
     assert_eq!(
         store
-            .append_conversation_items("conv_none", &[item("msg_1", 7)], 7, None)
+            .append_conversation_items(
+                "conv_none",
+                write("subj1", KEY, 7, None),
+                &[item("msg_1", 7)]
+            )
             .await
             .unwrap(),
         None
     );
     // An item id is unique within its conversation.
     assert!(store
-        .append_conversation_items("conv_o", &[item("msg_z", 8)], 8, None)
+        .append_conversation_items("conv_o", write("subj1", KEY, 8, None), &[item("msg_z", 8)])
         .await
         .is_err());
     let after_refusal = store
-        .append_conversation_items("conv_o", &[item("msg_u", 9)], 9, None)
+        .append_conversation_items("conv_o", write("subj1", KEY, 9, None), &[item("msg_u", 9)])
         .await
         .unwrap()
         .unwrap();
@@ -210,7 +256,7 @@ async fn items_keep_their_order_and_page_both_ways(location: String) {
 async fn concurrent_appends_take_distinct_positions(location: String) {
     let store = open(&location).await;
     store
-        .insert_conversation(&conversation("conv_c", "subj1", 1), &[])
+        .insert_conversation(&conversation("conv_c", "subj1", 1), &[], KEY)
         .await
         .unwrap();
     let tasks: Vec<_> = (0..8)
@@ -219,7 +265,7 @@ async fn concurrent_appends_take_distinct_positions(location: String) {
             tokio::spawn(async move {
                 let items: Vec<_> = (0..5).map(|i| item(&format!("msg_{t}_{i}"), 2)).collect();
                 store
-                    .append_conversation_items("conv_c", &items, 2, None)
+                    .append_conversation_items("conv_c", write("subj1", KEY, 2, None), &items)
                     .await
                     .unwrap()
                     .unwrap()
@@ -247,6 +293,7 @@ async fn deleted_items_leave_their_positions_unused(location: String) {
         .insert_conversation(
             &conversation("conv_d", "subj1", 1),
             &[item("msg_1", 1), item("msg_2", 1), item("msg_3", 1)],
+            KEY,
         )
         .await
         .unwrap();
@@ -269,7 +316,11 @@ async fn deleted_items_leave_their_positions_unused(location: String) {
         "a refused delete does not touch it"
     );
     let next = store
-        .append_conversation_items("conv_d", &[item("msg_4", 70)], 70, None)
+        .append_conversation_items(
+            "conv_d",
+            write("subj1", KEY, 70, None),
+            &[item("msg_4", 70)],
+        )
         .await
         .unwrap()
         .unwrap();
@@ -283,20 +334,24 @@ async fn deleted_items_leave_their_positions_unused(location: String) {
 
 async fn owners_listings_run_by_last_update_and_keep_owners_apart(location: String) {
     let store = open(&location).await;
-    for (id, owner, ms) in [
-        ("conv_1", "subj1", 10),
-        ("conv_2", "subj1", 20),
-        ("conv_3", "subj2", 30),
-        ("conv_4", "subj1", 40),
+    for (id, owner, key, ms) in [
+        ("conv_1", "subj1", KEY, 10),
+        ("conv_2", "subj1", KEY, 20),
+        ("conv_3", "subj2", KEY2, 30),
+        ("conv_4", "subj1", KEY, 40),
     ] {
         store
-            .insert_conversation(&conversation(id, owner, ms), &[])
+            .insert_conversation(&conversation(id, owner, ms), &[], key)
             .await
             .unwrap();
     }
     // The oldest is written to last: it lists first, newest first.
     store
-        .append_conversation_items("conv_1", &[item("msg_1", 50)], 50, None)
+        .append_conversation_items(
+            "conv_1",
+            write("subj1", KEY, 50, None),
+            &[item("msg_1", 50)],
+        )
         .await
         .unwrap();
     let page = store
@@ -346,13 +401,17 @@ async fn retention_deletes_only_what_ran_out(location: String) {
     young.expires_ms = Some(100);
     for c in [&kept, &old, &young] {
         store
-            .insert_conversation(c, &[item("msg_1", 1)])
+            .insert_conversation(c, &[item("msg_1", 1)], KEY)
             .await
             .unwrap();
     }
     // Written to again: its retention counts from now.
     store
-        .append_conversation_items("conv_young", &[item("msg_2", 90)], 90, Some(190))
+        .append_conversation_items(
+            "conv_young",
+            write("subj1", KEY, 90, Some(190)),
+            &[item("msg_2", 90)],
+        )
         .await
         .unwrap();
     assert_eq!(store.delete_expired_conversations(99).await.unwrap(), 0);
@@ -373,15 +432,21 @@ async fn retention_deletes_only_what_ran_out(location: String) {
 async fn erasing_a_subject_deletes_its_conversations_only(location: String) {
     let store = open(&location).await;
     store
-        .insert_conversation(&conversation("conv_e1", "subj1", 1), &[item("msg_1", 1)])
+        .insert_conversation(
+            &conversation("conv_e1", "subj1", 1),
+            &[item("msg_1", 1)],
+            KEY,
+        )
         .await
         .unwrap();
     store
-        .insert_conversation(&conversation("conv_e2", "subj2", 1), &[item("msg_1", 1)])
+        .insert_conversation(
+            &conversation("conv_e2", "subj2", 1),
+            &[item("msg_1", 1)],
+            KEY2,
+        )
         .await
         .unwrap();
-    // subj1 has no audit key or clear id: its conversations alone make the
-    // erasure find something.
     assert!(store.delete_audit_subject("subj1").await.unwrap());
     assert_eq!(store.conversation("conv_e1").await.unwrap(), None);
     assert_eq!(
@@ -390,4 +455,114 @@ async fn erasing_a_subject_deletes_its_conversations_only(location: String) {
     );
     assert!(store.conversation("conv_e2").await.unwrap().is_some());
     assert!(!store.delete_audit_subject("subj1").await.unwrap());
+    // Content sealed under the erased key is refused from now on.
+    let err = store
+        .insert_conversation(&conversation("conv_e3", "subj1", 2), &[], KEY)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::KeyErased), "{err:?}");
+    assert_eq!(store.conversation("conv_e3").await.unwrap(), None);
+}
+
+async fn writes_need_the_owners_current_key_and_stay_with_the_owner(location: String) {
+    let store = open(&location).await;
+    // A key stored first wins: the second one offered is not stored.
+    assert!(!store
+        .insert_audit_subject_key("subj1", b"another", 9)
+        .await
+        .unwrap());
+    for wrong in [KEY2, &b"another"[..]] {
+        let err = store
+            .insert_conversation(
+                &conversation("conv_w", "subj1", 1),
+                &[item("msg_1", 1)],
+                wrong,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::KeyErased), "{err:?}");
+    }
+    assert_eq!(store.conversation("conv_w").await.unwrap(), None);
+    assert_eq!(
+        store.conversation_item("conv_w", "msg_1").await.unwrap(),
+        None
+    );
+    store
+        .insert_conversation(&conversation("conv_w", "subj1", 1), &[], KEY)
+        .await
+        .unwrap();
+    let err = store
+        .append_conversation_items("conv_w", write("subj1", KEY2, 2, None), &[item("msg_1", 2)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::KeyErased), "{err:?}");
+    let err = store
+        .update_conversation("conv_w", write("subj1", KEY2, 2, None), "k", b"x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::KeyErased), "{err:?}");
+    // Another owner, with their own valid key, finds no such conversation.
+    assert_eq!(
+        store
+            .append_conversation_items("conv_w", write("subj2", KEY2, 2, None), &[item("msg_1", 2)])
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!store
+        .update_conversation("conv_w", write("subj2", KEY2, 2, None), "k", b"x")
+        .await
+        .unwrap());
+    let page = store
+        .conversation_items("conv_w", &PageQuery::first(10, SortOrder::Asc))
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+    assert_eq!(
+        store.conversation("conv_w").await.unwrap().unwrap().sealed,
+        b"sealed conv_w"
+    );
+}
+
+async fn no_write_racing_an_erasure_outlives_it(location: String) {
+    let store = open(&location).await;
+    for round in 0..20 {
+        let subject = format!("racer{round}");
+        assert!(store
+            .insert_audit_subject_key(&subject, KEY, 1)
+            .await
+            .unwrap());
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let (store, subject) = (store.clone(), subject.clone());
+                tokio::spawn(async move {
+                    let id = format!("conv_{subject}_{w}");
+                    match store
+                        .insert_conversation(
+                            &conversation(&id, &subject, 1),
+                            &[item("msg_1", 1)],
+                            KEY,
+                        )
+                        .await
+                    {
+                        Ok(_) | Err(StoreError::KeyErased) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                })
+            })
+            .collect();
+        let eraser = {
+            let (store, subject) = (store.clone(), subject.clone());
+            tokio::spawn(async move { store.delete_audit_subject(&subject).await.unwrap() })
+        };
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        assert!(eraser.await.unwrap());
+        let left = store
+            .conversations(&subject, &PageQuery::first(10, SortOrder::Asc))
+            .await
+            .unwrap();
+        assert!(left.items.is_empty(), "round {round}: {:?}", left.items);
+    }
 }
