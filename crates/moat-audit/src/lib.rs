@@ -31,6 +31,7 @@ use moat_store::Store;
 pub use body::ANONYMOUS_SUBJECT;
 pub use canonical::{canonical_json, chain_hash, GENESIS_HASH};
 pub use checkpoint::checkpoint_message;
+pub use crypto::ContentKey;
 pub use ed25519_dalek::VerifyingKey;
 pub use error::AuditError;
 pub use event::{erase_subject, reveal_principal};

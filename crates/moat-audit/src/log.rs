@@ -14,7 +14,7 @@ use moat_store::{
 use crate::body::Prepared;
 use crate::canonical::chain_hash;
 use crate::checkpoint::{is_signed_by, sign};
-use crate::crypto::SubjectKey;
+use crate::crypto::{ContentKey, SubjectKey};
 use crate::writer::{AuditWriter, WriterSettings};
 use crate::{AuditError, AuditKeys};
 
@@ -307,6 +307,43 @@ impl AuditLog {
             .iter()
             .filter_map(|subject| cache.keys.get(subject).map(|(_, stored)| stored.clone()))
             .collect())
+    }
+
+    /// The content key of `principal`'s subject (its pseudonym), the one
+    /// its audit content is sealed with: read from the store, or made and
+    /// stored when the subject has none. When another writer stores one at
+    /// the same time, the stored one is returned (the first stored wins).
+    pub async fn content_key(&self, principal: &str) -> Result<ContentKey, AuditError> {
+        let subject = self.keys().pseudonym(principal);
+        if let Some(key) = self.stored_content_key(&subject).await? {
+            return Ok(key);
+        }
+        let key: [u8; 32] = rand::random();
+        let wrapped = self
+            .keys()
+            .vault()
+            .seal(&subject_key_label(&subject), &key)?;
+        self.store()
+            .insert_audit_subject_key(&subject, &wrapped, now_ms())
+            .await?;
+        self.stored_content_key(&subject)
+            .await?
+            .ok_or_else(|| AuditError::Corrupt {
+                what: format!("content key of subject {subject}"),
+                detail: "it was erased while it was being made; try again".into(),
+            })
+    }
+
+    async fn stored_content_key(&self, subject: &str) -> Result<Option<ContentKey>, AuditError> {
+        Ok(self
+            .load_subject_keys(&[subject.to_owned()])
+            .await?
+            .pop()
+            .map(|(subject, key, wrapped)| ContentKey {
+                subject,
+                key,
+                wrapped,
+            }))
     }
 
     /// The stored content keys of `subjects` (erased ones are missing),

@@ -14,6 +14,7 @@ on_both!(
     an_erasure_covers_what_was_queued_before_it,
     an_erasure_elsewhere_is_not_undone_by_a_cached_key,
     purging_keeps_the_rest_verifiable,
+    content_keys_are_the_logs_and_die_with_the_subject,
 );
 
 fn with_content(i: u64, principal: Option<&str>, policy: ContentPolicy) -> AuditRecord {
@@ -125,6 +126,67 @@ async fn erasing_a_subject_shreds_its_content_and_is_recorded(location: String) 
         matches!(&by_alice[4].record.content, Some(StoredContent::Readable { prompt, .. }) if prompt == "prompt 7")
     );
     assert_eq!(verify_all(&store).await.first_break, None);
+    store.close().await;
+}
+
+async fn content_keys_are_the_logs_and_die_with_the_subject(location: String) {
+    let (store, log) = open(&location).await;
+    let alice = keys().pseudonym("key_alice");
+    // Made on first use, stored, and the same on the next call.
+    let first = log.content_key("key_alice").await.unwrap();
+    assert_eq!(first.subject(), alice);
+    let again = log.content_key("key_alice").await.unwrap();
+    assert_eq!((again.id(), again.wrapped()), (first.id(), first.wrapped()));
+    let stored = store.audit_subject_keys(&[alice.clone()]).await.unwrap();
+    assert_eq!(stored, vec![(alice.clone(), first.wrapped().to_vec())]);
+    let sealed = first.seal(b"conversation conv_1", b"hello").unwrap();
+    assert_eq!(
+        again.open(b"conversation conv_1", &sealed).as_deref(),
+        Some(&b"hello"[..])
+    );
+    assert_eq!(again.open(b"conversation conv_2", &sealed), None);
+
+    // The log's own records of the subject are sealed under the same key:
+    // erasing shreds both.
+    let writer = log.writer(settings(1000));
+    writer
+        .append(with_content(1, Some("key_alice"), ContentPolicy::Full))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.audit_subject_keys(&[alice.clone()]).await.unwrap(),
+        vec![(alice.clone(), first.wrapped().to_vec())]
+    );
+    assert!(matches!(
+        content_of(&log, 1).await,
+        StoredContent::Readable { .. }
+    ));
+    // A subject whose key the writer made first gets that key.
+    writer
+        .append(with_content(2, Some("key_bob"), ContentPolicy::Full))
+        .await
+        .unwrap();
+    let bob = log.content_key("key_bob").await.unwrap();
+    assert_eq!(
+        store
+            .audit_subject_keys(&[keys().pseudonym("key_bob")])
+            .await
+            .unwrap()[0]
+            .1,
+        bob.wrapped()
+    );
+
+    assert!(erase_subject(&log, &writer, "key_alice", 2_000_000)
+        .await
+        .unwrap());
+    assert!(matches!(
+        content_of(&log, 1).await,
+        StoredContent::Erased { .. }
+    ));
+    let after = log.content_key("key_alice").await.unwrap();
+    assert_ne!(after.id(), first.id());
+    assert_eq!(after.open(b"conversation conv_1", &sealed), None);
+    writer.close().await.unwrap();
     store.close().await;
 }
 
