@@ -48,6 +48,7 @@ fn record(i: u64) -> AuditRecord {
         }],
         knowledge_bases: vec!["policies".into()],
         cited_files: Vec::new(),
+        conversation_of: None,
         content: Some(Content {
             policy: ContentPolicy::Masked,
             prompt: "Summarise the complaint from <PERSON_1> (<EMAIL_1>) about the \

@@ -54,6 +54,7 @@ fn record() -> AuditRecord {
         ],
         knowledge_bases: vec!["handbook".into(), "policies".into()],
         cited_files: Vec::new(),
+        conversation_of: None,
         content: Some(Content {
             policy: ContentPolicy::Hash,
             prompt: "my IBAN is DE89".into(),

@@ -334,6 +334,16 @@ impl AuditLog {
             })
     }
 
+    /// The stored content key of `subject` (a pseudonym), for reading
+    /// content sealed under it; `None` when the subject has none (never
+    /// had one, or was erased). Never makes one.
+    pub async fn subject_content_key(
+        &self,
+        subject: &str,
+    ) -> Result<Option<ContentKey>, AuditError> {
+        self.stored_content_key(subject).await
+    }
+
     async fn stored_content_key(&self, subject: &str) -> Result<Option<ContentKey>, AuditError> {
         Ok(self
             .load_subject_keys(&[subject.to_owned()])

@@ -55,6 +55,10 @@ pub struct Record<C> {
     /// Knowledge-base files the answer cited (file ids).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cited_files: Vec<String>,
+    /// The owner (a pseudonym) of a conversation the caller read that is
+    /// not the caller's own, under `read_all_conversations`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_of: Option<String>,
     /// Content, as the role's audit policy asks; `None` for policy `none`.
     #[serde(default)]
     pub content: C,
@@ -83,6 +87,7 @@ impl<C> Record<C> {
             tools,
             knowledge_bases,
             cited_files,
+            conversation_of,
             content: held,
         } = self;
         let record = Record {
@@ -105,6 +110,7 @@ impl<C> Record<C> {
             tools,
             knowledge_bases,
             cited_files,
+            conversation_of,
             content,
         };
         (record, held)

@@ -27,6 +27,8 @@ pub enum Permission<'a> {
     Admin,
     /// Read the audit log.
     Audit,
+    /// Read conversations that are not one's own.
+    ReadAllConversations,
 }
 
 /// A permission the caller does not have. Names are echoed as the caller
@@ -44,6 +46,7 @@ enum DeniedWhat {
     KnowledgeBaseWrite(Option<String>),
     Admin,
     Audit,
+    ReadAllConversations,
 }
 
 impl Denied {
@@ -86,6 +89,9 @@ pub fn authorize(principal: &Principal, permission: Permission<'_>) -> Result<()
             .any(|r| !r.kb_write.as_written().is_empty()),
         Permission::Admin => principal.roles.iter().any(|r| r.admin),
         Permission::Audit => principal.roles.iter().any(|r| r.admin || r.auditor),
+        Permission::ReadAllConversations => {
+            principal.roles.iter().any(|r| r.read_all_conversations)
+        }
     };
     if allowed {
         return Ok(());
@@ -99,6 +105,7 @@ pub fn authorize(principal: &Principal, permission: Permission<'_>) -> Result<()
         }
         Permission::Admin => DeniedWhat::Admin,
         Permission::Audit => DeniedWhat::Audit,
+        Permission::ReadAllConversations => DeniedWhat::ReadAllConversations,
     };
     Err(Denied { what })
 }
@@ -128,6 +135,9 @@ impl fmt::Display for Denied {
                 f.write_str("This API is for administrators; your key's roles do not include one.")
             }
             DeniedWhat::Audit => f.write_str("The audit log is for auditors and administrators."),
+            DeniedWhat::ReadAllConversations => f.write_str(
+                "Only a role with `read_all_conversations` may read other people's conversations.",
+            ),
         }
     }
 }
@@ -140,7 +150,8 @@ impl ErrorCode for Denied {
             DeniedWhat::KnowledgeBase(_)
             | DeniedWhat::KnowledgeBaseWrite(_)
             | DeniedWhat::Admin
-            | DeniedWhat::Audit => ErrorKind::PermissionDenied,
+            | DeniedWhat::Audit
+            | DeniedWhat::ReadAllConversations => ErrorKind::PermissionDenied,
         }
     }
 
@@ -149,7 +160,10 @@ impl ErrorCode for Denied {
             DeniedWhat::Model(_) => Some("model".to_owned()),
             DeniedWhat::Tool(_) => Some("moat.tools".to_owned()),
             DeniedWhat::KnowledgeBase(_) => Some("knowledge_base".to_owned()),
-            DeniedWhat::KnowledgeBaseWrite(_) | DeniedWhat::Admin | DeniedWhat::Audit => None,
+            DeniedWhat::KnowledgeBaseWrite(_)
+            | DeniedWhat::Admin
+            | DeniedWhat::Audit
+            | DeniedWhat::ReadAllConversations => None,
         }
     }
 }
@@ -209,7 +223,18 @@ kb_write = ["team-*"]
         assert!(authorize(&auditor, Permission::Audit).is_ok());
         assert!(authorize(&auditor, Permission::Admin).is_err());
         assert!(authorize(&auditor, Permission::Model("qwen3-8b")).is_err());
+        // Not even administrators read others' conversations by default.
+        let admin = principal(ROLES, &["admin"]);
+        assert!(authorize(&admin, Permission::ReadAllConversations).is_err());
+        let reader = principal(READER, &["reader"]);
+        assert!(authorize(&reader, Permission::ReadAllConversations).is_ok());
     }
+
+    const READER: &str = r#"
+[[roles]]
+name = "reader"
+read_all_conversations = true
+"#;
 
     #[test]
     fn writing_a_knowledge_base_is_granted_by_kb_write_and_includes_reading() {

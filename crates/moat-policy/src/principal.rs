@@ -93,6 +93,15 @@ impl Principal {
             .unwrap_or(AuditContent::Masked)
     }
 
+    /// Days this caller's conversations are kept after their last
+    /// change: the shortest retention of its roles; `None`: kept.
+    pub fn conversation_retention_days(&self) -> Option<u32> {
+        self.roles
+            .iter()
+            .filter_map(|r| r.conversation_retention_days)
+            .min()
+    }
+
     /// Limits of this caller itself: the most generous `per_key` limits
     /// of its roles.
     pub fn own_limits(&self) -> Limits {

@@ -101,6 +101,15 @@ pub struct RoleConfig {
     pub pii_policy: Option<Policy>,
     /// Audit content capture for this role; default: `masked`.
     pub audit_content: Option<AuditContent>,
+    /// Days a conversation of this role's holders is kept after its last
+    /// change, then deleted; default: kept. With several roles, the
+    /// shortest applies.
+    pub conversation_retention_days: Option<u32>,
+    /// Whether this role may read anyone's conversations (each such read
+    /// is audited). Nobody else reads a conversation but its owner,
+    /// administrators included.
+    #[serde(default)]
+    pub read_all_conversations: bool,
     /// Limits shared by everyone holding this role.
     #[serde(flatten)]
     pub limits: Limits,
@@ -153,6 +162,8 @@ pub struct Role {
     pub auditor: bool,
     pub pii_policy: Option<Policy>,
     pub audit_content: AuditContent,
+    pub conversation_retention_days: Option<u32>,
+    pub read_all_conversations: bool,
     pub limits: Limits,
     pub per_key: Limits,
 }
@@ -174,9 +185,24 @@ impl Role {
             auditor: config.auditor,
             pii_policy: config.pii_policy,
             audit_content: config.audit_content.unwrap_or(AuditContent::Masked),
+            conversation_retention_days: check_retention(config.conversation_retention_days)
+                .map_err(|e| at("conversation_retention_days", e))?,
+            read_all_conversations: config.read_all_conversations,
             limits: config.limits,
             per_key: config.per_key,
         })
+    }
+}
+
+/// The longest conversation retention, in days (a hundred years).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
+
+fn check_retention(days: Option<u32>) -> Result<Option<u32>, String> {
+    match days {
+        Some(d) if d == 0 || d > MAX_RETENTION_DAYS => Err(format!(
+            "{d} days: give 1 to {MAX_RETENTION_DAYS} days, or leave it out to keep conversations"
+        )),
+        other => Ok(other),
     }
 }
 
@@ -219,6 +245,8 @@ impl Roles {
             auditor: false,
             pii_policy: None,
             audit_content: None,
+            conversation_retention_days: None,
+            read_all_conversations: false,
             limits: Limits::default(),
             per_key: Limits::default(),
         };
@@ -295,6 +323,30 @@ mod tests {
 
     fn role(text: &str) -> RoleConfig {
         toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn conversation_retention_is_bounded_and_reading_all_is_off_by_default() {
+        let r = Role::from_config(&role(
+            "name = \"clerk\"\nconversation_retention_days = 30\nread_all_conversations = true",
+        ))
+        .unwrap();
+        assert_eq!(r.conversation_retention_days, Some(30));
+        assert!(r.read_all_conversations);
+        let r = Role::from_config(&role("name = \"plain\"")).unwrap();
+        assert_eq!(r.conversation_retention_days, None);
+        assert!(!r.read_all_conversations);
+        for days in ["0", "36501"] {
+            let e = Role::from_config(&role(&format!(
+                "name = \"bad\"\nconversation_retention_days = {days}"
+            )))
+            .unwrap_err();
+            assert!(e.contains("conversation_retention_days"), "{e}");
+        }
+        // Negative or fractional days do not parse at all.
+        assert!(
+            toml::from_str::<RoleConfig>("name = \"n\"\nconversation_retention_days = -1").is_err()
+        );
     }
 
     #[test]

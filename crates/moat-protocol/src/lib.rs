@@ -5,6 +5,7 @@
 
 pub mod chat;
 pub mod completion;
+pub mod conversations;
 pub mod embeddings;
 pub mod error;
 pub mod event;

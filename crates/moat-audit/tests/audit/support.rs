@@ -98,6 +98,7 @@ pub fn record(i: u64) -> AuditRecord {
         }],
         knowledge_bases: vec!["policies".into()],
         cited_files: Vec::new(),
+        conversation_of: None,
         content: Some(Content {
             policy: ContentPolicy::Masked,
             prompt: format!("prompt {i} for <EMAIL_1>"),
