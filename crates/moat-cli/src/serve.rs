@@ -218,6 +218,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Err(e) => tracing::warn!(error = %e, "interrupted ingests were not resumed"),
         }
     }
+    let conversation_purge = match gateway.conversations() {
+        Some(conversations) => {
+            // Expired conversations are gone before the first request.
+            purge_conversations(conversations).await;
+            Some(tokio::spawn(purge_conversations_hourly(
+                conversations.clone(),
+                stop_tasks.clone(),
+            )))
+        }
+        None => None,
+    };
     let state = AppState::new(gateway, options);
     let shutdown = shutdown_signal()?;
     say(&format!("moat listening on {scheme}://{addr}"));
@@ -227,6 +238,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::error!(%error, "audit log not closed cleanly");
     }
     let _ = purge_task.await;
+    if let Some(task) = conversation_purge {
+        let _ = task.await;
+    }
     serving.usage.flush().await;
     drop(serving.usage);
     for task in serving.tasks {
@@ -305,6 +319,31 @@ async fn purge_daily(log: AuditLog, audit: config::AuditConfig, stop: Cancellati
             Ok(0) => {}
             Ok(n) => tracing::info!(records = n, "audit records past retention purged"),
             Err(error) => tracing::warn!(%error, "audit purge failed"),
+        }
+    }
+}
+
+/// Deletes the conversations whose retention ran out.
+async fn purge_conversations(conversations: &moat_server::Conversations) {
+    let now = moat_policy::clock::Clock::now_ms(&moat_policy::clock::SystemClock);
+    match conversations.purge_expired(now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(conversations = n, "conversations past retention deleted"),
+        Err(error) => tracing::warn!(%error, "conversation purge failed"),
+    }
+}
+
+/// Every hour, [`purge_conversations`] (the first run is at start).
+async fn purge_conversations_hourly(
+    conversations: moat_server::Conversations,
+    stop: CancellationToken,
+) {
+    let hour = std::time::Duration::from_secs(3_600);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + hour, hour);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => purge_conversations(&conversations).await,
+            () = stop.cancelled() => return,
         }
     }
 }

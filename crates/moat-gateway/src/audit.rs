@@ -69,6 +69,12 @@ impl AuditTrail {
         self.draft().record.cited_files = ids;
     }
 
+    /// The owner (pseudonym) of a conversation this request read that is
+    /// not the caller's own.
+    pub fn conversation_of(&self, owner: &str) {
+        self.draft().record.conversation_of = Some(owner.to_owned());
+    }
+
     /// Tokens used, for an answer that is not a generation stream.
     pub fn tokens(&self, prompt: u32, completion: u32) {
         let mut d = self.draft();

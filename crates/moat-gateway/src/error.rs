@@ -66,6 +66,13 @@ pub enum GatewayError {
     /// Knowledge bases are named but the server has them off.
     #[error("Knowledge bases are not enabled on this server.")]
     KnowledgeOff,
+    /// No conversation of this id that the caller may see (the same
+    /// answer whether it exists or not).
+    #[error("Conversation with id '{0}' not found.")]
+    ConversationNotFound(String),
+    /// No item of this id in the conversation.
+    #[error("Item with id '{0}' not found.")]
+    ConversationItemNotFound(String),
     /// An upload over the knowledge part's file limit.
     #[error("The file is {bytes} bytes; at most {max} are accepted.")]
     FileTooLarge { bytes: usize, max: usize },
@@ -79,9 +86,11 @@ impl ErrorCode for GatewayError {
             Self::ParkedFull => ErrorKind::Overloaded,
             Self::ParkedUnavailable => ErrorKind::Unavailable,
             Self::TooManyTurns { .. } | Self::InvalidArguments { .. } => ErrorKind::ToolLoopFailed,
-            Self::StoreNotFound(_) | Self::FileNotFound(_) | Self::BatchNotFound(_) => {
-                ErrorKind::NotFound
-            }
+            Self::StoreNotFound(_)
+            | Self::FileNotFound(_)
+            | Self::BatchNotFound(_)
+            | Self::ConversationNotFound(_)
+            | Self::ConversationItemNotFound(_) => ErrorKind::NotFound,
             Self::ReadOnlyStore(_) => ErrorKind::PermissionDenied,
             Self::AmbiguousStoreName(_)
             | Self::TooManyKnowledgeBases { .. }

@@ -18,6 +18,10 @@
 //!    tools);
 //! 8. [`audit`] — one record per request;
 //! 9. [`metrics`] — what Prometheus scrapes.
+//!
+//! Beside the steps, the parts that keep what callers ask them to:
+//! [`knowledge`] (files, vector stores, search) and [`conversations`]
+//! (kept for their owner, sealed under the owner's content key).
 
 mod access;
 mod answer;
@@ -27,6 +31,7 @@ mod authorize;
 mod call;
 mod chat;
 mod complete;
+pub mod conversations;
 mod embed;
 mod error;
 pub mod guard;
@@ -48,6 +53,7 @@ pub use answer::{Answer, Rejection};
 pub use audit::AuditTrail;
 pub use call::Call;
 pub use chat::Decision;
+pub use conversations::Conversations;
 pub use embed::Embedded;
 pub use error::GatewayError;
 pub use guard::{PiiFound, PiiGuard};
@@ -93,6 +99,7 @@ struct Parts {
     guard: PiiGuard,
     tools: Option<ServerTools>,
     knowledge: Option<Knowledge>,
+    conversations: Option<Conversations>,
     metrics: Metrics,
     settings: GatewaySettings,
 }
@@ -117,9 +124,14 @@ impl Gateway {
                 metrics.clone(),
             )
         });
+        let conversations = access
+            .audit_log
+            .clone()
+            .map(|log| Conversations::new(access.store.clone(), log));
         Self {
             parts: Arc::new(Parts {
                 knowledge,
+                conversations,
                 models,
                 access,
                 guard,
@@ -162,6 +174,12 @@ impl Gateway {
     /// Knowledge bases, when they are on.
     pub fn knowledge(&self) -> Option<&Knowledge> {
         self.parts.knowledge.as_ref()
+    }
+
+    /// Conversations kept for their owners; on whenever the audit log is
+    /// (their content is sealed under its subject keys).
+    pub fn conversations(&self) -> Option<&Conversations> {
+        self.parts.conversations.as_ref()
     }
 
     /// The server-side tools, if any are registered.

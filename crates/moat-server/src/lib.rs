@@ -36,8 +36,8 @@ pub use auth::{Admin, AdminApi, AuditLog, Auditor, Caller, Need, Require};
 pub use connections::{BodyTimedOut, ConnectionLimits};
 pub use error::ErrorResponse;
 pub use moat_gateway::{
-    Access, FusionWeights, Gateway, GatewayParts, GatewaySettings, Knowledge, KnowledgeSettings,
-    Metrics, PiiFound, PiiGuard, ServerTools, ToolLoopSettings,
+    Access, Conversations, FusionWeights, Gateway, GatewayParts, GatewaySettings, Knowledge,
+    KnowledgeSettings, Metrics, PiiFound, PiiGuard, ServerTools, ToolLoopSettings,
 };
 pub use network::{ClientAllowList, PeerAddr, TrustedProxies};
 pub use request_id::{RequestId, CLIENT_REQUEST_ID_HEADER, REQUEST_ID_HEADER};
@@ -99,7 +99,7 @@ pub fn app(gateway: Gateway, options: ServerOptions) -> Router {
 }
 
 pub(crate) fn router(state: AppState) -> Router {
-    use routes::{admin, chat, completions, knowledge, models};
+    use routes::{admin, chat, completions, conversations, knowledge, models};
     let options = state.options();
     let max_body_bytes = options.max_body_bytes;
     let allow_clients = Arc::new(options.allow_clients.clone());
@@ -159,6 +159,26 @@ pub(crate) fn router(state: AppState) -> Router {
             get(knowledge::get_batch),
         )
         .route("/v1/vector_stores/{id}/search", post(knowledge::search))
+        .route("/v1/conversations", post(conversations::create))
+        .route(
+            "/v1/conversations/{id}",
+            get(conversations::get)
+                .post(conversations::update)
+                .delete(conversations::delete),
+        )
+        .route(
+            "/v1/conversations/{id}/items",
+            get(conversations::list_items).post(conversations::add_items),
+        )
+        .route(
+            "/v1/conversations/{id}/items/{item_id}",
+            get(conversations::get_item).delete(conversations::delete_item),
+        )
+        .route("/v1/moat/conversations", get(conversations::summaries))
+        .route(
+            "/v1/moat/conversations/{id}/export",
+            get(conversations::export),
+        )
         .route("/v1/models/{*model}", get(models::get_model))
         .route("/admin/keys", get(admin::list_keys).post(admin::create_key))
         .route("/admin/keys/{id}/revoke", post(admin::revoke_key))

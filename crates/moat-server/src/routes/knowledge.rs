@@ -6,7 +6,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use moat_gateway::{Knowledge, SearchOptions};
 use moat_protocol::files::{FileListQuery, FilePurpose};
 use moat_protocol::page::ListQuery;
@@ -17,6 +16,7 @@ use moat_protocol::vector_stores::{
 use moat_protocol::{ApiError, ErrorKind};
 use serde::Deserialize;
 
+use super::{json, query};
 use crate::auth::Calling;
 use crate::error::ErrorResponse;
 use crate::extract::JsonBody;
@@ -31,16 +31,6 @@ fn knowledge(state: &AppState) -> Result<&Knowledge, ApiError> {
             "Knowledge bases are not enabled on this server.",
         )
     })
-}
-
-fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|r| ApiError::new(ErrorKind::InvalidRequest, r.body_text()))
-}
-
-fn json<T: serde::Serialize>(value: T) -> Answer {
-    Ok(Json(value).into_response())
 }
 
 // ---------- files ----------

@@ -4,6 +4,7 @@
 pub(crate) mod admin;
 pub(crate) mod chat;
 pub(crate) mod completions;
+pub(crate) mod conversations;
 pub(crate) mod embeddings;
 pub(crate) mod fallback;
 pub(crate) mod health;
@@ -19,6 +20,20 @@ use crate::chunks::{ChatChunks, CompletionChunks, ResponseMeta};
 use crate::error::ErrorResponse;
 use crate::state::AppState;
 use crate::{aggregate, rate, sse};
+
+/// A listing's query string, or the caller's 400.
+pub(crate) fn query<T>(
+    query: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, moat_protocol::ApiError> {
+    query.map(|axum::extract::Query(q)| q).map_err(|r| {
+        moat_protocol::ApiError::new(moat_protocol::ErrorKind::InvalidRequest, r.body_text())
+    })
+}
+
+/// `value` as the JSON answer.
+pub(crate) fn json<T: serde::Serialize>(value: T) -> Result<Response, ErrorResponse> {
+    Ok(Json(value).into_response())
+}
 
 /// What a generation answers as.
 #[derive(Debug, Clone, Copy)]
