@@ -38,7 +38,12 @@ def test_replicas_share_knowledge_bases(tmp_path: Path):
     postgres = fresh_database(service_url("MOAT_TEST_POSTGRES_URL"))
     shared = tmp_path / "shared"
     shared.mkdir()
-    args = ["--store", postgres, "--secret-file", str(shared / "moat.secret"), "--parallel", "1"]
+    args = [
+        "--store", postgres,
+        "--secret-file", str(shared / "moat.secret"),
+        "--audit-keys", str(shared / "audit.key"),
+        "--parallel", "1",
+    ]
     model = minilm_gguf()
     a = MoatServer(tmp_path / "a", [model], args)
     b = MoatServer(tmp_path / "b", [model], args)

@@ -1,6 +1,8 @@
-"""Two replicas sharing a real PostgreSQL store and Redis counters, started by
-the test command (scripts/services.sh): keys made on one work on the other,
-a revocation reaches both, and a per-key limit is shared."""
+"""Two replicas sharing a real PostgreSQL store, its secret and audit keys
+files, and Redis counters, started by the test command
+(scripts/services.sh): keys made on one work on the other, a revocation
+reaches both, a per-key limit is shared, a conversation goes on on either,
+and a replica with its own audit keys is refused at start."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ import time
 from typing import Iterator
 
 import httpx
+import openai
 import pytest
 
-from support import SMOL_ID, MoatServer, error_of, smol_gguf
+from support import SMOL_ID, MoatServer, error_of, moat_bin, smol_gguf
 
 ROLES = """
 [[roles]]
@@ -53,6 +56,7 @@ def replicas(tmp_path_factory) -> Iterator[tuple[MoatServer, MoatServer]]:
         "--config", str(shared / "moat.toml"),
         "--store", postgres,
         "--secret-file", str(shared / "moat.secret"),
+        "--audit-keys", str(shared / "audit.key"),
         "--redis-url", redis,
         "--parallel", "1",
     ]
@@ -98,3 +102,47 @@ def test_limits_are_shared_and_revocation_reaches_both(replicas):
     finally:
         a.close()
         b.close()
+
+
+def test_conversations_are_shared_between_replicas(replicas):
+    first, second = replicas
+    second.admin_key = first.admin_key
+    with first.http() as admin:
+        made = admin.post("/admin/keys", json={"name": "talker", "role": "user"})
+        assert made.status_code == 201, made.text
+        key = made.json()["key"]
+    on_a, on_b = first.client(key), second.client(key)
+    conversation = on_a.conversations.create(items=[{"role": "user", "content": "Started on replica A"}])
+    # Read, and added to, on the other replica: one owner, one key, one store.
+    listed = on_b.conversations.items.list(conversation.id, order="asc")
+    assert [i.content[0].text for i in listed.data] == ["Started on replica A"]
+    on_b.conversations.items.create(conversation.id, items=[{"role": "user", "content": "Went on on replica B"}])
+    texts = [i.content[0].text for i in on_a.conversations.items.list(conversation.id, order="asc")]
+    assert texts == ["Started on replica A", "Went on on replica B"]
+    with pytest.raises(openai.NotFoundError):
+        second.client().conversations.retrieve(conversation.id)  # the admin is not the owner
+
+
+def test_a_replica_with_its_own_audit_keys_is_refused(tmp_path_factory):
+    # Two first starts on a new database, each with a keys file of its own:
+    # the second would write pseudonyms and content keys the first cannot
+    # read, so it is refused before serving.
+    postgres = fresh_database(service_url("MOAT_TEST_POSTGRES_URL"))
+    shared = tmp_path_factory.mktemp("moat-stray-shared")
+    args = ["--store", postgres, "--secret-file", str(shared / "moat.secret"), "--parallel", "1"]
+    first = MoatServer(tmp_path_factory.mktemp("replica-own"), [smol_gguf()], args)
+    try:
+        workdir = tmp_path_factory.mktemp("replica-stray")
+        stray = [
+            str(moat_bin()), "serve", "--listen", "127.0.0.1:0", "--models-dir", str(first.models_dir),
+            *args, "--audit-keys", str(workdir / "own-audit.key"),
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOAT_")}
+        result = subprocess.run(stray, cwd=workdir, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0, result.stdout
+        assert "not the one this log belongs to" in result.stderr and "--audit-keys" in result.stderr, result.stderr
+        # The first replica serves on.
+        with first.http() as http:
+            assert http.get("/v1/models").status_code == 200
+    finally:
+        first.stop()

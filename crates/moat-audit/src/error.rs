@@ -61,6 +61,20 @@ pub enum AuditError {
         seq: u64,
     },
 
+    /// The keys file is not the one the log was first opened with (another
+    /// replica's own, made at the same first start, or a wrong file).
+    #[error(
+        "the audit keys file is not the one this log belongs to (the log's keys are {stored}, \
+         this file's are {found}): every replica and every `moat audit` command must use the \
+         log's keys file (--audit-keys)"
+    )]
+    KeysNotTheLogs {
+        /// The fingerprint the log stores.
+        stored: String,
+        /// This file's.
+        found: String,
+    },
+
     /// A stored value could not be decrypted or decoded.
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt {

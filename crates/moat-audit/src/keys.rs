@@ -72,6 +72,21 @@ impl AuditKeys {
         }
     }
 
+    /// A digest that names these keys without revealing them: the
+    /// verifying key and a keyed hash of a fixed label under the secret.
+    /// The log stores it when first opened, so that a process with another
+    /// keys file is refused.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let mut digest = Sha256::new();
+        digest.update(self.signing.verifying_key().as_bytes());
+        digest.update(
+            self.pseudonym("\0moat-audit keys fingerprint v1")
+                .as_bytes(),
+        );
+        hex(&digest.finalize())
+    }
+
     /// The public key that verifies checkpoints; give it to auditors.
     pub fn verifying_key(&self) -> VerifyingKey {
         self.signing.verifying_key()

@@ -119,6 +119,11 @@ impl AuditLog {
                 });
             }
         }
+        let found = keys.fingerprint();
+        let stored = store.claim_audit_keys_fingerprint(&found).await?;
+        if stored != found {
+            return Err(AuditError::KeysNotTheLogs { stored, found });
+        }
         Ok(Self {
             inner: Arc::new(LogInner { store, keys }),
         })

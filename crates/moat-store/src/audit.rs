@@ -334,6 +334,25 @@ impl Store {
         Ok(keys)
     }
 
+    /// The fingerprint of the audit keys the log belongs to: `fingerprint`
+    /// when none was stored yet (it is stored now), else the stored one.
+    pub async fn claim_audit_keys_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_keys_fingerprint (id, fingerprint) VALUES (1, $1) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(fingerprint)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT fingerprint FROM audit_keys_fingerprint WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("fingerprint")?)
+    }
+
     /// Stores `subject`'s content key (wrapped) unless it has one; true
     /// when this one was stored. Read the key back after a false: another
     /// writer's key won, and content must be sealed under that one.

@@ -13,6 +13,7 @@ on_both!(
     the_chain_links_from_genesis_with_checkpoints,
     a_range_verifies_from_the_checkpoint_before_it,
     another_key_file_is_refused,
+    a_second_first_start_with_its_own_keys_is_refused,
 );
 
 async fn records_round_trip_and_verify(location: String) {
@@ -155,5 +156,31 @@ async fn another_key_file_is_refused(location: String) {
     let err = AuditKeys::load_or_create(&path, may_create).unwrap_err();
     assert!(matches!(err, AuditError::MissingKeys { .. }), "{err}");
     assert!(!path.exists());
+    store.close().await;
+}
+
+/// Two replicas starting at once on an empty log each make a keys file;
+/// the second to open the log is refused before it writes anything the
+/// first could not read (pseudonyms, content keys), checkpoint or not.
+async fn a_second_first_start_with_its_own_keys_is_refused(location: String) {
+    let (store, _log) = open(&location).await;
+    assert!(log_is_empty(&store).await.unwrap());
+    let other = AuditKeys::from_bytes([8; 32], [9; 32]);
+    let err = AuditLog::open(store.clone(), other.clone())
+        .await
+        .unwrap_err();
+    match &err {
+        AuditError::KeysNotTheLogs { stored, found } => {
+            assert_eq!(stored, &keys().fingerprint());
+            assert_eq!(found, &other.fingerprint());
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.to_string().contains("--audit-keys"), "{err}");
+    // The log's own keys still open it, and the same keys always give the
+    // same fingerprint.
+    AuditLog::open(store.clone(), keys()).await.unwrap();
+    assert_eq!(keys().fingerprint(), keys().fingerprint());
+    assert_ne!(keys().fingerprint(), other.fingerprint());
     store.close().await;
 }
