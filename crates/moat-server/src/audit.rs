@@ -37,7 +37,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Trail {
 
 /// Middleware: start the trail; after the handler, write the record of
 /// every request whose answer is not a generation stream, before the
-/// response leaves. Health checks and scrapes are not recorded.
+/// response leaves. Health checks, scrapes and the web UI's static files
+/// are not recorded.
 pub(crate) async fn record_requests(
     State(state): State<AppState>,
     mut request: Request,
@@ -48,7 +49,11 @@ pub(crate) async fn record_requests(
         return next.run(request).await;
     }
     let path = crate::request_id::logged_path(request.uri().path()).to_owned();
-    if matches!(path.as_str(), "/health" | "/ready" | "/metrics") {
+    // Nor are the web UI's static files: the same for everyone, and they
+    // read nothing of the caller's.
+    if matches!(path.as_str(), "/health" | "/ready" | "/metrics" | "/")
+        || path.starts_with("/assets/")
+    {
         return next.run(request).await;
     }
     let record = AuditRecord {

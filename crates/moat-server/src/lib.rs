@@ -22,6 +22,7 @@ mod serve;
 mod sse;
 mod state;
 pub mod tls;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -199,6 +200,8 @@ pub(crate) fn router(state: AppState) -> Router {
     ));
     let mut app = Router::new()
         .merge(api)
+        .route("/", get(ui::index))
+        .route("/assets/{*path}", get(ui::asset))
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready));
     if metrics_open {
