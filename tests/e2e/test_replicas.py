@@ -67,6 +67,14 @@ def replicas(tmp_path_factory) -> Iterator[tuple[MoatServer, MoatServer]]:
     second.stop()
 
 
+def make_key(srv: MoatServer, name: str, role: str) -> tuple[str, str]:
+    """A new key through `srv`'s admin API: its secret and id."""
+    with srv.http() as admin:
+        made = admin.post("/admin/keys", json={"name": name, "role": role})
+        assert made.status_code == 201, made.text
+        return made.json()["key"], made.json()["id"]
+
+
 def test_one_admin_key_for_the_cluster(replicas):
     first, second = replicas
     assert first.admin_key.startswith("moat_")
@@ -79,10 +87,7 @@ def test_one_admin_key_for_the_cluster(replicas):
 def test_limits_are_shared_and_revocation_reaches_both(replicas):
     first, second = replicas
     second.admin_key = first.admin_key
-    with first.http() as admin:
-        made = admin.post("/admin/keys", json={"name": "shared", "role": "metered"})
-        assert made.status_code == 201, made.text
-        key, key_id = made.json()["key"], made.json()["id"]
+    key, key_id = make_key(first, "shared", "metered")
     body = {"model": SMOL_ID, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
     a = httpx.Client(base_url=first.base_url, timeout=60, headers={"Authorization": f"Bearer {key}"})
     b = httpx.Client(base_url=second.base_url, timeout=60, headers={"Authorization": f"Bearer {key}"})
@@ -107,10 +112,7 @@ def test_limits_are_shared_and_revocation_reaches_both(replicas):
 def test_conversations_are_shared_between_replicas(replicas):
     first, second = replicas
     second.admin_key = first.admin_key
-    with first.http() as admin:
-        made = admin.post("/admin/keys", json={"name": "talker", "role": "user"})
-        assert made.status_code == 201, made.text
-        key = made.json()["key"]
+    key, _ = make_key(first, "talker", "user")
     on_a, on_b = first.client(key), second.client(key)
     conversation = on_a.conversations.create(items=[{"role": "user", "content": "Started on replica A"}])
     # Read, and added to, on the other replica: one owner, one key, one store.

@@ -35,11 +35,12 @@ use moat_protocol::time::now_ms;
 use moat_protocol::vector_stores::Metadata;
 use moat_protocol::ApiError;
 use moat_store::{
-    ConversationItemRecord, ConversationRecord, ConversationWrite, NewConversationItem, PageQuery,
-    SortOrder, Store, StoreError,
+    ConversationItemRecord, ConversationRecord, ConversationWrite, NewConversationItem, Store,
+    StoreError,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::knowledge::page_query;
 use crate::{Call, GatewayError};
 
 /// The longest title taken from a first message, in characters.
@@ -129,13 +130,6 @@ fn item_aad(conversation: &str, item: &str) -> Vec<u8> {
 
 fn seconds(ms: i64) -> i64 {
     ms.div_euclid(1000)
-}
-
-fn sort(order: ListOrder) -> SortOrder {
-    match order {
-        ListOrder::Asc => SortOrder::Asc,
-        ListOrder::Desc => SortOrder::Desc,
-    }
 }
 
 /// The first line of `text`, trimmed, at most
@@ -417,12 +411,7 @@ impl Conversations {
             .store()
             .conversation_items(
                 id,
-                &PageQuery {
-                    limit: query.limit(),
-                    order: sort(query.order),
-                    after: query.after.clone(),
-                    before: query.before.clone(),
-                },
+                &page_query(query.limit(), query.order, &query.after, &query.before),
             )
             .await
             .map_err(|e| store_error(id, e))?;
@@ -510,15 +499,7 @@ impl Conversations {
             };
             let page = self
                 .store()
-                .conversations(
-                    &owner,
-                    &PageQuery {
-                        limit: batch,
-                        order: sort(query.order),
-                        after: cursor.clone(),
-                        before: None,
-                    },
-                )
+                .conversations(&owner, &page_query(batch, query.order, &cursor, &None))
                 .await
                 .map_err(|e| store_error("", e))?;
             for record in &page.items {
@@ -559,15 +540,7 @@ impl Conversations {
         loop {
             let page = self
                 .store()
-                .conversation_items(
-                    id,
-                    &PageQuery {
-                        limit: 100,
-                        order: SortOrder::Asc,
-                        after: after.take(),
-                        before: None,
-                    },
-                )
+                .conversation_items(id, &page_query(100, ListOrder::Asc, &after, &None))
                 .await
                 .map_err(|e| store_error(id, e))?;
             for record in &page.items {
