@@ -499,6 +499,13 @@ async fn retention_sets_an_expiry_that_the_purge_honours() {
     assert!(store.conversation(&kept).await.unwrap().is_some());
 }
 
+/// Lets the clock move on, so that changes made one after the other have
+/// distinct times (conversations are listed by last change; within one
+/// millisecond their order is their random ids').
+async fn tick() {
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+}
+
 #[tokio::test]
 async fn the_owners_list_has_titles_search_and_export() {
     let w = world().await;
@@ -508,13 +515,16 @@ async fn the_owners_list_has_titles_search_and_export() {
             json!({"items": [{"role": "user", "content": "How do I file my 2026 tax return?\nDetails follow."}]}),
         )
         .await;
+    tick().await;
     let named = w
         .create(
             &w.alice,
             json!({"metadata": {"title": "年度预算", "model": "echo"}}),
         )
         .await;
+    tick().await;
     let later = w.create(&w.alice, json!({})).await;
+    tick().await;
     // A title comes with the first user message added later too.
     w.ok(
         &w.alice,
