@@ -4,7 +4,8 @@
 #   ./scripts/run.sh [moat serve flags...]     e.g. --listen 0.0.0.0:8080
 #
 # Installs the Debian packages the build needs (only the missing ones),
-# fetches SmolLM2-135M-Instruct into models/, builds the release binary,
+# fetches SmolLM2-135M-Instruct into models/, builds the web UI and the
+# release binary that embeds it,
 # starts `moat serve` (127.0.0.1:8080 by default; on first start it prints the
 # admin key once), answers one chat through the API to show it works, and
 # keeps serving until Ctrl-C.
@@ -17,6 +18,9 @@ install_system_deps
 
 heading "default model"
 ./scripts/fetch-model.sh
+
+heading "web UI (scripts/build-ui.sh)"
+./scripts/build-ui.sh
 
 heading "cargo build --release"
 cargo build --release

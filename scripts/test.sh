@@ -5,15 +5,16 @@
 #   ./scripts/test.sh
 #
 # Stages: system packages, PostgreSQL and Redis (throwaway, stopped on exit),
-# default model, Python venv (.venv), release build, cargo test, tiny Qwen3
-# GGUF, pytest tests/e2e. A failing build stops the run;
+# default model, Python venv (.venv), chromium (browser tests), the web UI
+# (scripts/build-ui.sh, before the build that embeds it), release build,
+# cargo test, tiny Qwen3 GGUF, pytest tests/e2e. A failing build stops the run;
 # a failing test stage does not stop the next one, but the exit status is
 # non-zero when any stage failed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$MOAT_ROOT"
 
-PY_REQUIREMENTS=("openai>=1.40,<3" "pytest>=8,<10" "gguf>=0.10,<1" "numpy>=1.24,<3" "httpx>=0.25,<1" "tokenizers>=0.15,<1")
+PY_REQUIREMENTS=("openai>=1.40,<3" "pytest>=8,<10" "gguf>=0.10,<1" "numpy>=1.24,<3" "httpx>=0.25,<1" "tokenizers>=0.15,<1" "playwright>=1.40,<2" "pytest-playwright>=0.4,<1")
 QWEN3_GGUF="$MOAT_ROOT/target/test-models/tiny-qwen3.gguf"
 QWEN3_THINKING_GGUF="$MOAT_ROOT/target/test-models/tiny-qwen3-thinking.gguf"
 
@@ -85,6 +86,12 @@ pdf_tools() {
     command -v pdftotext >/dev/null 2>&1 || apt_install poppler-utils
 }
 
+# Debian's chromium and a CJK font for the web UI's browser tests
+# (tests/e2e/test_web_*.py drive it through Playwright; no browser download).
+browser_tools() {
+    apt_install chromium fonts-wqy-microhei
+}
+
 e2e() {
     MOAT_BIN="$MOAT_ROOT/target/release/moat" \
     MOAT_TEST_MODELS="$MOAT_ROOT/models" \
@@ -106,6 +113,8 @@ set +a
 export MOAT_TEST_REQUIRE_SERVICES=1
 must "default model" ./scripts/fetch-model.sh
 must "python venv (.venv)" ensure_venv .venv "${PY_REQUIREMENTS[@]}"
+must "chromium (browser tests)" browser_tools
+must "web UI (scripts/build-ui.sh)" ./scripts/build-ui.sh
 must "cargo build --release --workspace --all-targets" \
     cargo build --release --workspace --all-targets
 stage "cargo test --release --workspace" cargo test --release --workspace
