@@ -28,3 +28,23 @@ def client(server: MoatServer) -> OpenAI:
 def http(server: MoatServer) -> Iterator[httpx.Client]:
     with server.http() as c:
         yield c
+
+
+# The browser tests of the web UI (tests/e2e/test_web_*.py, web_support.py).
+
+
+@pytest.fixture(scope="session")
+def web(tmp_path_factory):
+    """One server for the browser tests: SmolLM2, MiniLM, a scripted
+    upstream model and a confirm-first tool (web_support.WebServer)."""
+    import web_support
+
+    yield from web_support.web_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def web_browser():
+    """Debian's chromium, headless, through Playwright."""
+    import web_support
+
+    yield from web_support.browser()

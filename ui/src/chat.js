@@ -107,6 +107,7 @@ export function Chat({ conversationId }) {
   const current = useRef(conversationId);
   const own = useRef(null); // the conversation this page just created (already shown)
   const bottom = useRef(null);
+  const textbox = useRef(null);
 
   const refreshList = (text = search) =>
     get(`/v1/moat/conversations${query({ q: text.trim(), limit: 100 })}`)
@@ -146,6 +147,21 @@ export function Chat({ conversationId }) {
         if (current.current === conversationId) setMessages(loaded);
       })
       .catch((e) => setError(e.message));
+  }, [conversationId]);
+
+  useEffect(() => {
+    // Continue an opened conversation with the model it was held with, if offered.
+    if (!conversationId || !models || own.current === conversationId) return;
+    get(`/v1/conversations/${encodeURIComponent(conversationId)}`)
+      .then((conversation) => {
+        const used = conversation.metadata && conversation.metadata.model;
+        if (used && current.current === conversationId && models.some((m) => m.id === used)) setModel(used);
+      })
+      .catch(() => {});
+  }, [conversationId, models]);
+
+  useEffect(() => {
+    if (textbox.current) textbox.current.focus();
   }, [conversationId]);
 
   useEffect(() => {
@@ -290,7 +306,7 @@ export function Chat({ conversationId }) {
             ${models && models.length === 0 && html`<span class="muted">${t("noModels")}</span>`}
           </div>
           <label for="message" class="visually-hidden">${t("message")}</label>
-          <textarea id="message" rows="3" placeholder=${t("message")} value=${draft}
+          <textarea id="message" rows="3" ref=${textbox} placeholder=${t("message")} value=${draft}
             onInput=${(e) => setDraft(e.currentTarget.value)} onKeyDown=${keyDown}></textarea>
           <div class="row">
             <button type="submit" class="primary" disabled=${Boolean(running) || !draft.trim() || !model}>${t("send")}</button>

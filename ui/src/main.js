@@ -133,7 +133,7 @@ function App() {
   let body;
   if (session === undefined) body = html`<main class="page"><p>${t("loading")}</p></main>`;
   else if (session === null) body = html`<${SignIn} notice=${notice} onSignedIn=${signedIn} />`;
-  else body = html`<${Page} key=${lang} session=${session} route=${route} />`;
+  else body = html`<${Page} session=${session} route=${route} />`;
   return html`
     <${Header} session=${session} route=${route} onSignOut=${signOut} lang=${lang} onLanguage=${switchLanguage}
       theme=${theme} onTheme=${switchTheme} />

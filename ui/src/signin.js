@@ -1,6 +1,6 @@
 // The sign-in page: an API key exchanged once for a session cookie
 // (POST /v1/moat/session); the key itself is not kept.
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "./html.js";
 import { post } from "./api.js";
 import { t } from "./i18n.js";
@@ -9,6 +9,8 @@ export function SignIn({ notice, onSignedIn }) {
   const [key, setKey] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  const input = useRef(null);
+  useEffect(() => input.current && input.current.focus(), []);
 
   const submit = async (event) => {
     event.preventDefault();
@@ -31,7 +33,7 @@ export function SignIn({ notice, onSignedIn }) {
         <h1>${t("signInTitle")}</h1>
         ${notice && html`<p class="notice" role="status">${notice}</p>`}
         <label for="api-key">${t("apiKey")}</label>
-        <input id="api-key" name="api_key" type="password" autocomplete="off" spellcheck="false" required
+        <input id="api-key" name="api_key" ref=${input} type="password" autocomplete="off" spellcheck="false" required
           value=${key} onInput=${(e) => setKey(e.currentTarget.value)} />
         <p class="help">${t("signInHelp")}</p>
         ${error && html`<p class="error" role="alert">${error}</p>`}
