@@ -90,7 +90,10 @@ def test_the_ui_in_chinese_and_in_dark_mode(web, web_browser):
         expect(page.get_by_role("button", name=name)).to_be_visible()
     expect(page.get_by_label("消息")).to_be_visible()
     expect(page.get_by_label("模型")).to_be_visible()
-    expect(page.get_by_role("navigation", name="对话列表")).to_be_visible()
+    nav = page.get_by_role("navigation", name="对话列表")
+    expect(nav).to_be_visible()
+    expect(page.get_by_label("模型").locator("option").first).to_be_attached()
+    expect(nav.get_by_text("加载中…")).to_have_count(0)
     screenshot(page, "chat-zh-dark")
     dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
 
