@@ -10,7 +10,7 @@ use moat_policy::jwt::JwtVerifier;
 use moat_policy::keys::{KeyService, NewKey};
 use moat_policy::limit::{Counters, MemoryCounters, RedisCounters};
 use moat_policy::usage::UsageRecorder;
-use moat_policy::{Authenticator, Limiter, Roles};
+use moat_policy::{Authenticator, Limiter, Roles, Sessions};
 use moat_server::Access;
 use moat_store::Store;
 
@@ -96,6 +96,7 @@ pub async fn build(
     let refresh_task = authenticator.spawn_refresh(stop);
     let limiter = Limiter::new(counters, clock, Some(usage.clone()), seed_from);
     let access = Access {
+        sessions: Sessions::new(authenticator.clone(), config.sessions),
         authenticator,
         limiter,
         keys: admin.service(),

@@ -218,17 +218,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Err(e) => tracing::warn!(error = %e, "interrupted ingests were not resumed"),
         }
     }
-    let conversation_purge = match gateway.conversations() {
-        Some(conversations) => {
-            // Expired conversations are gone before the first request.
-            purge_conversations(conversations).await;
-            Some(tokio::spawn(purge_conversations_hourly(
-                conversations.clone(),
-                stop_tasks.clone(),
-            )))
-        }
-        None => None,
+    // Expired conversations and ended sessions are gone before the first
+    // request, and every hour after.
+    let housekeeping = Housekeeping {
+        conversations: gateway.conversations().cloned(),
+        sessions: gateway.access().sessions.clone(),
     };
+    housekeeping.run().await;
+    let housekeeping = tokio::spawn(housekeeping.hourly(stop_tasks.clone()));
     let state = AppState::new(gateway, options);
     let shutdown = shutdown_signal()?;
     say(&format!("moat listening on {scheme}://{addr}"));
@@ -238,9 +235,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::error!(%error, "audit log not closed cleanly");
     }
     let _ = purge_task.await;
-    if let Some(task) = conversation_purge {
-        let _ = task.await;
-    }
+    let _ = housekeeping.await;
     serving.usage.flush().await;
     drop(serving.usage);
     for task in serving.tasks {
@@ -323,27 +318,38 @@ async fn purge_daily(log: AuditLog, audit: config::AuditConfig, stop: Cancellati
     }
 }
 
-/// Deletes the conversations whose retention ran out.
-async fn purge_conversations(conversations: &moat_server::Conversations) {
-    let now = moat_policy::clock::Clock::now_ms(&moat_policy::clock::SystemClock);
-    match conversations.purge_expired(now).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(conversations = n, "conversations past retention deleted"),
-        Err(error) => tracing::warn!(%error, "conversation purge failed"),
-    }
+/// What is deleted once it has ended: conversations past retention, web
+/// UI sessions that timed out.
+struct Housekeeping {
+    conversations: Option<moat_server::Conversations>,
+    sessions: moat_policy::Sessions,
 }
 
-/// Every hour, [`purge_conversations`] (the first run is at start).
-async fn purge_conversations_hourly(
-    conversations: moat_server::Conversations,
-    stop: CancellationToken,
-) {
-    let hour = std::time::Duration::from_secs(3_600);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + hour, hour);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => purge_conversations(&conversations).await,
-            () = stop.cancelled() => return,
+impl Housekeeping {
+    async fn run(&self) {
+        if let Some(conversations) = &self.conversations {
+            let now = moat_policy::clock::Clock::now_ms(&moat_policy::clock::SystemClock);
+            match conversations.purge_expired(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(conversations = n, "conversations past retention deleted"),
+                Err(error) => tracing::warn!(%error, "conversation purge failed"),
+            }
+        }
+        match self.sessions.purge().await {
+            Ok(n) => tracing::debug!(sessions = n, "ended web UI sessions deleted"),
+            Err(error) => tracing::warn!(%error, "web UI session purge failed"),
+        }
+    }
+
+    /// [`Housekeeping::run`] every hour until `stop`.
+    async fn hourly(self, stop: CancellationToken) {
+        let hour = std::time::Duration::from_secs(3_600);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + hour, hour);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.run().await,
+                () = stop.cancelled() => return,
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use moat_audit::{AuditLog, AuditWriter};
 use moat_policy::keys::KeyService;
-use moat_policy::{Authenticator, Limiter};
+use moat_policy::{Authenticator, Limiter, Sessions};
 use moat_store::Store;
 
 /// Authentication, limits, key administration, the store behind them, and
@@ -11,6 +11,8 @@ use moat_store::Store;
 #[derive(Clone)]
 pub struct Access {
     pub authenticator: Authenticator,
+    /// Web UI sessions, standing for the keys they were opened with.
+    pub sessions: Sessions,
     pub limiter: Limiter,
     pub keys: KeyService,
     pub store: Store,

@@ -43,6 +43,9 @@ pub enum AuthFailure {
     Locked {
         retry_after_ms: u64,
     },
+    /// A web UI session that is unknown, timed out, signed out, or whose
+    /// key no longer works.
+    SessionEnded,
     /// The store could not be read.
     Unavailable,
 }
@@ -59,6 +62,7 @@ impl AuthFailure {
             Self::Locked { .. } => {
                 "failed again from a locked address or against a locked key".to_owned()
             }
+            Self::SessionEnded => "web UI session ended or unknown".to_owned(),
             Self::Unavailable => "key store unavailable".to_owned(),
         }
     }
@@ -70,6 +74,7 @@ impl std::fmt::Display for AuthFailure {
         f.write_str(match self {
             Self::Locked { .. } => "Too many failed authentication attempts; retry later.",
             Self::Unavailable => moat_protocol::error::UNAVAILABLE_MESSAGE,
+            Self::SessionEnded => "Your session has ended; sign in again.",
             _ => {
                 "Incorrect API key provided. Send a valid key or token as \
                  `Authorization: Bearer ...`."
@@ -83,6 +88,7 @@ impl moat_protocol::ErrorCode for AuthFailure {
         match self {
             Self::Locked { .. } => moat_protocol::ErrorKind::TooManyAuthFailures,
             Self::Unavailable => moat_protocol::ErrorKind::Unavailable,
+            Self::SessionEnded => moat_protocol::ErrorKind::SessionEnded,
             _ => moat_protocol::ErrorKind::InvalidApiKey,
         }
     }
@@ -273,13 +279,24 @@ impl Authenticator {
 
     async fn key(&self, secret: &str, now: i64) -> Result<Arc<Principal>, Refusal> {
         let hash = self.inner.hasher.hash(secret);
+        self.key_by_hash(&hash, Some(secret), now).await
+    }
+
+    /// The principal of the key stored as `hash`, if it works at `now`;
+    /// `secret` (when it is at hand) names the key a wrong one was aimed at.
+    async fn key_by_hash(
+        &self,
+        hash: &[u8],
+        secret: Option<&str>,
+        now: i64,
+    ) -> Result<Arc<Principal>, Refusal> {
         let revision_before = self.revision();
-        let cached = self.cached(&hash);
+        let cached = self.cached(hash);
         let key = match cached {
             Some(key) => key,
             // Not in the cache: maybe created a moment ago elsewhere.
-            None => match self.inner.store.key_by_hash(&hash).await {
-                Ok(Some(record)) if hashes_equal(&record.hash, &hash) => {
+            None => match self.inner.store.key_by_hash(hash).await {
+                Ok(Some(record)) if hashes_equal(&record.hash, hash) => {
                     let key = Arc::new(self.compile(&record));
                     self.insert_unless_reloaded(key.clone(), revision_before);
                     key
@@ -287,7 +304,7 @@ impl Authenticator {
                 Ok(_) => {
                     return Err(Refusal {
                         failure: AuthFailure::Unknown,
-                        key: self.key_with_hint(&hint(secret)),
+                        key: secret.and_then(|s| self.key_with_hint(&hint(s))),
                     })
                 }
                 Err(error) => {
@@ -310,6 +327,28 @@ impl Authenticator {
             used.insert(key.principal.id.clone(), now);
         }
         Ok(key.principal.clone())
+    }
+
+    /// The principal of the working key stored as `hash` (a web UI
+    /// session's key), or why there is none. Not counted as a failure: the
+    /// hash came from the store, not from a caller.
+    pub(crate) async fn key_of_hash(&self, hash: &[u8]) -> Result<Arc<Principal>, AuthFailure> {
+        let now = self.inner.clock.now_ms();
+        self.key_by_hash(hash, None, now)
+            .await
+            .map_err(|refusal| refusal.failure)
+    }
+
+    pub(crate) fn hasher(&self) -> &KeyHasher {
+        &self.inner.hasher
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
     }
 
     fn cached(&self, hash: &[u8]) -> Option<Arc<CachedKey>> {

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod permission;
 pub mod principal;
 pub mod role;
+pub mod session;
 pub mod usage;
 
 pub use authn::{AuthFailure, Authenticator};
@@ -19,3 +20,4 @@ pub use limits::{Admission, Limited, Limiter, RateStatus, Refusal};
 pub use permission::{authorize, Denied, Permission};
 pub use principal::{Credential, Principal};
 pub use role::{AuditContent, Limits, Role, RoleConfig, Roles};
+pub use session::{Session, SessionSettings, Sessions, SignedIn};

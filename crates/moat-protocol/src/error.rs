@@ -22,6 +22,11 @@ pub enum ErrorKind {
     ModelNotAllowed,
     /// The caller may not use this route (e.g. the admin API).
     PermissionDenied,
+    /// A write made with a web UI session cookie without the session's
+    /// CSRF token.
+    CsrfTokenInvalid,
+    /// A web UI session that ended (timed out, signed out, its key revoked).
+    SessionEnded,
     /// The client address is not in the allow-list.
     AddressNotAllowed,
     /// The caller may not use this server-side tool, or it is not registered.
@@ -106,6 +111,16 @@ impl ErrorKind {
                 StatusCode::FORBIDDEN,
                 "permission_error",
                 Some("permission_denied"),
+            ),
+            CsrfTokenInvalid => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                Some("csrf_token_invalid"),
+            ),
+            SessionEnded => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                Some("session_ended"),
             ),
             AddressNotAllowed => (
                 StatusCode::FORBIDDEN,

@@ -200,6 +200,12 @@ pub(crate) fn router(state: AppState) -> Router {
     ));
     let mut app = Router::new()
         .merge(api)
+        .route(
+            "/v1/moat/session",
+            post(routes::session::sign_in)
+                .get(routes::session::current)
+                .delete(routes::session::sign_out),
+        )
         .route("/", get(ui::index))
         .route("/assets/{*path}", get(ui::asset))
         .route("/health", get(routes::health::health))

@@ -11,6 +11,7 @@ mod knowledge;
 mod location;
 mod open;
 pub mod seal;
+mod sessions;
 mod usage;
 
 #[cfg(feature = "testing")]
@@ -36,6 +37,7 @@ pub use knowledge::{
     IngestResult, IngestStatus, KbChunk, NewAttachment, Page, PageQuery, SortOrder, StoredChunk,
     VectorStoreRecord, VectorStoreUpdate,
 };
+pub use sessions::UiSessionRecord;
 pub use usage::{UsageBy, UsageDelta, UsageRow};
 
 /// A connection pool to the database. Cheap to clone: clones share the pool.

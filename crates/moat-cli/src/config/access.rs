@@ -134,6 +134,7 @@ pub struct AccessConfig {
     pub allow_clients: ClientAllowList,
     pub cors_origins: Vec<String>,
     pub tls: Option<TlsSettings>,
+    pub sessions: moat_policy::SessionSettings,
 }
 
 fn default_store() -> String {
@@ -168,6 +169,7 @@ impl AccessConfig {
             allow_clients,
             cors_origins: options.cors_origins.clone(),
             tls: options.tls.as_ref().map(TlsSettings::from),
+            sessions: options.ui.sessions()?,
         })
     }
 

@@ -143,6 +143,9 @@ pub struct Options {
     /// search.
     #[arg(skip)]
     pub knowledge: KnowledgeOptions,
+    /// `[ui]`: the web UI's sessions.
+    #[arg(skip)]
+    pub ui: UiOptions,
 }
 
 impl Default for Options {
@@ -176,6 +179,7 @@ impl Default for Options {
             tools: Vec::new(),
             tool_loop: ToolLoopOptions::default(),
             knowledge: KnowledgeOptions::default(),
+            ui: UiOptions::default(),
         }
     }
 }
@@ -265,6 +269,48 @@ pub struct MetricsOptions {
     /// `GET /metrics` without credentials. Default: true when listening on a
     /// loopback address, otherwise an admin key is needed.
     pub open: Option<bool>,
+}
+
+/// The `[ui]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiOptions {
+    /// Minutes without a request after which a signed-in session ends
+    /// (1 to 1440). Default: 30.
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in at which a session ends however active (1 to
+    /// 168). Default: 12.
+    pub session_hours: u64,
+}
+
+impl Default for UiOptions {
+    fn default() -> Self {
+        let settings = moat_policy::SessionSettings::default();
+        Self {
+            session_idle_minutes: settings.idle.as_secs() / 60,
+            session_hours: settings.lifetime.as_secs() / 3600,
+        }
+    }
+}
+
+impl UiOptions {
+    /// The session settings these name, checked.
+    pub fn sessions(&self) -> anyhow::Result<moat_policy::SessionSettings> {
+        anyhow::ensure!(
+            (1..=1440).contains(&self.session_idle_minutes),
+            "[ui] session_idle_minutes must be 1 to 1440, not {}",
+            self.session_idle_minutes
+        );
+        anyhow::ensure!(
+            (1..=168).contains(&self.session_hours),
+            "[ui] session_hours must be 1 to 168, not {}",
+            self.session_hours
+        );
+        Ok(moat_policy::SessionSettings {
+            idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
+            lifetime: std::time::Duration::from_secs(self.session_hours * 3600),
+        })
+    }
 }
 
 fn default_listen() -> SocketAddr {

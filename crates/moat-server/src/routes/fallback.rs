@@ -26,9 +26,14 @@ async fn refusal(state: &AppState, request: &Parts) -> Option<Response> {
     if !needs_credentials(request.uri.path()) || request.extensions.get::<Caller>().is_some() {
         return None;
     }
-    authenticated(state, &request.headers, &request.extensions)
-        .await
-        .err()
+    authenticated(
+        state,
+        &request.headers,
+        &request.extensions,
+        &request.method,
+    )
+    .await
+    .err()
 }
 
 pub(crate) async fn not_found(State(state): State<AppState>, request: Request) -> Response {

@@ -11,7 +11,7 @@ use moat_policy::jwt::JwtVerifier;
 use moat_policy::keys::{KeyService, NewKey};
 use moat_policy::limit::MemoryCounters;
 use moat_policy::usage::UsageRecorder;
-use moat_policy::{Authenticator, Limiter, RoleConfig, Roles};
+use moat_policy::{Authenticator, Limiter, RoleConfig, Roles, SessionSettings, Sessions};
 use moat_server::Access;
 use moat_store::Store;
 use tempfile::TempDir;
@@ -82,6 +82,7 @@ impl TestAccess {
             .unwrap();
         let audit = audit_log.writer(WriterSettings::default());
         let access = Access {
+            sessions: Sessions::new(authenticator.clone(), SessionSettings::default()),
             authenticator,
             limiter,
             keys,
@@ -156,6 +157,7 @@ impl TestAccess {
         let keys = KeyService::new(store.clone(), hasher, roles);
         Restarted {
             access: Access {
+                sessions: Sessions::new(authenticator.clone(), SessionSettings::default()),
                 authenticator,
                 limiter,
                 keys,

@@ -1,0 +1,254 @@
+//! Web UI sessions: an API key exchanged once for a session cookie, so a
+//! browser never keeps the key. A session stands for its key (the key's
+//! roles, limits and audit identity), ends when the key is revoked or
+//! expires, after [`SessionSettings::idle`] without a request, at
+//! [`SessionSettings::lifetime`] after sign-in whatever its activity, and
+//! at sign-out. The cookie's token is 256 random bits; the store keeps
+//! only its keyed hash. A write made with the cookie must also carry the
+//! session's CSRF token, derived from the cookie token under the server
+//! secret, which a page of another origin cannot read.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use moat_store::{StoreError, UiSessionRecord};
+use subtle::ConstantTimeEq;
+
+use crate::authn::{AuthFailure, Authenticator};
+use crate::principal::{Credential, Principal};
+
+/// The cookie that carries a session's token.
+pub const SESSION_COOKIE: &str = "moat_session";
+/// The header a write made with the cookie carries the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Base64url characters of a token (32 bytes).
+const TOKEN_CHARS: usize = 43;
+/// Activity is written at most this often per session.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSettings {
+    /// A session with no request for this long has ended.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub lifetime: Duration,
+}
+
+impl Default for SessionSettings {
+    /// 30 minutes idle, 12 hours in all.
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(30 * 60),
+            lifetime: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+/// A live session, as a request made with its cookie sees it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub principal: Arc<Principal>,
+    /// The token a write must carry in [`CSRF_HEADER`].
+    pub csrf_token: String,
+    /// Its absolute end (ms since the Unix epoch).
+    pub expires_ms: i64,
+}
+
+/// A session just opened: its cookie token, shown to the browser once.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub token: String,
+    pub session: Session,
+}
+
+/// The sessions of one server (and every replica on its store); cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Sessions {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    authenticator: Authenticator,
+    settings: SessionSettings,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Whether `token` has the shape of a session token (cheap check before
+/// hashing and reading the store).
+fn looks_like_token(token: &str) -> bool {
+    token.len() == TOKEN_CHARS
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Sessions {
+    /// Sessions whose keys `authenticator` checks.
+    pub fn new(authenticator: Authenticator, settings: SessionSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                authenticator,
+                settings,
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> SessionSettings {
+        self.inner.settings
+    }
+
+    /// Exchange `api_key` (from `client`) for a session. The key is
+    /// checked as any bearer credential is, failures counted against the
+    /// address and the key; only API keys sign in here (an OIDC user signs
+    /// in through the issuer).
+    pub async fn sign_in(
+        &self,
+        api_key: &str,
+        client: Option<IpAddr>,
+    ) -> Result<SignedIn, AuthFailure> {
+        let authenticator = &self.inner.authenticator;
+        let principal = authenticator.authenticate(Some(api_key), client).await?;
+        if !matches!(principal.credential, Credential::ApiKey { .. }) {
+            return Err(AuthFailure::Unknown);
+        }
+        let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let now = authenticator.now_ms();
+        let expires_ms = now.saturating_add(millis(self.inner.settings.lifetime));
+        let record = UiSessionRecord {
+            token_hash: self.token_hash(&token).to_vec(),
+            key_hash: authenticator.hasher().hash(api_key.trim()).to_vec(),
+            created_ms: now,
+            last_seen_ms: now,
+            expires_ms,
+        };
+        authenticator
+            .store()
+            .insert_ui_session(&record)
+            .await
+            .map_err(unavailable)?;
+        let csrf_token = self.csrf_token(&token);
+        Ok(SignedIn {
+            token,
+            session: Session {
+                principal,
+                csrf_token,
+                expires_ms,
+            },
+        })
+    }
+
+    /// The live session of `token`, its activity recorded; an ended one is
+    /// deleted and refused.
+    pub async fn session(&self, token: &str) -> Result<Session, AuthFailure> {
+        if !looks_like_token(token) {
+            return Err(AuthFailure::SessionEnded);
+        }
+        let authenticator = &self.inner.authenticator;
+        let store = authenticator.store();
+        let hash = self.token_hash(token);
+        let record = store
+            .ui_session(&hash)
+            .await
+            .map_err(unavailable)?
+            .ok_or(AuthFailure::SessionEnded)?;
+        let now = authenticator.now_ms();
+        let idle_until = record
+            .last_seen_ms
+            .saturating_add(millis(self.inner.settings.idle));
+        let ended = record.expires_ms <= now || idle_until <= now;
+        let principal = if ended {
+            Err(AuthFailure::SessionEnded)
+        } else {
+            authenticator.key_of_hash(&record.key_hash).await
+        };
+        let principal = match principal {
+            Ok(principal) => principal,
+            Err(AuthFailure::Unavailable) => return Err(AuthFailure::Unavailable),
+            Err(_) => {
+                store.delete_ui_session(&hash).await.map_err(unavailable)?;
+                return Err(AuthFailure::SessionEnded);
+            }
+        };
+        if now - record.last_seen_ms >= TOUCH_EVERY_MS {
+            store
+                .touch_ui_session(&hash, now)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(Session {
+            principal,
+            csrf_token: self.csrf_token(token),
+            expires_ms: record.expires_ms,
+        })
+    }
+
+    /// End the session of `token`; whether there was one.
+    pub async fn sign_out(&self, token: &str) -> Result<bool, AuthFailure> {
+        if !looks_like_token(token) {
+            return Ok(false);
+        }
+        let store = self.inner.authenticator.store();
+        store
+            .delete_ui_session(&self.token_hash(token))
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Whether `presented` is the CSRF token of the session `token`
+    /// (compared in constant time).
+    pub fn csrf_matches(&self, token: &str, presented: &str) -> bool {
+        let expected = self.csrf_token(token);
+        expected
+            .as_bytes()
+            .ct_eq(presented.trim().as_bytes())
+            .into()
+    }
+
+    /// Delete every ended session; how many.
+    pub async fn purge(&self) -> Result<u64, StoreError> {
+        let authenticator = &self.inner.authenticator;
+        let now = authenticator.now_ms();
+        let idle_before = now.saturating_sub(millis(self.inner.settings.idle));
+        authenticator
+            .store()
+            .delete_stale_ui_sessions(now, idle_before)
+            .await
+    }
+
+    fn token_hash(&self, token: &str) -> [u8; 32] {
+        self.inner
+            .authenticator
+            .hasher()
+            .hash(&format!("ui-session\0{token}"))
+    }
+
+    fn csrf_token(&self, token: &str) -> String {
+        let mac = self
+            .inner
+            .authenticator
+            .hasher()
+            .hash(&format!("ui-csrf\0{token}"));
+        URL_SAFE_NO_PAD.encode(mac)
+    }
+}
+
+fn unavailable(error: StoreError) -> AuthFailure {
+    tracing::error!(%error, "cannot read or write web UI sessions");
+    AuthFailure::Unavailable
+}
