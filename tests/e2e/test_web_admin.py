@@ -23,6 +23,12 @@ def eventually(check, timeout_s: float = 30) -> None:
         time.sleep(0.2)
 
 
+def open_page(page, name: str) -> None:
+    """Follow the menu link `name` and wait for its page's heading."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+    page.get_by_role("heading", name=name, level=1).wait_for()
+
+
 def admin_page(web, web_browser):
     page = web_browser.page(web.base_url)
     sign_in(page, web.admin_key)
@@ -31,8 +37,8 @@ def admin_page(web, web_browser):
 
 def test_create_and_revoke_a_key(web, web_browser):
     page = admin_page(web, web_browser)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Keys").click()
-    page.get_by_label("Name").fill("browser-made")
+    open_page(page, "Keys")
+    page.get_by_label("Name", exact=True).fill("browser-made")
     page.get_by_label("Roles (comma-separated)").fill("user")
     page.get_by_role("button", name="Create key").click()
     secret = page.get_by_label("Secret of browser-made")
@@ -76,7 +82,7 @@ def test_usage_chart_and_audit_search_show_the_requests_just_made(web, web_brows
         smol = "SmolLM2-135M-Instruct.Q4_1"
         eventually(lambda: any(r["model"] == smol for r in http.get("/admin/usage?by=model").json()["data"]))
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Usage").click()
+    open_page(page, "Usage")
     chart = page.get_by_role("img", name="Usage chart: Tokens")
     expect(chart).to_be_visible()
     expect(chart.locator("rect.bar").first).to_be_attached()
@@ -87,7 +93,7 @@ def test_usage_chart_and_audit_search_show_the_requests_just_made(web, web_brows
     expect(page.get_by_role("img", name="Usage chart: Requests").locator("rect.bar.requests").first).to_be_attached()
     screenshot(page, "admin-usage")
 
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit").click()
+    open_page(page, "Audit")
     page.get_by_label("Model").fill("SmolLM2-135M-Instruct.Q4_1")
     page.get_by_role("button", name="Search").click()
     rows = page.locator("table.audit tbody tr", has_text="/v1/chat/completions")
@@ -101,7 +107,7 @@ def test_usage_chart_and_audit_search_show_the_requests_just_made(web, web_brows
 
 def test_the_guard_test_box(web, web_browser):
     page = admin_page(web, web_browser)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Guard").click()
+    open_page(page, "Guard")
     page.get_by_label("Text to scan").fill("Call me on 13812345678 please.")
     page.get_by_role("button", name="Scan").click()
     findings = page.locator("table.findings tbody tr")
