@@ -20,6 +20,8 @@ use sqlx::{Connection as _, Executor as _};
 /// `on_both!(a, b, …)` at a test crate's root: a `#[tokio::test]` for each
 /// named `async fn a(location: String)` there, once on SQLite (`sqlite::a`)
 /// and once on PostgreSQL (`postgres::a`).
+// `crate::` is meant: the test functions live in the crate that calls it.
+#[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! on_both {
     ($($body:ident),* $(,)?) => {

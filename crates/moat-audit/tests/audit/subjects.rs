@@ -137,7 +137,10 @@ async fn content_keys_are_the_logs_and_die_with_the_subject(location: String) {
     assert_eq!(first.subject(), alice);
     let again = log.content_key("key_alice").await.unwrap();
     assert_eq!((again.id(), again.wrapped()), (first.id(), first.wrapped()));
-    let stored = store.audit_subject_keys(&[alice.clone()]).await.unwrap();
+    let stored = store
+        .audit_subject_keys(std::slice::from_ref(&alice))
+        .await
+        .unwrap();
     assert_eq!(stored, vec![(alice.clone(), first.wrapped().to_vec())]);
     let sealed = first.seal(b"conversation conv_1", b"hello").unwrap();
     assert_eq!(
@@ -154,7 +157,10 @@ async fn content_keys_are_the_logs_and_die_with_the_subject(location: String) {
         .await
         .unwrap();
     assert_eq!(
-        store.audit_subject_keys(&[alice.clone()]).await.unwrap(),
+        store
+            .audit_subject_keys(std::slice::from_ref(&alice))
+            .await
+            .unwrap(),
         vec![(alice.clone(), first.wrapped().to_vec())]
     );
     assert!(matches!(
