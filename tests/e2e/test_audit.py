@@ -206,6 +206,21 @@ def test_a_modified_record_is_detected(tmp_path_factory):
     with srv.http() as http:
         for _ in range(3):
             assert http.get("/v1/models").status_code == 200
+        report = http.get("/admin/audit/verify")
+        assert report.status_code == 200, report.text
+        body = report.json()
+        assert body["object"] == "moat.audit.verification"
+        assert body["intact"] is True and body["first_break"] is None
+        assert body["records"] >= 3 and body["last_seq"] == body["records"]
+        newest = http.get("/admin/audit", params={"order": "desc", "limit": 2}).json()["data"]
+        oldest = http.get("/admin/audit", params={"limit": 2}).json()["data"]
+        assert [r["seq"] for r in oldest] == [1, 2]
+        assert newest[0]["seq"] > newest[1]["seq"] >= body["last_seq"] - 1
+        bad = http.get("/admin/audit", params={"order": "sideways"})
+        assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
+        keyless = httpx.get(f"{srv.base_url}/admin/audit/verify")
+        assert keyless.status_code == 401
+    admin_key = srv.admin_key
     assert srv.stop() == 0
     verified = srv.moat("audit", "verify")
     assert "intact" in verified.stdout and verified.returncode == 0
@@ -217,6 +232,14 @@ def test_a_modified_record_is_detected(tmp_path_factory):
     broken = srv.moat("audit", "verify", check=False)
     assert broken.returncode != 0
     assert "record 2" in broken.stderr and "Modified" in broken.stderr, broken.stderr
+    again = MoatServer(workdir, [smol_gguf()], ["--parallel", "1"])
+    try:
+        with again.http(api_key=admin_key) as http:
+            body = http.get("/admin/audit/verify").json()
+        assert body["intact"] is False
+        assert body["first_break"]["seq"] == 2 and body["first_break"]["kind"] == "modified"
+    finally:
+        again.stop()
 
 
 def test_kill_9_under_load_loses_no_acknowledged_record(tmp_path_factory):

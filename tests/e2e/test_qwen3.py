@@ -94,3 +94,23 @@ def test_output_inside_an_open_think_block_is_reasoning(thinking: MoatServer):
     streamed = "".join(d.get("reasoning_content") or "" for d in deltas)
     assert streamed == message["reasoning_content"]
     assert not "".join(d.get("content") or "" for d in deltas)
+
+
+def test_reasoning_is_a_reasoning_item_in_the_responses_api(thinking: MoatServer):
+    """The same generation through /v1/responses: the <think> text is a
+    `reasoning` item, streamed as reasoning_text deltas."""
+    model = "tiny-qwen3-thinking"
+    ask = {"model": model, "input": "Hello", "max_output_tokens": 12, "temperature": 1.5}
+    client = thinking.client()
+    chat = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Hello"}], max_tokens=12, temperature=1.5, seed=3
+    )
+    reasoning = chat.choices[0].message.model_extra["reasoning_content"]
+    r = client.responses.create(**ask, extra_body={"seed": 3})
+    assert [item.type for item in r.output] == ["reasoning"], r.output
+    assert r.output[0].content[0].type == "reasoning_text"
+    assert r.output[0].content[0].text == reasoning
+    events = list(client.responses.create(**ask, stream=True, extra_body={"seed": 3}))
+    streamed = "".join(e.delta for e in events if e.type == "response.reasoning_text.delta")
+    assert streamed == reasoning
+    assert events[-1].response.output[0].type == "reasoning"

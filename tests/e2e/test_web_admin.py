@@ -94,6 +94,9 @@ def test_usage_chart_and_audit_search_show_the_requests_just_made(web, web_brows
     screenshot(page, "admin-usage")
 
     open_page(page, "Audit")
+    chain = page.get_by_role("region", name="Audit chain")
+    expect(chain.get_by_role("status")).to_contain_text("Chain intact")
+    expect(chain).to_contain_text(re.compile("Last signed checkpoint: record [0-9]+|No signed checkpoint yet"))
     page.get_by_label("Model").fill("SmolLM2-135M-Instruct.Q4_1")
     page.get_by_role("button", name="Search").click()
     rows = page.locator("table.audit tbody tr", has_text="/v1/chat/completions")

@@ -32,8 +32,12 @@ pub struct SearchFilter {
     pub model: Option<String>,
     /// HTTP status.
     pub status: Option<u16>,
-    /// At most this many records (the oldest matching).
+    /// At most this many records (the oldest matching, or the newest
+    /// with `newest_first`).
     pub limit: Option<u32>,
+    /// Newest first instead of oldest first (searches only; an export is
+    /// always in chain order).
+    pub newest_first: bool,
 }
 
 /// Export formats.
@@ -55,7 +59,7 @@ pub async fn search(
     log: &AuditLog,
     filter: &SearchFilter,
 ) -> Result<Vec<StoredRecord>, AuditError> {
-    page(log, filter, None, filter.limit).await
+    page(log, filter, None, filter.limit, filter.newest_first).await
 }
 
 /// Writes the records matching `filter` to `out`; returns how many.
@@ -77,7 +81,7 @@ pub async fn export(
         let size = left.map_or(EXPORT_PAGE, |left| {
             u32::try_from(left).unwrap_or(EXPORT_PAGE).min(EXPORT_PAGE)
         });
-        let records = page(log, filter, after, Some(size)).await?;
+        let records = page(log, filter, after, Some(size), false).await?;
         let Some(last) = records.last() else {
             break;
         };
@@ -119,6 +123,7 @@ async fn page(
     filter: &SearchFilter,
     after_seq: Option<i64>,
     limit: Option<u32>,
+    newest_first: bool,
 ) -> Result<Vec<StoredRecord>, AuditError> {
     let principals = filter
         .principal
@@ -135,6 +140,7 @@ async fn page(
             status: filter.status.map(i64::from),
             after_seq,
             limit: limit.map(i64::from),
+            newest_first,
         })
         .await?;
     decode(log, rows).await

@@ -25,6 +25,9 @@ pub struct KeyAdmin {
     /// Seals tool calls parked for confirmation in the store; derived from
     /// the server secret, so every replica has the same one.
     pub parking_key: [u8; 32],
+    /// The keys' second factors for web UI sign-in (sealed under a key
+    /// derived from the server secret).
+    pub second_factors: moat_policy::totp::SecondFactors,
 }
 
 impl KeyAdmin {
@@ -36,10 +39,11 @@ impl KeyAdmin {
         let has_keys = !store.keys().await?.is_empty();
         let secret = ServerSecret::load_or_create(&config.secret_file, !has_keys)?;
         Ok(Self {
-            store,
             hasher: KeyHasher::new(&secret),
             roles,
             parking_key: secret.derive_key("tool confirmations"),
+            second_factors: moat_policy::totp::SecondFactors::new(store.clone(), &secret),
+            store,
         })
     }
 
@@ -96,7 +100,11 @@ pub async fn build(
     let refresh_task = authenticator.spawn_refresh(stop);
     let limiter = Limiter::new(counters, clock, Some(usage.clone()), seed_from);
     let access = Access {
-        sessions: Sessions::new(authenticator.clone(), config.sessions),
+        sessions: Sessions::new(
+            authenticator.clone(),
+            config.sessions,
+            admin.second_factors.clone(),
+        ),
         authenticator,
         limiter,
         keys: admin.service(),

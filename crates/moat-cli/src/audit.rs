@@ -132,6 +132,7 @@ impl FilterArgs {
             model: self.model.clone(),
             status: self.status,
             limit: self.limit,
+            newest_first: false,
         })
     }
 }

@@ -53,6 +53,18 @@ pub enum KeysCommand {
         #[arg(long)]
         quiet: bool,
     },
+    /// Enroll a key's second factor for web UI sign-in (`[ui]
+    /// admin_second_factor`): prints a new TOTP secret once, for an
+    /// authenticator app; a secret it had stops working.
+    Totp {
+        id: String,
+        /// Remove the key's second factor instead.
+        #[arg(long)]
+        remove: bool,
+        /// Print the otpauth:// URI alone (for scripts).
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 pub fn run(args: KeysArgs, matches: &ArgMatches) -> anyhow::Result<()> {
@@ -123,6 +135,35 @@ async fn command(admin: &KeyAdmin, command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Revoke { id } => {
             let record = keys.revoke(&id, now).await?;
             say(&format!("revoked key {} ({})", record.id, record.name));
+        }
+        KeysCommand::Totp { id, remove, quiet } => {
+            let record = admin
+                .store
+                .key(&id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no key {id}"))?;
+            let factors = &admin.second_factors;
+            if remove {
+                let removed = factors.remove(&id).await?;
+                say(&if removed {
+                    format!("removed the second factor of key {id} ({})", record.name)
+                } else {
+                    format!("key {id} ({}) had no second factor", record.name)
+                });
+            } else {
+                let enrolled = factors.enroll(&id, &record.name, now).await?;
+                if quiet {
+                    say(&enrolled.uri);
+                } else {
+                    say(&format!(
+                        "second factor of key {id} ({}): add it to an authenticator app; \
+                         it is shown only this once",
+                        record.name
+                    ));
+                    say(&format!("  secret: {}", enrolled.secret));
+                    say(&format!("  uri:    {}", enrolled.uri));
+                }
+            }
         }
         KeysCommand::Rotate { id, quiet } => {
             let issued = keys.rotate(&id, now).await?;

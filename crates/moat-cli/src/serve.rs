@@ -318,8 +318,8 @@ async fn purge_daily(log: AuditLog, audit: config::AuditConfig, stop: Cancellati
     }
 }
 
-/// What is deleted once it has ended: conversations past retention, web
-/// UI sessions that timed out.
+/// What is deleted once it has ended: conversations and stored responses
+/// past retention, web UI sessions that timed out.
 struct Housekeeping {
     conversations: Option<moat_server::Conversations>,
     sessions: moat_policy::Sessions,
@@ -333,6 +333,11 @@ impl Housekeeping {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(conversations = n, "conversations past retention deleted"),
                 Err(error) => tracing::warn!(%error, "conversation purge failed"),
+            }
+            match conversations.purge_expired_responses(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(responses = n, "stored responses past retention deleted"),
+                Err(error) => tracing::warn!(%error, "stored response purge failed"),
             }
         }
         match self.sessions.purge().await {

@@ -82,16 +82,16 @@ impl Own {
 }
 
 /// A conversation read and opened.
-struct Opened {
-    record: ConversationRecord,
-    key: ContentKey,
+pub(crate) struct Opened {
+    pub(crate) record: ConversationRecord,
+    pub(crate) key: ContentKey,
     own: Own,
 }
 
 /// What the caller means to do with a conversation: reading is open to
 /// `read_all_conversations`, changing only to the owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Intent {
+pub(crate) enum Intent {
     Read,
     Change,
 }
@@ -100,7 +100,7 @@ fn not_found(id: &str) -> ApiError {
     GatewayError::ConversationNotFound(id.to_owned()).into()
 }
 
-fn store_error(id: &str, e: StoreError) -> ApiError {
+pub(crate) fn store_error(id: &str, e: StoreError) -> ApiError {
     match e {
         // The owner was erased while this ran: the conversation is gone.
         StoreError::KeyErased => not_found(id),
@@ -115,7 +115,7 @@ fn store_error(id: &str, e: StoreError) -> ApiError {
     }
 }
 
-fn audit_error(e: moat_audit::AuditError) -> ApiError {
+pub(crate) fn audit_error(e: moat_audit::AuditError) -> ApiError {
     tracing::error!(error = %e, "conversation content key failure");
     ApiError::unavailable()
 }
@@ -144,13 +144,17 @@ fn derive_title(text: &str) -> Option<String> {
 }
 
 /// When a conversation of `principal` changed at `at_ms` expires.
-fn expiry(principal: &Principal, at_ms: i64) -> Option<i64> {
+pub(crate) fn expiry(principal: &Principal, at_ms: i64) -> Option<i64> {
     principal
         .conversation_retention_days()
         .map(|days| at_ms.saturating_add(i64::from(days).saturating_mul(DAY_MS)))
 }
 
-fn seal<T: Serialize>(key: &ContentKey, aad: &[u8], value: &T) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn seal<T: Serialize>(
+    key: &ContentKey,
+    aad: &[u8],
+    value: &T,
+) -> Result<Vec<u8>, ApiError> {
     let json = serde_json::to_vec(value).map_err(|e| {
         tracing::error!(error = %e, "conversation content not serialized");
         ApiError::internal()
@@ -158,7 +162,7 @@ fn seal<T: Serialize>(key: &ContentKey, aad: &[u8], value: &T) -> Result<Vec<u8>
     key.seal(aad, &json).map_err(audit_error)
 }
 
-fn open<T: for<'de> Deserialize<'de>>(
+pub(crate) fn open<T: for<'de> Deserialize<'de>>(
     key: &ContentKey,
     aad: &[u8],
     sealed: &[u8],
@@ -181,17 +185,21 @@ impl Conversations {
         }
     }
 
-    fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 
+    pub(crate) fn log(&self) -> &AuditLog {
+        &self.inner.log
+    }
+
     /// The subject (pseudonym) conversations of `principal` are kept under.
-    fn owner_of(&self, principal: &Principal) -> String {
+    pub(crate) fn owner_of(&self, principal: &Principal) -> String {
         self.inner.log.keys().pseudonym(&principal.id)
     }
 
     /// The caller's content key, made when it has none.
-    async fn own_key(&self, principal: &Principal) -> Result<ContentKey, ApiError> {
+    pub(crate) async fn own_key(&self, principal: &Principal) -> Result<ContentKey, ApiError> {
         self.inner
             .log
             .content_key(&principal.id)
@@ -201,7 +209,12 @@ impl Conversations {
 
     /// The conversation `id` as `call` may see it for `intent`; 404 for
     /// one that does not exist, expired, or is not the caller's to see.
-    async fn opened(&self, call: &Call, id: &str, intent: Intent) -> Result<Opened, ApiError> {
+    pub(crate) async fn opened(
+        &self,
+        call: &Call,
+        id: &str,
+        intent: Intent,
+    ) -> Result<Opened, ApiError> {
         let record = self
             .store()
             .conversation(id)
@@ -241,20 +254,114 @@ impl Conversations {
         items: Vec<InputItem>,
         at_ms: i64,
     ) -> Result<(Vec<NewConversationItem>, Vec<ConversationItem>), ApiError> {
-        let mut stored = Vec::with_capacity(items.len());
-        let mut kept = Vec::with_capacity(items.len());
-        for item in items {
-            let id = object_id(item.id_prefix());
-            let item = item.into_item(id.clone());
-            stored.push(NewConversationItem {
-                sealed: seal(key, &item_aad(conversation, &id), &item)?,
-                id,
-                created_ms: at_ms,
-                key_id: key.id().to_owned(),
-            });
-            kept.push(item);
-        }
+        let kept: Vec<ConversationItem> = items
+            .into_iter()
+            .map(|item| {
+                let id = object_id(item.id_prefix());
+                item.into_item(id)
+            })
+            .collect();
+        let stored = Self::sealed(key, conversation, &kept, at_ms)?;
         Ok((stored, kept))
+    }
+
+    /// Items that have their ids, sealed under `key` for `conversation`.
+    fn sealed(
+        key: &ContentKey,
+        conversation: &str,
+        items: &[ConversationItem],
+        at_ms: i64,
+    ) -> Result<Vec<NewConversationItem>, ApiError> {
+        items
+            .iter()
+            .map(|item| {
+                Ok(NewConversationItem {
+                    sealed: seal(key, &item_aad(conversation, item.id()), item)?,
+                    id: item.id().to_owned(),
+                    created_ms: at_ms,
+                    key_id: key.id().to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Adds `items` (ids given) after the conversation's last, as its
+    /// owner: what a response in a conversation leaves there.
+    pub(crate) async fn append(
+        &self,
+        call: &Call,
+        id: &str,
+        items: &[ConversationItem],
+    ) -> Result<(), ApiError> {
+        let mut opened = self.opened(call, id, Intent::Change).await?;
+        let now = now_ms();
+        let stored = Self::sealed(&opened.key, id, items, now)?;
+        let write = ConversationWrite {
+            owner: &opened.record.owner,
+            wrapped_key: opened.key.wrapped(),
+            at_ms: now,
+            expires_ms: expiry(&call.principal, now),
+        };
+        self.store()
+            .append_conversation_items(id, write, &stored)
+            .await
+            .map_err(|e| store_error(id, e))?
+            .ok_or_else(|| not_found(id))?;
+        self.title_from(call, &mut opened, items, now).await
+    }
+
+    /// Titles the conversation after the first user message of `items`
+    /// when it has no title of its own yet.
+    async fn title_from(
+        &self,
+        call: &Call,
+        opened: &mut Opened,
+        items: &[ConversationItem],
+        now: i64,
+    ) -> Result<(), ApiError> {
+        if opened.own.derived_title.is_some() {
+            return Ok(());
+        }
+        if let Some(title) = items
+            .iter()
+            .find_map(ConversationItem::user_text)
+            .and_then(|t: String| derive_title(&t))
+        {
+            opened.own.derived_title = Some(title);
+            self.rewrite(call, opened, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Every item of the conversation `id`, oldest first, for its owner.
+    pub(crate) async fn all_items(
+        &self,
+        call: &Call,
+        id: &str,
+    ) -> Result<Vec<ConversationItem>, ApiError> {
+        let opened = self.opened(call, id, Intent::Change).await?;
+        self.items_of(&opened).await
+    }
+
+    async fn items_of(&self, opened: &Opened) -> Result<Vec<ConversationItem>, ApiError> {
+        let id = &opened.record.id;
+        let mut items = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store()
+                .conversation_items(id, &page_query(100, ListOrder::Asc, &after, &None))
+                .await
+                .map_err(|e| store_error(id, e))?;
+            for record in &page.items {
+                items.push(self.item(opened, record)?);
+            }
+            after = page.items.last().map(|r| r.id.clone());
+            if !page.has_more || after.is_none() {
+                break;
+            }
+        }
+        Ok(items)
     }
 
     fn item(
@@ -385,16 +492,7 @@ impl Conversations {
             .await
             .map_err(|e| store_error(id, e))?
             .ok_or_else(|| not_found(id))?;
-        if opened.own.derived_title.is_none() {
-            if let Some(title) = kept
-                .iter()
-                .find_map(ConversationItem::user_text)
-                .and_then(|t: String| derive_title(&t))
-            {
-                opened.own.derived_title = Some(title);
-                self.rewrite(call, &opened, now).await?;
-            }
-        }
+        self.title_from(call, &mut opened, &kept, now).await?;
         Ok(ListPage::new(kept, false, |item| item.id()))
     }
 
@@ -535,22 +633,7 @@ impl Conversations {
     /// with every item, oldest first.
     pub async fn export(&self, call: &Call, id: &str) -> Result<ConversationExport, ApiError> {
         let opened = self.opened(call, id, Intent::Change).await?;
-        let mut items = Vec::new();
-        let mut after = None;
-        loop {
-            let page = self
-                .store()
-                .conversation_items(id, &page_query(100, ListOrder::Asc, &after, &None))
-                .await
-                .map_err(|e| store_error(id, e))?;
-            for record in &page.items {
-                items.push(self.item(&opened, record)?);
-            }
-            after = page.items.last().map(|r| r.id.clone());
-            if !page.has_more || after.is_none() {
-                break;
-            }
-        }
+        let items = self.items_of(&opened).await?;
         Ok(ConversationExport {
             object: "moat.conversation.export".to_owned(),
             title: opened.own.title(),
@@ -564,6 +647,12 @@ impl Conversations {
     /// how many.
     pub async fn purge_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
         self.store().delete_expired_conversations(now_ms).await
+    }
+
+    /// Deletes every stored response whose retention ran out by `now_ms`;
+    /// how many.
+    pub async fn purge_expired_responses(&self, now_ms: i64) -> Result<u64, StoreError> {
+        self.store().delete_expired_responses(now_ms).await
     }
 }
 

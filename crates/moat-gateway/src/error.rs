@@ -73,6 +73,21 @@ pub enum GatewayError {
     /// No item of this id in the conversation.
     #[error("Item with id '{0}' not found.")]
     ConversationItemNotFound(String),
+    /// No stored response of this id that the caller may see.
+    #[error("Response with id '{0}' not found.")]
+    ResponseNotFound(String),
+    /// `previous_response_id` names no response the caller may continue.
+    #[error("Previous response with id '{0}' not found.")]
+    PreviousResponseNotFound(String),
+    /// A chain of responses longer than one request may continue.
+    #[error(
+        "The chain of previous responses is longer than {max}; continue it in a conversation."
+    )]
+    ChainTooLong { max: usize },
+    /// `previous_response_id` or `conversation` on a server that keeps
+    /// neither (no audit log to seal them).
+    #[error("This server keeps no responses or conversations.")]
+    NothingKept,
     /// An upload over the knowledge part's file limit.
     #[error("The file is {bytes} bytes; at most {max} are accepted.")]
     FileTooLarge { bytes: usize, max: usize },
@@ -90,7 +105,10 @@ impl ErrorCode for GatewayError {
             | Self::FileNotFound(_)
             | Self::BatchNotFound(_)
             | Self::ConversationNotFound(_)
-            | Self::ConversationItemNotFound(_) => ErrorKind::NotFound,
+            | Self::ConversationItemNotFound(_)
+            | Self::ResponseNotFound(_)
+            | Self::PreviousResponseNotFound(_) => ErrorKind::NotFound,
+            Self::ChainTooLong { .. } | Self::NothingKept => ErrorKind::InvalidParameter,
             Self::ReadOnlyStore(_) => ErrorKind::PermissionDenied,
             Self::AmbiguousStoreName(_)
             | Self::TooManyKnowledgeBases { .. }
@@ -104,6 +122,9 @@ impl ErrorCode for GatewayError {
             Self::ConfirmationNotFound => Some("id".into()),
             Self::TokensUnreadable => Some("input".into()),
             Self::FileTooLarge { .. } => Some("file".into()),
+            Self::PreviousResponseNotFound(_) | Self::ChainTooLong { .. } | Self::NothingKept => {
+                Some("previous_response_id".into())
+            }
             Self::AmbiguousStoreName(_)
             | Self::TooManyKnowledgeBases { .. }
             | Self::KnowledgeOff => Some("moat.knowledge_bases".into()),

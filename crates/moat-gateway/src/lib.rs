@@ -1,6 +1,7 @@
 //! The request pipeline, knowing nothing of HTTP. A [`Gateway`] holds the
 //! named parts every request passes through; a [`Call`] is one request's
-//! caller and audit trail; [`Gateway::chat`], [`Gateway::complete`],
+//! caller and audit trail; [`Gateway::chat`], [`Gateway::respond`] (the
+//! Responses API over the chat turn), [`Gateway::complete`],
 //! [`Gateway::embed`] and [`Gateway::decide`] are the entry points. The steps, in flow order, one
 //! module each:
 //!
@@ -38,6 +39,7 @@ pub mod guard;
 pub mod knowledge;
 pub mod limits;
 pub mod metrics;
+mod respond;
 mod route;
 pub mod tools;
 mod turn;
@@ -59,6 +61,7 @@ pub use error::GatewayError;
 pub use guard::{PiiFound, PiiGuard};
 pub use knowledge::{FusionWeights, Knowledge, KnowledgeSettings, SearchMode, SearchOptions};
 pub use metrics::Metrics;
+pub use respond::{Responded, MAX_CHAIN};
 pub use tools::{ServerTools, ToolLoopSettings};
 
 /// A text completion's `max_tokens` when the request names none (OpenAI's).

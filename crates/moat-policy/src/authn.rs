@@ -46,6 +46,13 @@ pub enum AuthFailure {
     /// A web UI session that is unknown, timed out, signed out, or whose
     /// key no longer works.
     SessionEnded,
+    /// A web UI sign-in of an administrator or auditor without the
+    /// one-time code its key's second factor makes.
+    SecondFactorRequired,
+    /// A wrong, stale or reused one-time code (counted as a failure).
+    SecondFactorInvalid,
+    /// The sign-in needs a second factor and the key has none enrolled.
+    SecondFactorNotEnrolled,
     /// The store could not be read.
     Unavailable,
 }
@@ -63,6 +70,9 @@ impl AuthFailure {
                 "failed again from a locked address or against a locked key".to_owned()
             }
             Self::SessionEnded => "web UI session ended or unknown".to_owned(),
+            Self::SecondFactorRequired => "one-time code needed".to_owned(),
+            Self::SecondFactorInvalid => "wrong one-time code".to_owned(),
+            Self::SecondFactorNotEnrolled => "no second factor enrolled".to_owned(),
             Self::Unavailable => "key store unavailable".to_owned(),
         }
     }
@@ -75,6 +85,15 @@ impl std::fmt::Display for AuthFailure {
             Self::Locked { .. } => "Too many failed authentication attempts; retry later.",
             Self::Unavailable => moat_protocol::error::UNAVAILABLE_MESSAGE,
             Self::SessionEnded => "Your session has ended; sign in again.",
+            Self::SecondFactorRequired => {
+                "Administrators and auditors sign in with a one-time code from their \
+                 authenticator app too; send it as `code`."
+            }
+            Self::SecondFactorInvalid => "That one-time code is not valid; use the current one.",
+            Self::SecondFactorNotEnrolled => {
+                "This key has no second factor; an operator enrolls one with \
+                 `moat keys totp KEY_ID`."
+            }
             _ => {
                 "Incorrect API key provided. Send a valid key or token as \
                  `Authorization: Bearer ...`."
@@ -89,6 +108,9 @@ impl moat_protocol::ErrorCode for AuthFailure {
             Self::Locked { .. } => moat_protocol::ErrorKind::TooManyAuthFailures,
             Self::Unavailable => moat_protocol::ErrorKind::Unavailable,
             Self::SessionEnded => moat_protocol::ErrorKind::SessionEnded,
+            Self::SecondFactorRequired => moat_protocol::ErrorKind::SecondFactorRequired,
+            Self::SecondFactorInvalid => moat_protocol::ErrorKind::SecondFactorInvalid,
+            Self::SecondFactorNotEnrolled => moat_protocol::ErrorKind::SecondFactorNotEnrolled,
             _ => moat_protocol::ErrorKind::InvalidApiKey,
         }
     }
@@ -220,6 +242,44 @@ impl Authenticator {
         match gate {
             Gate::Locked { retry_after_ms } => Err(AuthFailure::Locked { retry_after_ms }),
             Gate::Open | Gate::Slow(_) => Err(refusal.failure),
+        }
+    }
+
+    /// The failure to answer a second-factor check of `key_id` from
+    /// `client` with, without checking it: the client address or the key
+    /// is locked by earlier failures.
+    pub fn second_factor_locked(
+        &self,
+        key_id: &str,
+        client: Option<IpAddr>,
+    ) -> Option<AuthFailure> {
+        let now = self.inner.clock.now_ms();
+        let failures = &self.inner.failures;
+        let mut gate = failures.check(&FailureSource::Key(key_id.to_owned()), now);
+        if let Some(ip) = client {
+            gate = gate.max(failures.check(&FailureSource::address(ip), now));
+        }
+        match gate {
+            Gate::Locked { retry_after_ms } => Some(AuthFailure::Locked { retry_after_ms }),
+            Gate::Open | Gate::Slow(_) => None,
+        }
+    }
+
+    /// A wrong one-time code for `key_id` from `client`: counted as a
+    /// failed authentication against both, answered slowly, or locked.
+    pub async fn second_factor_failed(&self, key_id: &str, client: Option<IpAddr>) -> AuthFailure {
+        let now = self.inner.clock.now_ms();
+        let mut gate = self.count_failure(FailureSource::Key(key_id.to_owned()), now);
+        if let Some(ip) = client {
+            gate = gate.max(self.count_failure(FailureSource::address(ip), now));
+        }
+        let delay = gate.delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        match gate {
+            Gate::Locked { retry_after_ms } => AuthFailure::Locked { retry_after_ms },
+            Gate::Open | Gate::Slow(_) => AuthFailure::SecondFactorInvalid,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod permission;
 pub mod principal;
 pub mod role;
 pub mod session;
+pub mod totp;
 pub mod usage;
 
 pub use authn::{AuthFailure, Authenticator};

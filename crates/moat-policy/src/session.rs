@@ -19,6 +19,8 @@ use subtle::ConstantTimeEq;
 
 use crate::authn::{AuthFailure, Authenticator};
 use crate::principal::{Credential, Principal};
+use crate::totp::{CodeRefused, SecondFactors};
+use crate::Permission;
 
 /// The cookie that carries a session's token.
 pub const SESSION_COOKIE: &str = "moat_session";
@@ -32,6 +34,9 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 /// How long sessions live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionSettings {
+    /// Administrators and auditors sign in with a one-time code from their
+    /// key's second factor too (`[ui] admin_second_factor`).
+    pub admin_second_factor: bool,
     /// A session with no request for this long has ended.
     pub idle: Duration,
     /// A session ends this long after sign-in, however active.
@@ -42,6 +47,7 @@ impl Default for SessionSettings {
     /// 30 minutes idle, 12 hours in all.
     fn default() -> Self {
         Self {
+            admin_second_factor: false,
             idle: Duration::from_secs(30 * 60),
             lifetime: Duration::from_secs(12 * 3600),
         }
@@ -75,6 +81,7 @@ pub struct Sessions {
 struct Inner {
     authenticator: Authenticator,
     settings: SessionSettings,
+    second_factors: SecondFactors,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -100,12 +107,64 @@ fn looks_like_token(token: &str) -> bool {
 
 impl Sessions {
     /// Sessions whose keys `authenticator` checks.
-    pub fn new(authenticator: Authenticator, settings: SessionSettings) -> Self {
+    pub fn new(
+        authenticator: Authenticator,
+        settings: SessionSettings,
+        second_factors: SecondFactors,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 authenticator,
                 settings,
+                second_factors,
             }),
+        }
+    }
+
+    /// The keys' second factors (enrollment is the operator's, by CLI).
+    pub fn second_factors(&self) -> &SecondFactors {
+        &self.inner.second_factors
+    }
+
+    /// With `[ui] admin_second_factor`, an administrator's or auditor's
+    /// sign-in needs the current one-time code of the key's second factor.
+    /// A wrong code counts as a failed authentication; a locked client
+    /// address or key is refused before the code is looked at.
+    async fn second_factor(
+        &self,
+        principal: &Principal,
+        code: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<(), AuthFailure> {
+        let needed = self.inner.settings.admin_second_factor
+            && (principal.may(Permission::Admin) || principal.may(Permission::Audit));
+        let Credential::ApiKey { id } = &principal.credential else {
+            return Ok(());
+        };
+        if !needed {
+            return Ok(());
+        }
+        let authenticator = &self.inner.authenticator;
+        if let Some(locked) = authenticator.second_factor_locked(id, client) {
+            return Err(locked);
+        }
+        let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+            return match self.inner.second_factors.enrolled(id).await {
+                Ok(true) => Err(AuthFailure::SecondFactorRequired),
+                Ok(false) => Err(AuthFailure::SecondFactorNotEnrolled),
+                Err(error) => Err(unavailable(error)),
+            };
+        };
+        match self
+            .inner
+            .second_factors
+            .check(id, code, authenticator.now_ms())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(CodeRefused::NotEnrolled) => Err(AuthFailure::SecondFactorNotEnrolled),
+            Err(CodeRefused::Unavailable) => Err(AuthFailure::Unavailable),
+            Err(CodeRefused::Invalid) => Err(authenticator.second_factor_failed(id, client).await),
         }
     }
 
@@ -120,6 +179,7 @@ impl Sessions {
     pub async fn sign_in(
         &self,
         api_key: &str,
+        code: Option<&str>,
         client: Option<IpAddr>,
     ) -> Result<SignedIn, AuthFailure> {
         let authenticator = &self.inner.authenticator;
@@ -127,6 +187,7 @@ impl Sessions {
         if !matches!(principal.credential, Credential::ApiKey { .. }) {
             return Err(AuthFailure::Unknown);
         }
+        self.second_factor(&principal, code, client).await?;
         let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
         let now = authenticator.now_ms();
         let expires_ms = now.saturating_add(millis(self.inner.settings.lifetime));

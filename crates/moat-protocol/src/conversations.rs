@@ -245,7 +245,7 @@ impl CreateConversationRequest {
             check_metadata(metadata, "metadata")?;
         }
         if let Some(items) = &self.items {
-            check_items(items)?;
+            check_items(items, "items", MAX_ITEMS_PER_REQUEST)?;
         }
         Ok(())
     }
@@ -277,7 +277,7 @@ impl CreateItemsRequest {
                 "items must hold at least one item.",
             ));
         }
-        check_items(&self.items)
+        check_items(&self.items, "items", MAX_ITEMS_PER_REQUEST)
     }
 }
 
@@ -502,19 +502,20 @@ impl WirePart {
     }
 }
 
-/// At most [`MAX_ITEMS_PER_REQUEST`] items, each within its sizes.
-fn check_items(items: &[InputItem]) -> Result<(), ApiError> {
-    if items.len() > MAX_ITEMS_PER_REQUEST {
+/// At most `max` items (in the request's field `field`), each within its
+/// sizes.
+pub(crate) fn check_items(items: &[InputItem], field: &str, max: usize) -> Result<(), ApiError> {
+    if items.len() > max {
         return Err(ApiError::invalid_param(
-            "items",
+            field,
             format!(
-                "At most {MAX_ITEMS_PER_REQUEST} items may be added at a time; {} were sent.",
+                "At most {max} items may be added at a time; {} were sent.",
                 items.len()
             ),
         ));
     }
     for (i, item) in items.iter().enumerate() {
-        let param = format!("items[{i}]");
+        let param = format!("{field}[{i}]");
         if item.text_bytes() > MAX_ITEM_TEXT_BYTES {
             return Err(ApiError::invalid_param(
                 &param,

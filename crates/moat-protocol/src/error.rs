@@ -27,6 +27,12 @@ pub enum ErrorKind {
     CsrfTokenInvalid,
     /// A web UI session that ended (timed out, signed out, its key revoked).
     SessionEnded,
+    /// An administrator's or auditor's web UI sign-in needs a one-time code.
+    SecondFactorRequired,
+    /// The one-time code was wrong, stale or used before.
+    SecondFactorInvalid,
+    /// The sign-in needs a second factor and the key has none.
+    SecondFactorNotEnrolled,
     /// The client address is not in the allow-list.
     AddressNotAllowed,
     /// The caller may not use this server-side tool, or it is not registered.
@@ -121,6 +127,21 @@ impl ErrorKind {
                 StatusCode::UNAUTHORIZED,
                 "invalid_request_error",
                 Some("session_ended"),
+            ),
+            SecondFactorRequired => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                Some("second_factor_required"),
+            ),
+            SecondFactorInvalid => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                Some("second_factor_invalid"),
+            ),
+            SecondFactorNotEnrolled => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                Some("second_factor_not_enrolled"),
             ),
             AddressNotAllowed => (
                 StatusCode::FORBIDDEN,

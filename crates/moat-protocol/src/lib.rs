@@ -14,6 +14,7 @@ pub mod ids;
 pub mod models;
 pub mod page;
 pub mod reasoning;
+pub mod responses;
 pub mod time;
 pub mod toolcall;
 pub mod toolchoice;

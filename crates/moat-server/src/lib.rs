@@ -160,6 +160,15 @@ pub(crate) fn router(state: AppState) -> Router {
             get(knowledge::get_batch),
         )
         .route("/v1/vector_stores/{id}/search", post(knowledge::search))
+        .route("/v1/responses", post(routes::responses::create))
+        .route(
+            "/v1/responses/{id}",
+            get(routes::responses::get).delete(routes::responses::delete),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(routes::responses::input_items),
+        )
         .route("/v1/conversations", post(conversations::create))
         .route(
             "/v1/conversations/{id}",
@@ -187,6 +196,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/admin/usage", get(admin::usage))
         .route("/admin/guard/scan", post(admin::guard_scan))
         .route("/admin/audit", get(admin::audit_search))
+        .route("/admin/audit/verify", get(admin::audit_verify))
         .route(
             "/admin/audit/principals/{pseudonym}",
             get(admin::audit_reveal),

@@ -503,6 +503,7 @@ async fn matrix_access() -> TestAccess {
             lock_after_failures: 10_000,
             ..FailureSettings::default()
         }),
+        ..Setup::default()
     })
     .await
 }

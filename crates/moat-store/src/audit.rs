@@ -127,6 +127,8 @@ pub struct AuditQuery {
     pub after_seq: Option<i64>,
     /// At most this many records.
     pub limit: Option<i64>,
+    /// Newest first (highest seq first) instead of oldest first.
+    pub newest_first: bool,
 }
 
 const ROW_COLUMNS: &str = "seq, hash, prev_hash, time_ms, principal, model, status, body";
@@ -280,7 +282,11 @@ impl Store {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
         }
-        sql.push_str(" ORDER BY seq, hash");
+        sql.push_str(if query.newest_first {
+            " ORDER BY seq DESC, hash"
+        } else {
+            " ORDER BY seq, hash"
+        });
         if query.limit.is_some() {
             sql.push_str(&format!(" LIMIT {}", next()));
         }
@@ -374,8 +380,8 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Erases a subject: deletes its content key, its sealed clear id and
-    /// its conversations, in one transaction. Returns whether any existed.
+    /// Erases a subject: deletes its content key, its sealed clear id, its
+    /// conversations and its stored responses, in one transaction. Returns whether any existed.
     pub async fn delete_audit_subject(&self, subject: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let keys = sqlx::query("DELETE FROM audit_subject_keys WHERE subject = $1")
@@ -389,8 +395,9 @@ impl Store {
             .await?
             .rows_affected();
         let conversations = crate::conversations::delete_owned(&mut tx, subject).await?;
+        let responses = crate::responses::delete_owned(&mut tx, subject).await?;
         tx.commit().await?;
-        Ok(keys + principals + conversations > 0)
+        Ok(keys + principals + conversations + responses > 0)
     }
 
     /// The sealed clear id behind a pseudonym.

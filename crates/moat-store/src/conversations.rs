@@ -299,7 +299,7 @@ impl Store {
     /// finds the key gone. SQLite's transactions run one at a time once
     /// they write; this one writes at once, to take that turn before it
     /// reads the key.
-    async fn hold_key(
+    pub(crate) async fn hold_key(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         subject: &str,

@@ -10,8 +10,10 @@ mod keys;
 mod knowledge;
 mod location;
 mod open;
+mod responses;
 pub mod seal;
 mod sessions;
+mod totp;
 mod usage;
 
 #[cfg(feature = "testing")]
@@ -37,7 +39,9 @@ pub use knowledge::{
     IngestResult, IngestStatus, KbChunk, NewAttachment, Page, PageQuery, SortOrder, StoredChunk,
     VectorStoreRecord, VectorStoreUpdate,
 };
+pub use responses::ResponseRecord;
 pub use sessions::UiSessionRecord;
+pub use totp::TotpRecord;
 pub use usage::{UsageBy, UsageDelta, UsageRow};
 
 /// A connection pool to the database. Cheap to clone: clones share the pool.

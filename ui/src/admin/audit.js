@@ -1,9 +1,10 @@
 // Audit search (/admin/audit): records filtered by time, principal, model
-// and status, shown newest first, each row expandable to the whole record.
+// and status, shown newest first, each row expandable to the whole record;
+// above them the chain's verification (/admin/audit/verify).
 import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { get, query } from "../api.js";
-import { t } from "../i18n.js";
+import { formatTime, t } from "../i18n.js";
 
 const DAY_S = 24 * 3600;
 
@@ -39,6 +40,40 @@ function Row({ record }) {
   `;
 }
 
+/** The chain's state: intact or its first break, and the last signed checkpoint. */
+function Chain() {
+  const [report, setReport] = useState(null);
+  const [error, setError] = useState("");
+  const [running, setRunning] = useState(false);
+  const run = () => {
+    setRunning(true);
+    setError("");
+    get("/admin/audit/verify")
+      .then(setReport)
+      .catch((e) => setError(e.message))
+      .finally(() => setRunning(false));
+  };
+  useEffect(run, []);
+  const checkpoint = report && report.last_checkpoint;
+  return html`
+    <section class="card chain" aria-label=${t("chain")}>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      ${report === null
+        ? !error && html`<p>${t("verifying")}</p>`
+        : html`<p role="status" data-intact=${report.intact ? "true" : "false"}
+              class=${report.intact ? "ok" : "error"}>
+            ${report.intact
+              ? t("chainIntact", { count: report.records })
+              : t("chainBroken", { seq: report.first_break.seq, kind: report.first_break.kind })}
+          </p>
+          <p class="muted">${checkpoint
+            ? t("lastCheckpoint", { seq: checkpoint.seq, time: formatTime(checkpoint.created_at) })
+            : t("noCheckpoint")}</p>`}
+      <button type="button" class="small" disabled=${running} onClick=${run}>${t("verify")}</button>
+    </section>
+  `;
+}
+
 export function Audit() {
   const [filters, setFilters] = useState({
     since: localInput(Math.floor(Date.now() / 1000) - DAY_S),
@@ -62,9 +97,10 @@ export function Audit() {
       model: filters.model.trim(),
       status: filters.status.trim(),
       limit: filters.limit,
+      order: "desc",
     };
     get(`/admin/audit${query(params)}`)
-      .then((page) => setRecords(page.data.slice().reverse()))
+      .then((page) => setRecords(page.data))
       .catch((e) => setError(e.message));
   };
   useEffect(search, []);
@@ -80,7 +116,7 @@ export function Audit() {
       <label>${t("limit")}<input type="number" min="1" max="1000" value=${filters.limit} onInput=${set("limit")} /></label>
       <div><button type="submit" class="primary">${t("search")}</button></div>
     </form>
-    <p class="muted">${t("chainStatus")}</p>
+    <${Chain} />
     ${error && html`<p class="error" role="alert">${error}</p>`}
     ${records === null
       ? html`<p>${t("loading")}</p>`

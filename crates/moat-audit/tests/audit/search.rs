@@ -63,7 +63,12 @@ async fn search_filters_combine(location: String) {
         limit: Some(2),
         ..all.clone()
     };
-    assert_eq!(seqs(&log, combined).await, vec![8, 12]);
+    assert_eq!(seqs(&log, combined.clone()).await, vec![8, 12]);
+    let newest = SearchFilter {
+        newest_first: true,
+        ..combined
+    };
+    assert_eq!(seqs(&log, newest).await, vec![20, 16]);
     let nobody = SearchFilter {
         principal: Some("key_nobody".into()),
         ..all

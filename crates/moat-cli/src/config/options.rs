@@ -281,6 +281,10 @@ pub struct UiOptions {
     /// Hours after sign-in at which a session ends however active (1 to
     /// 168). Default: 12.
     pub session_hours: u64,
+    /// Administrators and auditors sign in to the web UI with a one-time
+    /// code (TOTP) too; each such key needs `moat keys totp KEY_ID` first.
+    /// Default: false.
+    pub admin_second_factor: bool,
 }
 
 impl Default for UiOptions {
@@ -289,6 +293,7 @@ impl Default for UiOptions {
         Self {
             session_idle_minutes: settings.idle.as_secs() / 60,
             session_hours: settings.lifetime.as_secs() / 3600,
+            admin_second_factor: settings.admin_second_factor,
         }
     }
 }
@@ -307,6 +312,7 @@ impl UiOptions {
             self.session_hours
         );
         Ok(moat_policy::SessionSettings {
+            admin_second_factor: self.admin_second_factor,
             idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
             lifetime: std::time::Duration::from_secs(self.session_hours * 3600),
         })

@@ -257,7 +257,7 @@ pub(crate) async fn guard_scan(
     .into_response())
 }
 
-/// `GET /admin/audit?since=&until=&principal=&model=&status=&limit=`.
+/// `GET /admin/audit?since=&until=&principal=&model=&status=&limit=&order=`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
@@ -269,12 +269,21 @@ pub(crate) struct AuditQuery {
     model: Option<String>,
     status: Option<u16>,
     limit: Option<u32>,
+    /// `asc` (oldest first, the default) or `desc`.
+    order: Option<Order>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Order {
+    Asc,
+    Desc,
 }
 
 /// Most records one audit search returns.
 const AUDIT_PAGE_MAX: u32 = 1000;
 
-/// Audit records, oldest first, for auditors and administrators; content
+/// Audit records, oldest first (newest with `order=desc`), for auditors and administrators; content
 /// decrypted where its subject has not been erased.
 pub(crate) async fn audit_search(
     State(state): State<AppState>,
@@ -293,6 +302,7 @@ pub(crate) async fn audit_search(
         model: query.model,
         status: query.status,
         limit: Some(query.limit.unwrap_or(100).min(AUDIT_PAGE_MAX)),
+        newest_first: query.order == Some(Order::Desc),
     };
     let records = moat_audit::search(&log, &filter).await.map_err(|error| {
         tracing::error!(%error, "audit search failed");
@@ -300,6 +310,60 @@ pub(crate) async fn audit_search(
     })?;
     tracing::info!(by = %auditor.id, records = records.len(), "audit log searched");
     Ok(Json(json!({ "object": "list", "data": records })).into_response())
+}
+
+/// One chain verification at a time: a walk reads and hashes every record.
+static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// `GET /admin/audit/verify`: walks the whole chain as `moat audit verify`
+/// does and reports whether it is intact, with the newest signed checkpoint,
+/// for auditors and administrators. A second verification while one runs is
+/// refused (429).
+pub(crate) async fn audit_verify(
+    State(state): State<AppState>,
+    Require(auditor, _): Auditor,
+) -> Result<Response, ErrorResponse> {
+    let Some(log) = state.access().audit_log.clone() else {
+        return Err(ApiError::new(ErrorKind::NotFound, "No audit log is configured.").into());
+    };
+    let Ok(_running) = VERIFYING.try_acquire() else {
+        return Err(ApiError::new(
+            ErrorKind::RateLimited,
+            "A verification of the audit log is already running; try again when it ends.",
+        )
+        .into());
+    };
+    let failed = |error: &dyn std::fmt::Display| {
+        tracing::error!(%error, "audit verification failed");
+        ErrorResponse::from(ApiError::internal())
+    };
+    let report = moat_audit::verify(log.store(), &log.keys().verifying_key(), None, None)
+        .await
+        .map_err(|e| failed(&e))?;
+    let checkpoint = log
+        .store()
+        .latest_audit_checkpoint()
+        .await
+        .map_err(|e| failed(&e))?;
+    tracing::info!(
+        by = %auditor.id,
+        records = report.records,
+        intact = report.first_break.is_none(),
+        "audit log verified"
+    );
+    Ok(Json(json!({
+        "object": "moat.audit.verification",
+        "intact": report.first_break.is_none(),
+        "records": report.records,
+        "checkpoints": report.checkpoints,
+        "last_seq": report.last_seq,
+        "first_break": report.first_break,
+        "last_checkpoint": checkpoint.map(|c| json!({
+            "seq": c.seq,
+            "created_at": c.time_ms.div_euclid(1000),
+        })),
+    }))
+    .into_response())
 }
 
 /// `GET /admin/audit/principals/{pseudonym}`: the clear principal id behind

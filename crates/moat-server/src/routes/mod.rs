@@ -11,6 +11,7 @@ pub(crate) mod health;
 pub(crate) mod knowledge;
 pub(crate) mod metrics;
 pub(crate) mod models;
+pub(crate) mod responses;
 pub(crate) mod session;
 
 use axum::response::{IntoResponse, Response};

@@ -25,6 +25,10 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignIn {
     api_key: String,
+    /// The one-time code of the key's second factor, when the sign-in
+    /// needs one.
+    #[serde(default)]
+    code: Option<String>,
 }
 
 impl std::fmt::Debug for SignIn {
@@ -113,16 +117,17 @@ pub(crate) async fn sign_in(
     let (parts, body) = request.into_parts();
     let client = client_ip(&parts.extensions);
     let request = Request::from_parts(parts.clone(), body);
-    let JsonBody(SignIn { api_key }) = match <JsonBody<SignIn> as axum::extract::FromRequest<
-        AppState,
-    >>::from_request(request, &state)
-    .await
-    {
-        Ok(body) => body,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let JsonBody(SignIn { api_key, code }) =
+        match <JsonBody<SignIn> as axum::extract::FromRequest<AppState>>::from_request(
+            request, &state,
+        )
+        .await
+        {
+            Ok(body) => body,
+            Err(rejection) => return rejection.into_response(),
+        };
     let sessions = &state.access().sessions;
-    match sessions.sign_in(&api_key, client).await {
+    match sessions.sign_in(&api_key, code.as_deref(), client).await {
         Ok(signed_in) => {
             record_principal(&parts.extensions, &signed_in.session.principal);
             let max_age = sessions.settings().lifetime.as_secs();

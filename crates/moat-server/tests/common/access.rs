@@ -10,6 +10,7 @@ use moat_policy::failures::{FailureSettings, FailureTracker};
 use moat_policy::jwt::JwtVerifier;
 use moat_policy::keys::{KeyService, NewKey};
 use moat_policy::limit::MemoryCounters;
+use moat_policy::totp::SecondFactors;
 use moat_policy::usage::UsageRecorder;
 use moat_policy::{Authenticator, Limiter, RoleConfig, Roles, SessionSettings, Sessions};
 use moat_server::Access;
@@ -36,6 +37,14 @@ pub struct Setup {
     pub roles_toml: String,
     pub failures: Option<FailureSettings>,
     pub jwt: Option<JwtVerifier>,
+    /// Web UI session settings (default: [`SessionSettings::default`]).
+    pub sessions: Option<SessionSettings>,
+}
+
+/// The server secret of every test access, and its second factors over
+/// `store`.
+pub fn second_factors(store: &Store) -> SecondFactors {
+    SecondFactors::new(store.clone(), &ServerSecret::from_bytes([7; 32]))
 }
 
 impl TestAccess {
@@ -82,7 +91,11 @@ impl TestAccess {
             .unwrap();
         let audit = audit_log.writer(WriterSettings::default());
         let access = Access {
-            sessions: Sessions::new(authenticator.clone(), SessionSettings::default()),
+            sessions: Sessions::new(
+                authenticator.clone(),
+                setup.sessions.unwrap_or_default(),
+                second_factors(&store),
+            ),
             authenticator,
             limiter,
             keys,
@@ -157,7 +170,11 @@ impl TestAccess {
         let keys = KeyService::new(store.clone(), hasher, roles);
         Restarted {
             access: Access {
-                sessions: Sessions::new(authenticator.clone(), SessionSettings::default()),
+                sessions: Sessions::new(
+                    authenticator.clone(),
+                    SessionSettings::default(),
+                    second_factors(&store),
+                ),
                 authenticator,
                 limiter,
                 keys,
