@@ -14,7 +14,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$MOAT_ROOT"
 
-PY_REQUIREMENTS=("openai>=1.40,<3" "pytest>=8,<10" "gguf>=0.10,<1" "numpy>=1.24,<3" "httpx>=0.25,<1" "tokenizers>=0.15,<1" "playwright>=1.40,<2" "pytest-playwright>=0.4,<1")
+PY_REQUIREMENTS=("openai>=1.40,<3" "pytest>=8,<10" "gguf>=0.10,<1" "numpy>=1.24,<3" "httpx>=0.25,<1" "tokenizers>=0.15,<1" "playwright>=1.40,<2" "pytest-playwright>=0.4,<1" "cryptography>=41,<47")
 QWEN3_GGUF="$MOAT_ROOT/target/test-models/tiny-qwen3.gguf"
 QWEN3_THINKING_GGUF="$MOAT_ROOT/target/test-models/tiny-qwen3-thinking.gguf"
 

@@ -88,7 +88,14 @@ def place_model(model: Path, folder: Path) -> Path:
 class MoatServer:
     """One running `moat serve` process."""
 
-    def __init__(self, workdir: Path, models: list[Path], args: list[str], extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        models: list[Path],
+        args: list[str],
+        extra_env: dict[str, str] | None = None,
+        listen: str = "127.0.0.1:0",
+    ):
         self.workdir = workdir
         self.models_dir = workdir / "models"
         self.models_dir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +113,7 @@ class MoatServer:
             str(moat_bin()),
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--models-dir",
             str(self.models_dir),
             *args,

@@ -4,7 +4,7 @@
 // admin_second_factor`), a one-time code from an authenticator app too.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "./html.js";
-import { post } from "./api.js";
+import { get, post } from "./api.js";
 import { t } from "./i18n.js";
 
 export function SignIn({ notice, onSignedIn }) {
@@ -13,6 +13,18 @@ export function SignIn({ notice, onSignedIn }) {
   const [needsCode, setNeedsCode] = useState(false);
   const codeInput = useRef(null);
   useEffect(() => needsCode && codeInput.current && codeInput.current.focus(), [needsCode]);
+  const [singleSignOn, setSingleSignOn] = useState(false);
+  useEffect(() => {
+    get("/v1/moat/session/methods", { quiet401: true })
+      .then((methods) => setSingleSignOn(Boolean(methods.single_sign_on)))
+      .catch(() => setSingleSignOn(false));
+    // Back from the provider without a session: say so once.
+    const params = new URLSearchParams(window.location.search);
+    if (params.has("sign_in_failed")) {
+      setError(t("singleSignOnFailed"));
+      window.history.replaceState(null, "", window.location.pathname + window.location.hash);
+    }
+  }, []);
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const input = useRef(null);
@@ -63,6 +75,9 @@ export function SignIn({ notice, onSignedIn }) {
           <p class="help">${t("oneTimeCodeHelp")}</p>`}
         ${error && html`<p class="error" role="alert">${error}</p>`}
         <button type="submit" class="primary" disabled=${busy}>${busy ? t("signingIn") : t("signIn")}</button>
+        ${singleSignOn && html`
+          <p class="or">${t("or")}</p>
+          <a class="button" href="/v1/moat/session/oidc/start">${t("signInWithSso")}</a>`}
       </form>
     </main>
   `;

@@ -7,6 +7,7 @@ use moat_policy::apikey::{KeyHasher, ServerSecret};
 use moat_policy::clock::{Clock, SystemClock};
 use moat_policy::failures::FailureTracker;
 use moat_policy::jwt::JwtVerifier;
+use moat_policy::jwt::SingleSignOn;
 use moat_policy::keys::{KeyService, NewKey};
 use moat_policy::limit::{Counters, MemoryCounters, RedisCounters};
 use moat_policy::usage::UsageRecorder;
@@ -25,9 +26,9 @@ pub struct KeyAdmin {
     /// Seals tool calls parked for confirmation in the store; derived from
     /// the server secret, so every replica has the same one.
     pub parking_key: [u8; 32],
-    /// The keys' second factors for web UI sign-in (sealed under a key
-    /// derived from the server secret).
-    pub second_factors: moat_policy::totp::SecondFactors,
+    /// The server secret, for what else is sealed under keys derived from
+    /// it (second factors, web UI sign-ins).
+    pub secret: Arc<ServerSecret>,
 }
 
 impl KeyAdmin {
@@ -42,9 +43,14 @@ impl KeyAdmin {
             hasher: KeyHasher::new(&secret),
             roles,
             parking_key: secret.derive_key("tool confirmations"),
-            second_factors: moat_policy::totp::SecondFactors::new(store.clone(), &secret),
             store,
+            secret: Arc::new(secret),
         })
+    }
+
+    /// The keys' second factors for web UI sign-in.
+    pub fn second_factors(&self) -> moat_policy::totp::SecondFactors {
+        moat_policy::totp::SecondFactors::new(self.store.clone(), &self.secret)
     }
 
     pub fn service(&self) -> KeyService {
@@ -77,6 +83,18 @@ pub async fn build(
         }
         None => None,
     };
+    let single_sign_on = match (&config.oidc, &jwt) {
+        (Some(oidc), Some(verifier)) => {
+            let sso = SingleSignOn::new(oidc, verifier.clone(), &admin.secret)
+                .await
+                .map_err(|e| anyhow::anyhow!("[auth.oidc] {e}"))?;
+            if sso.is_some() {
+                tracing::info!(issuer = %oidc.issuer, "web UI single sign-on on");
+            }
+            sso
+        }
+        _ => None,
+    };
     let (counters, seed_from): (Arc<dyn Counters>, Option<Store>) = match &config.redis_url {
         Some(url) => {
             let redis = RedisCounters::connect(url, "moat:")
@@ -103,7 +121,8 @@ pub async fn build(
         sessions: Sessions::new(
             authenticator.clone(),
             config.sessions,
-            admin.second_factors.clone(),
+            &admin.secret,
+            single_sign_on,
         ),
         authenticator,
         limiter,

@@ -142,7 +142,7 @@ async fn command(admin: &KeyAdmin, command: KeysCommand) -> anyhow::Result<()> {
                 .key(&id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no key {id}"))?;
-            let factors = &admin.second_factors;
+            let factors = admin.second_factors();
             if remove {
                 let removed = factors.remove(&id).await?;
                 say(&if removed {

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::apikey::{hashes_equal, hint, looks_like_key, KeyHasher};
 use crate::clock::Clock;
 use crate::failures::{FailureSource, FailureTracker, Gate};
-use crate::jwt::{looks_like_jwt, JwtVerifier};
+use crate::jwt::{looks_like_jwt, JwtVerifier, TokenIdentity};
 use crate::principal::{Credential, Principal};
 use crate::role::{Patterns, Roles};
 
@@ -283,6 +283,38 @@ impl Authenticator {
         }
     }
 
+    /// The principal a verified token (or a single sign-on) speaks for:
+    /// `oidc:SUBJECT`, with the roles its claims name.
+    pub fn token_principal(&self, identity: TokenIdentity) -> Arc<Principal> {
+        let roles = self.inner.roles.resolve(&identity.roles);
+        Arc::new(Principal {
+            id: format!("oidc:{}", identity.subject),
+            name: identity.subject.clone(),
+            credential: Credential::Token {
+                issuer: identity.issuer,
+                subject: identity.subject,
+            },
+            roles,
+            key_models: None,
+        })
+    }
+
+    /// A failed single sign-on from `client`: counted against the address
+    /// as a failed authentication, answered slowly, or locked.
+    pub async fn sign_in_failed(&self, client: Option<IpAddr>) -> Option<AuthFailure> {
+        let ip = client?;
+        let now = self.inner.clock.now_ms();
+        let gate = self.count_failure(FailureSource::address(ip), now);
+        let delay = gate.delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        match gate {
+            Gate::Locked { retry_after_ms } => Some(AuthFailure::Locked { retry_after_ms }),
+            Gate::Open | Gate::Slow(_) => None,
+        }
+    }
+
     /// Count a failure of `source`, saying so when it locks the source.
     fn count_failure(&self, source: FailureSource, now: i64) -> Gate {
         let failures = &self.inner.failures;
@@ -321,17 +353,7 @@ impl Authenticator {
                     .verify(credential)
                     .await
                     .map_err(|e| Refusal::from(AuthFailure::Token(e.to_string())))?;
-                let roles = self.inner.roles.resolve(&identity.roles);
-                Ok(Arc::new(Principal {
-                    id: format!("oidc:{}", identity.subject),
-                    name: identity.subject.clone(),
-                    credential: Credential::Token {
-                        issuer: identity.issuer,
-                        subject: identity.subject,
-                    },
-                    roles,
-                    key_models: None,
-                }))
+                Ok(self.token_principal(identity))
             }
             _ => Err(AuthFailure::Unknown.into()),
         }

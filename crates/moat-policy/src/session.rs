@@ -17,10 +17,14 @@ use base64::Engine as _;
 use moat_store::{StoreError, UiSessionRecord};
 use subtle::ConstantTimeEq;
 
+use crate::apikey::ServerSecret;
 use crate::authn::{AuthFailure, Authenticator};
+use crate::jwt::{SingleSignOn, TokenIdentity};
 use crate::principal::{Credential, Principal};
 use crate::totp::{CodeRefused, SecondFactors};
 use crate::Permission;
+use moat_store::seal::SealingKey;
+use serde::{Deserialize, Serialize};
 
 /// The cookie that carries a session's token.
 pub const SESSION_COOKIE: &str = "moat_session";
@@ -82,7 +86,20 @@ struct Inner {
     authenticator: Authenticator,
     settings: SessionSettings,
     second_factors: SecondFactors,
+    single_sign_on: Option<SingleSignOn>,
+    /// Seals a single sign-on session's identity in its row.
+    identities: SealingKey,
 }
+
+/// A single sign-on session's identity, as sealed in its row.
+#[derive(Serialize, Deserialize)]
+struct SealedIdentity {
+    issuer: String,
+    subject: String,
+    roles: Vec<String>,
+}
+
+const IDENTITY_AAD: &[u8] = b"moat.ui.session.identity";
 
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,18 +124,49 @@ fn looks_like_token(token: &str) -> bool {
 
 impl Sessions {
     /// Sessions whose keys `authenticator` checks.
+    /// Sessions of `authenticator`'s principals; `secret` (the server
+    /// secret) seals the keys' second factors and single sign-on
+    /// identities, and `single_sign_on` is the provider sign-in, if on.
     pub fn new(
         authenticator: Authenticator,
         settings: SessionSettings,
-        second_factors: SecondFactors,
+        secret: &ServerSecret,
+        single_sign_on: Option<SingleSignOn>,
     ) -> Self {
+        let second_factors = SecondFactors::new(authenticator.store().clone(), secret);
         Self {
             inner: Arc::new(Inner {
                 authenticator,
                 settings,
                 second_factors,
+                single_sign_on,
+                identities: SealingKey::new(&secret.derive_key("web ui session identity v1")),
             }),
         }
+    }
+
+    /// The provider sign-in, when `[auth.oidc] client_id` is set.
+    pub fn single_sign_on(&self) -> Option<&SingleSignOn> {
+        self.inner.single_sign_on.as_ref()
+    }
+
+    /// Open a session for the provider's verified `identity` (a finished
+    /// single sign-on). Its roles come from the ID token's claims, as for
+    /// a bearer token; the provider's own factors apply, not moat's.
+    pub async fn sign_in_identity(&self, identity: TokenIdentity) -> Result<SignedIn, AuthFailure> {
+        let sealed = SealedIdentity {
+            issuer: identity.issuer.clone(),
+            subject: identity.subject.clone(),
+            roles: identity.roles.clone(),
+        };
+        let json = serde_json::to_vec(&sealed).map_err(|_| AuthFailure::Unavailable)?;
+        let sealed = self
+            .inner
+            .identities
+            .seal(IDENTITY_AAD, &json)
+            .map_err(|_| AuthFailure::Unavailable)?;
+        let principal = self.inner.authenticator.token_principal(identity);
+        self.open(principal, Vec::new(), Some(sealed)).await
     }
 
     /// The keys' second factors (enrollment is the operator's, by CLI).
@@ -188,15 +236,29 @@ impl Sessions {
             return Err(AuthFailure::Unknown);
         }
         self.second_factor(&principal, code, client).await?;
+        let key_hash = authenticator.hasher().hash(api_key.trim()).to_vec();
+        self.open(principal, key_hash, None).await
+    }
+
+    /// A new session for `principal`: of the key stored as `key_hash`, or
+    /// of the sealed single sign-on `identity`.
+    async fn open(
+        &self,
+        principal: Arc<Principal>,
+        key_hash: Vec<u8>,
+        identity: Option<Vec<u8>>,
+    ) -> Result<SignedIn, AuthFailure> {
+        let authenticator = &self.inner.authenticator;
         let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
         let now = authenticator.now_ms();
         let expires_ms = now.saturating_add(millis(self.inner.settings.lifetime));
         let record = UiSessionRecord {
             token_hash: self.token_hash(&token).to_vec(),
-            key_hash: authenticator.hasher().hash(api_key.trim()).to_vec(),
+            key_hash,
             created_ms: now,
             last_seen_ms: now,
             expires_ms,
+            identity,
         };
         authenticator
             .store()
@@ -235,6 +297,8 @@ impl Sessions {
         let ended = record.expires_ms <= now || idle_until <= now;
         let principal = if ended {
             Err(AuthFailure::SessionEnded)
+        } else if let Some(sealed) = &record.identity {
+            self.identity(sealed)
         } else {
             authenticator.key_of_hash(&record.key_hash).await
         };
@@ -257,6 +321,23 @@ impl Sessions {
             csrf_token: self.csrf_token(token),
             expires_ms: record.expires_ms,
         })
+    }
+
+    /// The principal of a single sign-on session's sealed identity.
+    fn identity(&self, sealed: &[u8]) -> Result<Arc<Principal>, AuthFailure> {
+        let json = self
+            .inner
+            .identities
+            .open(IDENTITY_AAD, sealed)
+            .ok_or(AuthFailure::SessionEnded)?;
+        let identity: SealedIdentity =
+            serde_json::from_slice(&json).map_err(|_| AuthFailure::SessionEnded)?;
+        Ok(self.inner.authenticator.token_principal(TokenIdentity {
+            issuer: identity.issuer,
+            subject: identity.subject,
+            roles: identity.roles,
+            expires_at: 0,
+        }))
     }
 
     /// End the session of `token`; whether there was one.

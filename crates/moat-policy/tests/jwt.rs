@@ -797,3 +797,55 @@ async fn withdrawn_keys_stop_verifying_after_a_refresh() {
     // The refresh counts as the fetch of this interval.
     assert_eq!(issuer.jwks_hits.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn single_sign_on_needs_a_client_in_the_audience_and_an_exact_callback() {
+    let with = |client: Option<&str>, redirect: Option<&str>| {
+        let mut config = config();
+        config.client_id = client.map(str::to_owned);
+        config.redirect_url = redirect.map(str::to_owned);
+        config.validate()
+    };
+    let callback = "https://moat.bank.internal/v1/moat/session/oidc/callback";
+    with(Some(AUDIENCE), Some(callback)).unwrap();
+    with(
+        Some(AUDIENCE),
+        Some("http://127.0.0.1:8080/v1/moat/session/oidc/callback"),
+    )
+    .unwrap();
+    with(None, None).unwrap();
+    for (client, redirect, named) in [
+        (Some("another-client"), Some(callback), "audience"),
+        (Some(AUDIENCE), None, "redirect_url"),
+        (
+            Some(AUDIENCE),
+            Some("http://moat.bank.internal/v1/moat/session/oidc/callback"),
+            "https",
+        ),
+        (
+            Some(AUDIENCE),
+            Some("https://moat.bank.internal/elsewhere"),
+            "redirect_url",
+        ),
+        (None, Some(callback), "client_id"),
+    ] {
+        let err = with(client, redirect).unwrap_err().to_string();
+        assert!(err.contains(named), "{client:?} {redirect:?}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn an_id_token_must_carry_the_sign_ins_nonce() {
+    let verifier = verifier_a();
+    let token = key_a().sign(&claims(json!({ "nonce": "n-123" })));
+    verifier.verify_id_token(&token, "n-123").await.unwrap();
+    for (token, nonce) in [
+        (token.clone(), "n-124"),
+        (token.clone(), ""),
+        (key_a().sign(&claims(json!({}))), "n-123"),
+        (key_a().sign(&claims(json!({ "nonce": 7 }))), "7"),
+    ] {
+        let err = verifier.verify_id_token(&token, nonce).await.unwrap_err();
+        assert!(matches!(err, JwtError::WrongNonce), "{err}");
+    }
+}

@@ -184,14 +184,19 @@ pub(crate) fn csrf_presented(sessions: &Sessions, token: &str, headers: &HeaderM
 
 /// The session token of the request's `moat_session` cookie, if it has one.
 pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie_value(headers, SESSION_COOKIE)
+}
+
+/// The value of the request's cookie `name`, if it has one.
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, token)| token.trim())
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

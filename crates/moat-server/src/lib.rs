@@ -216,6 +216,15 @@ pub(crate) fn router(state: AppState) -> Router {
                 .get(routes::session::current)
                 .delete(routes::session::sign_out),
         )
+        .route("/v1/moat/session/methods", get(routes::session::methods))
+        .route(
+            "/v1/moat/session/oidc/start",
+            get(routes::session::sso_start),
+        )
+        .route(
+            "/v1/moat/session/oidc/callback",
+            get(routes::session::sso_callback),
+        )
         .route("/", get(ui::index))
         .route("/assets/{*path}", get(ui::asset))
         .route("/health", get(routes::health::health))

@@ -19,19 +19,23 @@ pub struct UiSessionRecord {
     pub last_seen_ms: i64,
     /// The absolute end of the session, whatever its activity.
     pub expires_ms: i64,
+    /// A single sign-on session's identity, sealed (`key_hash` is empty).
+    pub identity: Option<Vec<u8>>,
 }
 
 impl Store {
     pub async fn insert_ui_session(&self, session: &UiSessionRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO ui_sessions (token_hash, key_hash, created_ms, last_seen_ms, expires_ms) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO ui_sessions \
+             (token_hash, key_hash, created_ms, last_seen_ms, expires_ms, identity) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(session.token_hash.as_slice())
         .bind(session.key_hash.as_slice())
         .bind(session.created_ms)
         .bind(session.last_seen_ms)
         .bind(session.expires_ms)
+        .bind(session.identity.as_deref())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -42,7 +46,7 @@ impl Store {
         token_hash: &[u8],
     ) -> Result<Option<UiSessionRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT key_hash, created_ms, last_seen_ms, expires_ms FROM ui_sessions \
+            "SELECT key_hash, created_ms, last_seen_ms, expires_ms, identity FROM ui_sessions \
              WHERE token_hash = $1",
         )
         .bind(token_hash)
@@ -57,6 +61,7 @@ impl Store {
             created_ms: row.try_get("created_ms")?,
             last_seen_ms: row.try_get("last_seen_ms")?,
             expires_ms: row.try_get("expires_ms")?,
+            identity: row.try_get("identity")?,
         }))
     }
 

@@ -58,7 +58,31 @@ pub struct OidcConfig {
     /// Clock skew tolerated on `exp` and `nbf`, in seconds (at most 300).
     #[serde(default = "default_leeway_secs")]
     pub leeway_secs: u64,
+    /// The web UI's single sign-on (authorization code with PKCE) is on
+    /// when this is set: moat's client id at the provider. It must be one
+    /// of `audience` (the ID token's `aud` is the client id).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The callback URL registered at the provider, as browsers reach
+    /// moat: `https://HOST/v1/moat/session/oidc/callback`.
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+    /// A file holding the client secret, for a confidential client (sent
+    /// to the token endpoint with the code); none: a public client, PKCE
+    /// only.
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes asked for at sign-in (`openid` is always among them).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
 }
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".to_owned(), "profile".to_owned()]
+}
+
+/// Where the provider's callback comes back to, below the public URL.
+pub const CALLBACK_PATH: &str = "/v1/moat/session/oidc/callback";
 
 fn default_jwks_file() -> Option<PathBuf> {
     None
@@ -102,6 +126,10 @@ impl OidcConfig {
             subject_claim: default_subject_claim(),
             role_map: default_role_map(),
             leeway_secs: default_leeway_secs(),
+            client_id: None,
+            redirect_url: None,
+            client_secret_file: None,
+            scopes: default_scopes(),
         }
     }
 
@@ -134,6 +162,30 @@ impl OidcConfig {
                 "`leeway_secs` = {} would accept tokens long expired: at most {MAX_LEEWAY_SECS}",
                 self.leeway_secs
             ));
+        }
+        if let Some(client_id) = &self.client_id {
+            if !self.audience.contains(client_id) {
+                return invalid(format!(
+                    "`client_id` `{client_id}` is not in `audience`: an ID token's `aud` is the \
+                     client id, so add it there"
+                ));
+            }
+            let Some(redirect) = &self.redirect_url else {
+                return invalid(format!(
+                    "`client_id` is set but `redirect_url` is not: set it to \
+                     https://HOST{CALLBACK_PATH}, as registered at the provider"
+                ));
+            };
+            let local = redirect.starts_with("http://127.0.0.1:")
+                || redirect.starts_with("http://localhost:");
+            if !(redirect.starts_with("https://") || local) || !redirect.ends_with(CALLBACK_PATH) {
+                return invalid(format!(
+                    "`redirect_url` must be https://HOST{CALLBACK_PATH} (plain http only on \
+                     127.0.0.1 or localhost), not `{redirect}`"
+                ));
+            }
+        } else if self.redirect_url.is_some() || self.client_secret_file.is_some() {
+            return invalid("`redirect_url` and `client_secret_file` need `client_id`".into());
         }
         if self.algorithms.is_empty() {
             return invalid(format!(

@@ -46,6 +46,9 @@ pub enum JwtError {
     /// `aud` contains none of the configured audiences.
     #[error("wrong audience")]
     WrongAudience,
+    /// An ID token's `nonce` is not the one its sign-in sent.
+    #[error("wrong nonce")]
+    WrongNonce,
     /// A required claim is absent.
     #[error("claim `{0}` is missing")]
     MissingClaim(String),

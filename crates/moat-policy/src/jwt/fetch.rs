@@ -32,16 +32,32 @@ pub(crate) async fn read_file(path: &Path) -> Result<String, JwtSetupError> {
         })
 }
 
+/// What moat reads of an issuer's OpenID provider configuration.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Discovery {
+    pub issuer: String,
+    pub jwks_uri: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+}
+
 /// The `jwks_uri` of `issuer`, from `{issuer}/.well-known/openid-configuration`.
 pub(crate) async fn discover_jwks_uri(
     client: &reqwest::Client,
     issuer: &str,
 ) -> Result<String, JwtSetupError> {
-    #[derive(Deserialize)]
-    struct Discovery {
-        issuer: String,
-        jwks_uri: Option<String>,
-    }
+    let (url, discovery) = discover(client, issuer).await?;
+    discovery.jwks_uri.ok_or_else(|| JwtSetupError::Discovery {
+        url,
+        reason: "no `jwks_uri`: set `jwks_url` or `jwks_file`".to_owned(),
+    })
+}
+
+/// `issuer`'s provider configuration, and the URL it was read from.
+pub(crate) async fn discover(
+    client: &reqwest::Client,
+    issuer: &str,
+) -> Result<(String, Discovery), JwtSetupError> {
     let url = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -63,21 +79,30 @@ pub(crate) async fn discover_jwks_uri(
             ),
         });
     }
-    discovery.jwks_uri.ok_or_else(|| JwtSetupError::Discovery {
-        url,
-        reason: "no `jwks_uri`: set `jwks_url` or `jwks_file`".to_owned(),
-    })
+    Ok((url, discovery))
 }
 
 /// The body of a successful GET of `url`.
 pub(crate) async fn get(client: &reqwest::Client, url: &str) -> Result<String, JwtSetupError> {
+    body_of(client.get(url), url).await
+}
+
+/// The body of a successful POST of `form` to `url` (a token endpoint).
+pub(crate) async fn post_form(
+    client: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> Result<String, JwtSetupError> {
+    body_of(client.post(url).form(form), url).await
+}
+
+async fn body_of(request: reqwest::RequestBuilder, url: &str) -> Result<String, JwtSetupError> {
     let unreachable = |reason: String| JwtSetupError::Unreachable {
         url: url.to_owned(),
         reason,
     };
     warn_if_plain_http(url);
-    let mut response = client
-        .get(url)
+    let mut response = request
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await

@@ -11,6 +11,7 @@ mod config;
 mod error;
 mod fetch;
 mod keys;
+mod sign_in;
 
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -26,7 +27,11 @@ use self::claims::ClaimMapping;
 use self::keys::{KeyChoice, KeySet};
 
 pub use self::config::OidcConfig;
+pub use self::config::CALLBACK_PATH;
 pub use self::error::{JwtError, JwtSetupError};
+pub use self::sign_in::{
+    code_challenge, SignInError, SingleSignOn, Started, SIGN_IN_COOKIE, SIGN_IN_TTL_MS,
+};
 
 /// At most one JWKS refresh for unknown key ids per this interval.
 const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
@@ -208,18 +213,38 @@ impl JwtVerifier {
     /// and the keys come from a URL, they are fetched again (at most once
     /// per refresh interval) before the token is refused.
     pub async fn verify(&self, token: &str) -> Result<TokenIdentity, JwtError> {
+        self.verify_with(token, None).await
+    }
+
+    /// [`JwtVerifier::verify`] for an ID token of a sign-in, whose `nonce`
+    /// claim must be the one the sign-in sent.
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        nonce: &str,
+    ) -> Result<TokenIdentity, JwtError> {
+        self.verify_with(token, Some(nonce)).await
+    }
+
+    async fn verify_with(
+        &self,
+        token: &str,
+        nonce: Option<&str>,
+    ) -> Result<TokenIdentity, JwtError> {
         let header = parse_header(token)?;
         let algorithm = self.accepted_algorithm(&header.alg)?;
         let keys = self.current_keys();
         match keys.choose(header.kid.as_deref(), algorithm) {
-            KeyChoice::Found(key) => self.check(token, algorithm, key.decoding_key()),
+            KeyChoice::Found(key) => self.check(token, algorithm, key.decoding_key(), nonce),
             KeyChoice::UnknownKid => {
                 let kid = header.kid.as_deref().unwrap_or_default();
                 let Some(keys) = self.refresh_for(kid).await else {
                     return Err(JwtError::UnknownKeyId(echo(kid)));
                 };
                 match keys.choose(Some(kid), algorithm) {
-                    KeyChoice::Found(key) => self.check(token, algorithm, key.decoding_key()),
+                    KeyChoice::Found(key) => {
+                        self.check(token, algorithm, key.decoding_key(), nonce)
+                    }
                     KeyChoice::Mismatch => Err(mismatch(Some(kid), algorithm)),
                     _ => Err(JwtError::UnknownKeyId(echo(kid))),
                 }
@@ -243,6 +268,7 @@ impl JwtVerifier {
         token: &str,
         algorithm: Algorithm,
         key: &jsonwebtoken::DecodingKey,
+        nonce: Option<&str>,
     ) -> Result<TokenIdentity, JwtError> {
         let validation = self
             .validations
@@ -252,6 +278,18 @@ impl JwtVerifier {
             .ok_or_else(|| JwtError::AlgorithmNotAllowed(format!("{algorithm:?}")))?;
         let data = jsonwebtoken::decode::<serde_json::Value>(token, key, validation)
             .map_err(|e| token_error(e.into_kind()))?;
+        if let Some(nonce) = nonce {
+            let sent = data.claims.get("nonce").and_then(serde_json::Value::as_str);
+            let matches = sent.is_some_and(|sent| {
+                bool::from(subtle::ConstantTimeEq::ct_eq(
+                    sent.as_bytes(),
+                    nonce.as_bytes(),
+                ))
+            });
+            if !matches {
+                return Err(JwtError::WrongNonce);
+            }
+        }
         self.mapping.identity(&data.claims)
     }
 

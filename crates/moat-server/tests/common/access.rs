@@ -94,7 +94,8 @@ impl TestAccess {
             sessions: Sessions::new(
                 authenticator.clone(),
                 setup.sessions.unwrap_or_default(),
-                second_factors(&store),
+                &ServerSecret::from_bytes([7; 32]),
+                None,
             ),
             authenticator,
             limiter,
@@ -173,7 +174,8 @@ impl TestAccess {
                 sessions: Sessions::new(
                     authenticator.clone(),
                     SessionSettings::default(),
-                    second_factors(&store),
+                    &ServerSecret::from_bytes([7; 32]),
+                    None,
                 ),
                 authenticator,
                 limiter,
