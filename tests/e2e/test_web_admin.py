@@ -116,3 +116,41 @@ def test_the_guard_test_box(web, web_browser):
     findings = page.locator("table.findings tbody tr")
     expect(findings).to_have_count(1)
     expect(findings.first).not_to_contain_text("13812345678")
+
+
+def test_knowledge_bases_are_managed_from_the_console(web, web_browser):
+    page = admin_page(web, web_browser)
+    open_page(page, "Knowledge bases")
+    page.get_by_label("Name", exact=True).fill("console-made")
+    page.get_by_role("button", name="Create knowledge base").click()
+    row = page.locator("table.stores tr", has_text="console-made")
+    expect(row).to_be_visible()
+    store = row.get_attribute("data-store-id")
+    assert store and store.startswith("vs_")
+    files = page.get_by_role("region", name="Files of console-made")
+    expect(files.get_by_text("No files yet.")).to_be_visible()
+    files.get_by_label("File to attach").set_input_files(
+        files=[{"name": "leave.md", "mimeType": "text/markdown", "buffer": b"# Leave\n\nStaff have 25 days of annual leave."}]
+    )
+    files.get_by_role("button", name="Upload").click()
+    file_row = files.locator("table.files tbody tr")
+    expect(file_row).to_have_count(1)
+    file_id = file_row.get_attribute("data-file-id")
+    with web.server.http() as http:
+        eventually(lambda: http.get(f"/v1/vector_stores/{store}/files/{file_id}").json()["status"] == "completed", 120)
+    # Reopened, the store shows the file ready.
+    page.get_by_role("button", name="Files: console-made").click()
+    page.get_by_role("button", name="Files: console-made").click()
+    expect(files.locator("table.files tbody tr")).to_contain_text("completed")
+    expect(row).to_contain_text("1 ready")
+    screenshot(page, "admin-knowledge")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    files.get_by_role("button", name=f"Remove: {file_id}").click()
+    expect(files.get_by_text("No files yet.")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete: console-made").click()
+    expect(page.locator("table.stores tr", has_text="console-made")).to_have_count(0)
+    with web.server.http() as http:
+        assert http.get(f"/v1/vector_stores/{store}").status_code == 404
+    assert page.errors == []

@@ -2,6 +2,7 @@
 // language and theme, and the page the location's hash names:
 //   #/            a new chat          #/c/<conversation id>  that chat
 //   #/admin/keys  #/admin/usage  #/admin/audit  #/admin/guard  #/admin/models
+//   #/admin/knowledge
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import "./style.css";
@@ -16,12 +17,13 @@ import { Usage } from "./admin/usage.js";
 import { Audit } from "./admin/audit.js";
 import { Guard } from "./admin/guard.js";
 import { Models } from "./admin/models.js";
+import { Knowledge } from "./admin/knowledge.js";
 
 function currentRoute() {
   const hash = window.location.hash.replace(/^#/, "") || "/";
   const conversation = /^\/c\/([A-Za-z0-9_-]+)$/.exec(hash);
   if (conversation) return { page: "chat", conversation: conversation[1] };
-  const admin = /^\/admin\/(keys|usage|audit|guard|models)$/.exec(hash);
+  const admin = /^\/admin\/(keys|usage|audit|guard|models|knowledge)$/.exec(hash);
   if (admin) return { page: admin[1] };
   return { page: "chat", conversation: null };
 }
@@ -42,6 +44,7 @@ const ADMIN_PAGES = [
   { page: "audit", label: "audit", needs: "audit" },
   { page: "guard", label: "guard", needs: "admin" },
   { page: "models", label: "models", needs: "admin" },
+  { page: "knowledge", label: "knowledge", needs: "admin" },
 ];
 
 function allowed(session, needs) {
@@ -78,7 +81,7 @@ function Page({ session, route }) {
   if (!entry || !allowed(session, entry.needs)) {
     return html`<main class="page"><p role="alert">${t("forbidden")}</p></main>`;
   }
-  const pages = { keys: Keys, usage: Usage, audit: Audit, guard: Guard, models: Models };
+  const pages = { keys: Keys, usage: Usage, audit: Audit, guard: Guard, models: Models, knowledge: Knowledge };
   const Admin = pages[route.page];
   return html`<main class="page admin"><${Admin} session=${session} /></main>`;
 }
