@@ -384,3 +384,24 @@ def test_the_embedded_model_answers_from_the_sources(srv: MoatServer, handbook):
     )
     assert grounded.choices[0].finish_reason in ("stop", "length")
     assert grounded.usage.prompt_tokens > plain.usage.prompt_tokens + 100
+
+
+def test_file_search_in_the_responses_api_grounds_and_cites(srv: MoatServer, rec: Recorder, handbook):
+    """`tools=[{"type": "file_search", "vector_store_ids": [...]}]` is the
+    same grounding as `moat.knowledge_bases`; the citation is a
+    `file_citation` annotation of the output text."""
+    vs, ids = handbook
+    r = srv.client().responses.create(
+        model="scripted",
+        input="#extract HT-2024-5082 | which hotel contract covers bookings?",
+        tools=[{"type": "file_search", "vector_store_ids": [vs]}],
+    )
+    text = "The framework contract HT-2024-5082 with the travel agency covers hotel bookings."
+    assert r.output_text == text
+    assert len(sources(rec.last())) >= 3
+    [part] = r.output[0].content
+    cited = [a.model_dump() for a in part.annotations]
+    assert cited == [
+        {"type": "file_citation", "file_id": ids["travel.md"], "filename": "travel.md", "index": len(text), "quote": text}
+    ]
+    assert r.tools[0].type == "file_search"
