@@ -6,6 +6,16 @@ import { html } from "./html.js";
 import { post } from "./api.js";
 import { t } from "./i18n.js";
 
+/** Uploads `file` and adds it to the vector store `storeId`. */
+export async function addToStore(storeId, file) {
+  const form = new FormData();
+  form.append("purpose", "assistants");
+  form.append("file", file, file.name);
+  const uploaded = await post("/v1/files", form);
+  await post(`/v1/vector_stores/${encodeURIComponent(storeId)}/files`, { file_id: uploaded.id });
+  return uploaded;
+}
+
 export function Attach({ stores }) {
   const [store, setStore] = useState("");
   const [file, setFile] = useState(null);
@@ -21,11 +31,7 @@ export function Attach({ stores }) {
     setStatus("");
     setError("");
     try {
-      const form = new FormData();
-      form.append("purpose", "assistants");
-      form.append("file", file, file.name);
-      const uploaded = await post("/v1/files", form);
-      await post(`/v1/vector_stores/${encodeURIComponent(chosen)}/files`, { file_id: uploaded.id });
+      await addToStore(chosen, file);
       const name = (stores.find((s) => s.id === chosen) || {}).name || chosen;
       setStatus(t("uploaded", { name: file.name, store: name }));
     } catch (e) {

@@ -81,6 +81,14 @@ impl Own {
     }
 }
 
+/// What [`Conversations::key_of`] needs of something kept for its owner.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Owned<'a> {
+    pub(crate) owner: &'a str,
+    pub(crate) expires_ms: Option<i64>,
+    pub(crate) key_id: &'a str,
+}
+
 /// A conversation read and opened.
 pub(crate) struct Opened {
     pub(crate) record: ConversationRecord,
@@ -189,10 +197,6 @@ impl Conversations {
         &self.inner.store
     }
 
-    pub(crate) fn log(&self) -> &AuditLog {
-        &self.inner.log
-    }
-
     /// The subject (pseudonym) conversations of `principal` are kept under.
     pub(crate) fn owner_of(&self, principal: &Principal) -> String {
         self.inner.log.keys().pseudonym(&principal.id)
@@ -221,30 +225,55 @@ impl Conversations {
             .await
             .map_err(|e| store_error(id, e))?
             .ok_or_else(|| not_found(id))?;
-        if record.expires_ms.is_some_and(|at| at <= now_ms()) {
-            return Err(not_found(id));
+        let owned = Owned {
+            owner: &record.owner,
+            expires_ms: record.expires_ms,
+            key_id: &record.key_id,
+        };
+        let key = self
+            .key_of(call, owned, intent)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let own = open(&key, &conversation_aad(id), &record.sealed)?;
+        Ok(Opened { record, key, own })
+    }
+
+    /// The content key that opens something `owned` by someone, as
+    /// `call` may see it for `intent`; `None` (answered 404, as if it did
+    /// not exist) when it expired, is not the caller's to see, or its owner
+    /// was erased. A read by a `read_all_conversations` role names the owner
+    /// in the request's audit record.
+    pub(crate) async fn key_of(
+        &self,
+        call: &Call,
+        owned: Owned<'_>,
+        intent: Intent,
+    ) -> Result<Option<ContentKey>, ApiError> {
+        if owned.expires_ms.is_some_and(|at| at <= now_ms()) {
+            return Ok(None);
         }
-        if record.owner != self.owner_of(&call.principal) {
+        if owned.owner != self.owner_of(&call.principal) {
             let may_read =
                 intent == Intent::Read && call.principal.may(Permission::ReadAllConversations);
             if !may_read {
-                return Err(not_found(id));
+                return Ok(None);
             }
-            call.trail.conversation_of(&record.owner);
+            call.trail.conversation_of(owned.owner);
         }
-        let key = self
+        let Some(key) = self
             .inner
             .log
-            .subject_content_key(&record.owner)
+            .subject_content_key(owned.owner)
             .await
             .map_err(audit_error)?
-            .ok_or_else(|| not_found(id))?;
-        if key.id() != record.key_id {
-            tracing::error!(conversation = %id, "conversation sealed under a key its owner does not hold");
+        else {
+            return Ok(None);
+        };
+        if key.id() != owned.key_id {
+            tracing::error!("kept content sealed under a key its owner does not hold");
             return Err(ApiError::internal());
         }
-        let own = open(&key, &conversation_aad(id), &record.sealed)?;
-        Ok(Opened { record, key, own })
+        Ok(Some(key))
     }
 
     /// Items ready to store: given ids, sealed under `key`.

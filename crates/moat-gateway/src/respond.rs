@@ -20,7 +20,7 @@ use moat_store::ResponseRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::conversations::{audit_error, expiry, open, seal, store_error, Intent};
+use crate::conversations::{expiry, open, seal, store_error, Intent, Owned};
 use crate::{Call, Conversations, Gateway, GatewayError, Rejection};
 
 /// The most responses a `previous_response_id` chain may hold.
@@ -215,29 +215,15 @@ impl Conversations {
             .await
             .map_err(|e| store_error(id, e))?
             .ok_or_else(|| not_found(id))?;
-        if record.expires_ms.is_some_and(|at| at <= now_ms()) {
-            return Err(not_found(id));
-        }
-        if record.owner != self.owner_of(&call.principal) {
-            let may_read = intent == Intent::Read
-                && call
-                    .principal
-                    .may(moat_policy::Permission::ReadAllConversations);
-            if !may_read {
-                return Err(not_found(id));
-            }
-            call.trail.conversation_of(&record.owner);
-        }
+        let owned = Owned {
+            owner: &record.owner,
+            expires_ms: record.expires_ms,
+            key_id: &record.key_id,
+        };
         let key = self
-            .log()
-            .subject_content_key(&record.owner)
-            .await
-            .map_err(audit_error)?
+            .key_of(call, owned, intent)
+            .await?
             .ok_or_else(|| not_found(id))?;
-        if key.id() != record.key_id {
-            tracing::error!(response = %id, "response sealed under a key its owner does not hold");
-            return Err(ApiError::internal());
-        }
         let kept = open(&key, &response_aad(id), &record.sealed)?;
         Ok((kept, record))
     }

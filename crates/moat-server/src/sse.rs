@@ -34,14 +34,19 @@ pub(crate) fn response<F: ChunkFormat>(
     format: F,
     stop: CancellationToken,
 ) -> Response {
-    let mut response = Response::new(Body::from_stream(SseStream::new(events, format, stop)));
+    event_stream(Body::from_stream(SseStream::new(events, format, stop)))
+}
+
+/// `body` as a server-sent event stream: its content type, no caching,
+/// and no buffering by reverse proxies (nginx).
+pub(crate) fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    // Tell reverse proxies (nginx) not to buffer the stream.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }

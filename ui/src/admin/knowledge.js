@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { del, get, post } from "../api.js";
 import { formatTime, t } from "../i18n.js";
+import { addToStore } from "../attach.js";
 
 function bytes(n) {
   if (!n) return "0 B";
@@ -35,11 +36,7 @@ function Files({ store, onChanged }) {
     setBusy(true);
     setError("");
     try {
-      const form = new FormData();
-      form.append("purpose", "assistants");
-      form.append("file", file, file.name);
-      const uploaded = await post("/v1/files", form);
-      await post(`/v1/vector_stores/${encodeURIComponent(store.id)}/files`, { file_id: uploaded.id });
+      await addToStore(store.id, file);
       setFile(null);
       event.target.reset();
       await load();

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod fake;
+pub mod world;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
