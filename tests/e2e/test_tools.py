@@ -588,6 +588,28 @@ def test_streaming_with_tools_through_the_sdk(setup: Setup):
     assert '"status": "shipped"' in text
     assert all(not c.choices or not c.choices[0].delta.tool_calls for c in chunks)
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    # What moat ran, in a chunk of its own (moat's field, passed through by the SDK).
+    ran = [c.choices[0].delta.model_extra.get("moat_tool") for c in chunks if c.choices]
+    assert [r for r in ran if r] == [{"name": "get_order_status", "decision": "allowed", "outcome": "ok"}]
+
+
+def test_server_side_tools_in_the_responses_api(setup: Setup):
+    """The Responses API runs the same tool loop: the answer uses the
+    tool's result, and a stream shows what ran as moat's own event, which
+    the SDK's stream helper passes over."""
+    client = setup.server.client(api_key=setup.support_key)
+    extra = {"moat": {"tools": ["get_order_status"]}}
+    r = client.responses.create(model="scripted", input="#order Where is my order A-1001?", extra_body=extra)
+    assert '"status": "shipped"' in r.output_text
+    events = list(
+        client.responses.create(model="scripted", input="#order Where is my order A-1001?", stream=True, extra_body=extra)
+    )
+    ran = [e for e in events if e.type == "moat.tool_call"]
+    assert len(ran) == 1 and ran[0].model_extra["tool"]["name"] == "get_order_status"
+    assert events[-1].type == "response.completed"
+    with client.responses.stream(model="scripted", input="#order Where is my order A-1001?", extra_body=extra) as stream:
+        final = stream.get_final_response()
+    assert '"status": "shipped"' in final.output_text
 
 
 @pytest.fixture(scope="module")

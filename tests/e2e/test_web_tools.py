@@ -32,6 +32,8 @@ def test_an_approved_call_runs_and_the_answer_goes_on(web, web_browser):
     wait_for_answer(page)
     expect(answer).to_have_attribute("data-status", "done")
     expect(answer.get_by_text("Approved: send_email")).to_be_visible()
+    # What moat ran is shown in the answer, as it happened.
+    expect(answer.get_by_role("list", name="Tools moat ran")).to_contain_text("Ran send_email")
     expect(answer.locator(".markdown")).to_contain_text('Tool said: {"sent": true}')
     expect(answer.get_by_role("button", name="Approve")).to_have_count(0)
     assert len(web.rec.emails) == before + 1

@@ -191,6 +191,7 @@ export function Chat({ conversationId }) {
             text: base + a.content,
             reasoning: a.reasoning,
             toolCalls: [...a.toolCalls],
+            toolsRun: [...a.toolsRun],
             annotations: [...a.annotations],
           }),
       });

@@ -36,6 +36,20 @@ function ToolCalls({ calls }) {
   `;
 }
 
+/** Server-side tool calls moat decided while the answer was made. */
+function ToolsRun({ runs }) {
+  if (!runs || runs.length === 0) return null;
+  return html`
+    <ul class="tool-calls tools-run" aria-label=${t("toolsRun")}>
+      ${runs.map(
+        (run) => html`<li class="tool-run" data-tool=${run.name} data-outcome=${run.outcome}>
+          ${t(run.outcome === "ok" ? "toolRanOk" : "toolRanOther", { name: run.name, decision: run.decision, outcome: run.outcome })}
+        </li>`,
+      )}
+    </ul>
+  `;
+}
+
 function Pending({ calls, onDecide, busy }) {
   if (!calls || calls.length === 0) return null;
   return calls.map(
@@ -89,6 +103,7 @@ export function Message({ message, onDecide, busy }) {
       <div class="author">${t("assistant")}${message.model && html` <span class="model-name">${message.model}</span>`}</div>
       <${Reasoning} text=${reasoning} thinking=${streaming && split.thinking} />
       <${ToolCalls} calls=${(message.toolCalls || []).filter((c) => !(c.id || "").startsWith("tcf_"))} />
+      <${ToolsRun} runs=${message.toolsRun} />
       <${Markdown} text=${split.answer} />
       ${(message.decisions || []).map(
         (d) => html`<p class="decision">${t(d.approve ? "approved" : "rejected", { name: d.name })}</p>`,

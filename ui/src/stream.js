@@ -5,7 +5,7 @@ import { readEvents, request } from "./api.js";
 
 /** A fresh, empty answer. */
 export function emptyAnswer() {
-  return { content: "", reasoning: "", toolCalls: [], annotations: [], finish: null };
+  return { content: "", reasoning: "", toolCalls: [], toolsRun: [], annotations: [], finish: null };
 }
 
 /**
@@ -44,6 +44,8 @@ function foldDelta(answer, delta) {
     if (call.function && call.function.arguments) slot.arguments += call.function.arguments;
   }
   if (Array.isArray(delta.annotations)) answer.annotations.push(...delta.annotations);
+  // moat's own: a server-side tool call decided between two model turns.
+  if (delta.moat_tool && typeof delta.moat_tool.name === "string") answer.toolsRun.push(delta.moat_tool);
 }
 
 function foldMessage(answer, choice) {

@@ -109,7 +109,7 @@ fn run(engine: &Engine, mode: Option<ToolCallMode>) -> (u64, Duration) {
                         elapsed,
                     );
                 }
-                GenerationEvent::Annotations(_) => {}
+                GenerationEvent::Annotations(_) | GenerationEvent::Tool(_) => {}
             }
         }
         (0, Duration::ZERO)

@@ -93,6 +93,7 @@ async fn collect(mut rx: GenerationReceiver) -> (String, FinishReason, Usage) {
             }
             GenerationEvent::Finish { reason, usage } => return (text, reason, usage),
             GenerationEvent::Annotations(_) => panic!("the engine cites nothing"),
+            GenerationEvent::Tool(_) => panic!("the engine runs no tools"),
         }
     }
     panic!("stream ended without a finish event");

@@ -151,6 +151,7 @@ async fn generate_with(engine: &Engine, request: GenerateRequest) -> (String, Fi
             GenerationEvent::Delta { content, .. } => text.push_str(&content),
             GenerationEvent::Finish { reason, .. } => return (text, reason),
             GenerationEvent::Annotations(_) => panic!("the engine cites nothing"),
+            GenerationEvent::Tool(_) => panic!("the engine runs no tools"),
         }
     }
     panic!("no finish event")

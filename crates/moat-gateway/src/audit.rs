@@ -297,7 +297,7 @@ impl Ending {
                 d.record.prompt_tokens = Some(usage.prompt_tokens);
                 d.record.completion_tokens = Some(usage.completion_tokens);
             }
-            Ok(GenerationEvent::Annotations(_)) => {}
+            Ok(GenerationEvent::Annotations(_) | GenerationEvent::Tool(_)) => {}
             Err(e) => self.failure = Some(e.clone()),
         }
     }

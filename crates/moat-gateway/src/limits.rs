@@ -252,7 +252,7 @@ pub(crate) fn metered(
                             admission.release().await;
                         }
                     }
-                    Ok(GenerationEvent::Annotations(_)) | Err(_) => {}
+                    Ok(GenerationEvent::Annotations(_) | GenerationEvent::Tool(_)) | Err(_) => {}
                 }
                 item
             }

@@ -649,7 +649,7 @@ impl AnswerMetrics {
                 }
                 self.last_token = Some(now);
             }
-            Ok(GenerationEvent::Annotations(_)) => {}
+            Ok(GenerationEvent::Annotations(_) | GenerationEvent::Tool(_)) => {}
             Ok(GenerationEvent::Finish { reason, usage }) => {
                 if self.last_token.is_none() {
                     // Nothing but the end (an empty answer): that was the first token.

@@ -545,6 +545,10 @@ pub struct ChatDelta {
     /// The sources the answer used; in the chunk with `finish_reason`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Vec<Annotation>>,
+    /// moat's own: a server-side tool call decided (and run) between two
+    /// model turns, in a chunk of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moat_tool: Option<crate::event::ToolActivity>,
 }
 
 impl ChatDelta {
@@ -554,6 +558,7 @@ impl ChatDelta {
             && self.reasoning_content.is_none()
             && self.tool_calls.is_none()
             && self.annotations.is_none()
+            && self.moat_tool.is_none()
     }
 }
 

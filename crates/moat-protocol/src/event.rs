@@ -47,6 +47,18 @@ impl Usage {
     }
 }
 
+/// A server-side tool call as the caller sees it in a stream: the tool's
+/// name (`(unknown)` for a name that is not registered), moat's decision
+/// (`allowed`, `confirmed`, `denied`, `rejected`, `invalid_arguments`) and
+/// the outcome (`ok`, `not_run`, `timeout`, …). Never its arguments or
+/// result, which may hold personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ToolActivity {
+    pub name: String,
+    pub decision: String,
+    pub outcome: String,
+}
+
 /// One item of a generation stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GenerationEvent {
@@ -58,6 +70,9 @@ pub enum GenerationEvent {
     },
     /// The sources the answer used; at most once, just before `Finish`.
     Annotations(Vec<Annotation>),
+    /// A server-side tool call moat decided (and ran) between two of the
+    /// answer's model turns: what the caller may see of it as it happens.
+    Tool(ToolActivity),
     /// Generation ended; always the last item of a successful stream.
     Finish { reason: FinishReason, usage: Usage },
 }

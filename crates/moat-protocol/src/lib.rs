@@ -21,4 +21,4 @@ pub mod toolchoice;
 pub mod vector_stores;
 
 pub use error::{ApiError, ErrorCode, ErrorKind};
-pub use event::{FinishReason, GenerationEvent, Usage};
+pub use event::{FinishReason, GenerationEvent, ToolActivity, Usage};

@@ -648,6 +648,12 @@ impl ResponseBuilder {
                 }
             }
             GenerationEvent::Annotations(annotations) => self.annotations.extend(annotations),
+            // moat's own event, outside OpenAI's set: named so, with the
+            // activity and nothing else.
+            GenerationEvent::Tool(activity) => {
+                let activity = serde_json::to_value(&activity).unwrap_or(Value::Null);
+                out.push(self.event("moat.tool_call", json!({ "tool": activity })));
+            }
             GenerationEvent::Finish { reason, usage } => self.finish(reason, usage, &mut out),
         }
         out
@@ -1085,6 +1091,25 @@ mod tests {
                 reason: "max_output_tokens".into()
             })
         );
+    }
+
+    #[test]
+    fn a_server_side_tool_call_is_moats_own_event_and_no_item() {
+        let request = request(json!({"model": "m", "input": "Hi"}));
+        let mut builder = ResponseBuilder::new(Response::started("resp_1".into(), 7, &request));
+        let events = builder.on_event(GenerationEvent::Tool(crate::ToolActivity {
+            name: "weather".into(),
+            decision: "allowed".into(),
+            outcome: "ok".into(),
+        }));
+        assert_eq!(
+            events,
+            [
+                json!({"tool": {"name": "weather", "decision": "allowed", "outcome": "ok"},
+                    "type": "moat.tool_call", "sequence_number": 0})
+            ]
+        );
+        assert!(builder.response().output.is_empty());
     }
 
     #[test]

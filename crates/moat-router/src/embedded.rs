@@ -303,7 +303,9 @@ impl ToolCalls {
                 };
                 out.push(Ok(GenerationEvent::Finish { reason, usage }));
             }
-            Ok(annotations @ GenerationEvent::Annotations(_)) => out.push(Ok(annotations)),
+            Ok(event @ (GenerationEvent::Annotations(_) | GenerationEvent::Tool(_))) => {
+                out.push(Ok(event));
+            }
             Err(e) => {
                 self.flush(&mut out);
                 out.push(Err(e));

@@ -58,6 +58,8 @@ async fn collect(
             Some(Ok(GenerationEvent::Annotations(annotations))) => {
                 generation.annotations.extend(annotations);
             }
+            // Shown as it happens in a stream; the audit record keeps it.
+            Some(Ok(GenerationEvent::Tool(_))) => {}
             Some(Ok(GenerationEvent::Finish { reason, usage })) => {
                 return Ok((generation, reason, usage));
             }

@@ -5,7 +5,7 @@ use moat_protocol::chat::{
     Annotation, ChatCompletionChunk, ChatDelta, ChunkChoice, Role, ToolCallDelta,
 };
 use moat_protocol::completion::{Completion, CompletionChoice};
-use moat_protocol::{ApiError, FinishReason, Usage};
+use moat_protocol::{ApiError, FinishReason, ToolActivity, Usage};
 use serde::Serialize;
 
 /// What every chunk of one response repeats.
@@ -30,6 +30,9 @@ pub(crate) trait ChunkFormat: Send + Unpin + 'static {
         reasoning: String,
         tool_calls: Vec<ToolCallDelta>,
     ) -> Result<Option<String>, ApiError>;
+    /// The chunk of a server-side tool call's activity, in a format that
+    /// shows it.
+    fn tool(&self, activity: ToolActivity) -> Result<Option<String>, ApiError>;
     /// The chunk with `finish_reason` (and the answer's `annotations`, in
     /// a format that has them), then the usage chunk if asked for.
     fn finish(
@@ -117,10 +120,20 @@ impl ChunkFormat for ChatChunks {
             reasoning_content: non_empty(reasoning),
             tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
             annotations: None,
+            moat_tool: None,
         };
         if delta.is_empty() {
             return Ok(None);
         }
+        let chunk = self.chunk(Self::choice(delta, None));
+        encode(&self.0, &chunk, None).map(Some)
+    }
+
+    fn tool(&self, activity: ToolActivity) -> Result<Option<String>, ApiError> {
+        let delta = ChatDelta {
+            moat_tool: Some(activity),
+            ..ChatDelta::default()
+        };
         let chunk = self.chunk(Self::choice(delta, None));
         encode(&self.0, &chunk, None).map(Some)
     }
@@ -185,6 +198,10 @@ impl ChunkFormat for CompletionChunks {
         }
         let chunk = self.chunk(Self::choice(content, None));
         encode(&self.0, &chunk, None).map(Some)
+    }
+
+    fn tool(&self, _activity: ToolActivity) -> Result<Option<String>, ApiError> {
+        Ok(None)
     }
 
     fn finish(

@@ -139,6 +139,11 @@ impl<F: ChunkFormat> SseStream<F> {
                 Err(error) => self.fail(&error),
             },
             GenerationEvent::Annotations(annotations) => self.annotations.extend(annotations),
+            GenerationEvent::Tool(activity) => match self.format.tool(activity) {
+                Ok(Some(chunk)) => self.push_data(&chunk),
+                Ok(None) => {}
+                Err(error) => self.fail(&error),
+            },
             GenerationEvent::Finish { reason, usage } => {
                 match self
                     .format

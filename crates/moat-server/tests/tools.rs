@@ -771,11 +771,27 @@ async fn a_model_that_never_answers_hits_the_step_limit() {
 }
 
 #[tokio::test]
-async fn a_streamed_tool_loop_sends_only_the_answer() {
+async fn a_streamed_tool_loop_sends_the_answer_and_what_ran() {
     let h = Harness::new(vec![order_call("A-1001"), Turn::Text("It has shipped.")]).await;
     let answer = h.chat(&["get_order_status"], true).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let events = answer.sse_events();
+    // The call moat ran shows as it happens, in a chunk of its own: the
+    // tool's name, decision and outcome, never its arguments or result.
+    let ran: Vec<&Value> = events
+        .iter()
+        .filter(|e| !e["choices"][0]["delta"]["moat_tool"].is_null())
+        .collect();
+    assert_eq!(ran.len(), 1, "{events:?}");
+    assert_eq!(
+        ran[0]["choices"][0]["delta"],
+        json!({"moat_tool": {"name": "get_order_status", "decision": "allowed", "outcome": "ok"}})
+    );
+    assert!(ran[0]["choices"][0]["finish_reason"].is_null());
+    assert!(
+        !answer.body.contains("A-1001"),
+        "the arguments stay out of the stream"
+    );
     let text: String = events
         .iter()
         .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
@@ -803,6 +819,15 @@ async fn a_streamed_confirmation_ends_with_the_pending_call() {
         .collect();
     assert_eq!(calls.len(), 1, "{events:?}");
     assert!(calls[0]["id"].as_str().unwrap().starts_with("tcf_"));
+    let waiting: Vec<&Value> = events
+        .iter()
+        .map(|e| &e["choices"][0]["delta"]["moat_tool"])
+        .filter(|t| !t.is_null())
+        .collect();
+    assert_eq!(
+        waiting,
+        [&json!({"name": "send_email", "decision": "awaiting_confirmation", "outcome": "not_run"})]
+    );
     assert_eq!(
         events.last().unwrap()["choices"][0]["finish_reason"],
         "tool_calls"

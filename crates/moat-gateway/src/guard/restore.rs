@@ -86,9 +86,10 @@ impl Restoring {
                     tool_calls,
                 }));
             }
-            // Quotes are the documents' own text, which the caller may read.
-            Ok(annotations @ GenerationEvent::Annotations(_)) => {
-                self.ready.push_back(Ok(annotations));
+            // Quotes are the documents' own text, which the caller may read;
+            // a tool's activity holds no text of the model's.
+            Ok(event @ (GenerationEvent::Annotations(_) | GenerationEvent::Tool(_))) => {
+                self.ready.push_back(Ok(event));
             }
             Ok(finish @ GenerationEvent::Finish { .. }) => {
                 if let Some(held) = self.flush() {

@@ -28,7 +28,7 @@ use moat_protocol::chat::{
     ToolCallDelta,
 };
 use moat_protocol::event::PromptTokensDetails;
-use moat_protocol::{ApiError, FinishReason, GenerationEvent, Usage};
+use moat_protocol::{ApiError, FinishReason, GenerationEvent, ToolActivity, Usage};
 use moat_router::EventStream;
 use serde::{Deserialize, Serialize};
 
@@ -110,7 +110,12 @@ pub(crate) async fn run(
                 Some(events) => events,
                 None => {
                     if let Some((calls, decision)) = next.take() {
-                        match ctx.run_calls(&mut conversation, calls, decision).await {
+                        let mut activity = Vec::new();
+                        let ran = ctx.run_calls(&mut conversation, calls, decision, &mut activity).await;
+                        for done in activity {
+                            yield Ok(GenerationEvent::Tool(done));
+                        }
+                        match ran {
                             Ok(None) => {}
                             Ok(Some(calls)) => {
                                 for event in ctx.park(conversation, calls, usage).await {
@@ -157,7 +162,7 @@ pub(crate) async fn run(
                             });
                         }
                     }
-                    Ok(annotations @ GenerationEvent::Annotations(_)) => yield Ok(annotations),
+                    Ok(event @ (GenerationEvent::Annotations(_) | GenerationEvent::Tool(_))) => yield Ok(event),
                     Ok(GenerationEvent::Finish { reason, usage: used }) => {
                         turn.reason = Some(reason);
                         usage = add_usage(usage, used);
@@ -257,6 +262,7 @@ impl Loop {
         conversation: &mut Conversation,
         mut calls: VecDeque<ToolCall>,
         mut decision: Option<bool>,
+        activity: &mut Vec<ToolActivity>,
     ) -> Result<Option<VecDeque<ToolCall>>, ApiError> {
         while let Some(call) = calls.front() {
             let decision = decision.take();
@@ -268,7 +274,7 @@ impl Loop {
                 .filter(|_| conversation.offered.iter().any(|o| o == name))
                 .filter(|tool| may_use(&self.principal, tool));
             let (Some(tools), Some(tool)) = (&self.tools, tool) else {
-                self.note(call, self.label(name), "denied", "not_run", None);
+                activity.push(self.note(call, self.label(name), "denied", "not_run", None));
                 let message = format!("error: the tool `{name}` is not available to you.");
                 conversation.add_result(call, message);
                 calls.pop_front();
@@ -278,7 +284,7 @@ impl Loop {
                 Ok(arguments) => arguments,
                 Err(invalid) => {
                     conversation.invalid += 1;
-                    self.note(call, name, "invalid_arguments", "not_run", None);
+                    activity.push(self.note(call, name, "invalid_arguments", "not_run", None));
                     let max = tools.settings().max_invalid_arguments;
                     if conversation.invalid > max {
                         return Err(GatewayError::InvalidArguments {
@@ -299,11 +305,17 @@ impl Loop {
             let decided = if tool.needs_confirmation() {
                 match decision {
                     None => {
-                        self.note(call, name, "awaiting_confirmation", "not_run", None);
+                        activity.push(self.note(
+                            call,
+                            name,
+                            "awaiting_confirmation",
+                            "not_run",
+                            None,
+                        ));
                         return Ok(Some(calls));
                     }
                     Some(false) => {
-                        self.note(call, name, "rejected", "not_run", None);
+                        activity.push(self.note(call, name, "rejected", "not_run", None));
                         let message = "error: the user rejected this call; it was not run.";
                         conversation.add_result(call, message.to_owned());
                         calls.pop_front();
@@ -322,12 +334,24 @@ impl Loop {
             let elapsed = started.elapsed();
             let content = match result {
                 Ok(output) => {
-                    self.note(call, name, decided, "ok", Some((elapsed, output.cached)));
+                    activity.push(self.note(
+                        call,
+                        name,
+                        decided,
+                        "ok",
+                        Some((elapsed, output.cached)),
+                    ));
                     output.content
                 }
                 Err(error) => {
                     tracing::info!(tool = name, outcome = error.outcome(), "tool call failed");
-                    self.note(call, name, decided, error.outcome(), Some((elapsed, false)));
+                    activity.push(self.note(
+                        call,
+                        name,
+                        decided,
+                        error.outcome(),
+                        Some((elapsed, false)),
+                    ));
                     format!("error: {error}")
                 }
             };
@@ -358,7 +382,7 @@ impl Loop {
         decision: &'static str,
         outcome: &'static str,
         ran: Option<(Duration, bool)>,
-    ) {
+    ) -> ToolActivity {
         self.metrics
             .observe_tool_call(label, decision, outcome, ran);
         let audit = ToolAudit {
@@ -370,6 +394,11 @@ impl Loop {
             cached: ran.is_some_and(|(_, cached)| cached),
         };
         self.trail.tool(audit, || call.function.arguments.clone());
+        ToolActivity {
+            name: label.to_owned(),
+            decision: decision.to_owned(),
+            outcome: outcome.to_owned(),
+        }
     }
 
     /// Park the conversation at the first of `calls` and end the answer
