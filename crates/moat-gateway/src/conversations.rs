@@ -283,13 +283,7 @@ impl Conversations {
         items: Vec<InputItem>,
         at_ms: i64,
     ) -> Result<(Vec<NewConversationItem>, Vec<ConversationItem>), ApiError> {
-        let kept: Vec<ConversationItem> = items
-            .into_iter()
-            .map(|item| {
-                let id = object_id(item.id_prefix());
-                item.into_item(id)
-            })
-            .collect();
+        let kept = with_ids(items);
         let stored = Self::sealed(key, conversation, &kept, at_ms)?;
         Ok((stored, kept))
     }
@@ -507,21 +501,8 @@ impl Conversations {
         request: CreateItemsRequest,
     ) -> Result<ListPage<ConversationItem>, ApiError> {
         request.validate()?;
-        let mut opened = self.opened(call, id, Intent::Change).await?;
-        let now = now_ms();
-        let (stored, kept) = Self::sealed_items(&opened.key, id, request.items, now)?;
-        let write = ConversationWrite {
-            owner: &opened.record.owner,
-            wrapped_key: opened.key.wrapped(),
-            at_ms: now,
-            expires_ms: expiry(&call.principal, now),
-        };
-        self.store()
-            .append_conversation_items(id, write, &stored)
-            .await
-            .map_err(|e| store_error(id, e))?
-            .ok_or_else(|| not_found(id))?;
-        self.title_from(call, &mut opened, &kept, now).await?;
+        let kept = with_ids(request.items);
+        self.append(call, id, &kept).await?;
         Ok(ListPage::new(kept, false, |item| item.id()))
     }
 
@@ -683,6 +664,17 @@ impl Conversations {
     pub async fn purge_expired_responses(&self, now_ms: i64) -> Result<u64, StoreError> {
         self.store().delete_expired_responses(now_ms).await
     }
+}
+
+/// Input items as kept, each with a new id of its kind.
+pub(crate) fn with_ids(items: Vec<InputItem>) -> Vec<ConversationItem> {
+    items
+        .into_iter()
+        .map(|item| {
+            let id = object_id(item.id_prefix());
+            item.into_item(id)
+        })
+        .collect()
 }
 
 fn item_not_found(item_id: &str) -> ApiError {

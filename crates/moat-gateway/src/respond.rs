@@ -20,7 +20,7 @@ use moat_store::ResponseRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::conversations::{expiry, open, seal, store_error, Intent, Owned};
+use crate::conversations::{expiry, open, seal, store_error, with_ids, Intent, Owned};
 use crate::{Call, Conversations, Gateway, GatewayError, Rejection};
 
 /// The most responses a `previous_response_id` chain may hold.
@@ -85,14 +85,7 @@ impl Gateway {
             }
             _ => Vec::new(),
         };
-        let input: Vec<ConversationItem> = request
-            .input_items()
-            .into_iter()
-            .map(|item| {
-                let id = object_id(item.id_prefix());
-                item.into_item(id)
-            })
-            .collect();
+        let input = with_ids(request.input_items());
         let chat = request.to_chat(&context, &input);
         let answer = self.chat(call, chat).await.map_err(in_responses_terms)?;
 
